@@ -1,0 +1,213 @@
+"""Settings: one frozen object read from ``CGH_*`` environment variables and validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from service.errors import ConfigError
+from service.pathway.thresholds import PathwayThresholds
+
+T = TypeVar("T")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class AuthMode(str, Enum):
+    """Whether CDS endpoints require a verified client JWT."""
+
+    REQUIRED = "required"
+    OFF = "off"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service reads from its environment. Build with :meth:`from_env` or directly in tests."""
+
+    public_base_url: str = "http://127.0.0.1:8080"
+    database_url: str = ""
+    auth: AuthMode = AuthMode.REQUIRED
+    trusted_clients_path: Path | None = None
+    cors_origins: tuple[str, ...] = ()
+    fhir_timeout_s: float = 3.0
+    max_body_mb: float = 5.0
+    audit_key: str = ""
+    admin_token: str = ""
+    store_comments: bool = False
+    instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
+    thresholds: PathwayThresholds = field(default_factory=PathwayThresholds)
+    testing: bool = False
+
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self.max_body_mb * 1024 * 1024)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The configured database URL, or the embedded SQLite file in the instance folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.instance_path / 'cgh-cds.sqlite3'}"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every ``CGH_*`` variable.
+
+        :raises ConfigError: naming the variable and what it accepts.
+        """
+        env = os.environ if environ is None else environ
+        thresholds = PathwayThresholds(
+            pt_min_weeks=_read(env, "CGH_PT_MIN_WEEKS", _positive_int, 8),
+            pt_min_sessions=_read(env, "CGH_PT_MIN_SESSIONS", _positive_int, 6),
+            pt_alt_sessions=_read(env, "CGH_PT_ALT_SESSIONS", _positive_int, 12),
+            pt_lookback_months=_read(env, "CGH_PT_LOOKBACK_MONTHS", _positive_int, 12),
+            new_onset_months=_read(env, "CGH_NEW_ONSET_MONTHS", _positive_int, 12),
+            new_onset_age=_read(env, "CGH_NEW_ONSET_AGE", _positive_int, 50),
+            trauma_window_weeks=_read(env, "CGH_TRAUMA_WINDOW_WEEKS", _positive_int, 6),
+            responder_reduction=_read(env, "CGH_RESPONDER_REDUCTION", _fraction, 0.5),
+        )
+        instance = Path(env.get("CGH_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        settings = cls(
+            public_base_url=_read(env, "CGH_PUBLIC_BASE_URL", _base_url, "http://127.0.0.1:8080"),
+            database_url=_read(env, "CGH_DATABASE_URL", _database_url, ""),
+            auth=_read(env, "CGH_AUTH", _auth_mode, AuthMode.REQUIRED),
+            trusted_clients_path=_read(env, "CGH_TRUSTED_CLIENTS", _existing_file, None),
+            cors_origins=_read(env, "CGH_CORS_ORIGINS", _origins, ()),
+            fhir_timeout_s=_read(env, "CGH_FHIR_TIMEOUT_S", _timeout, 3.0),
+            max_body_mb=_read(env, "CGH_MAX_BODY_MB", _body_mb, 5.0),
+            audit_key=env.get("CGH_AUDIT_KEY", ""),
+            admin_token=env.get("CGH_ADMIN_TOKEN", ""),
+            store_comments=_read(env, "CGH_STORE_COMMENTS", _boolean, False),
+            instance_path=instance,
+            thresholds=thresholds,
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field checks that hold however the settings were built."""
+        if self.auth is AuthMode.REQUIRED and self.trusted_clients_path is None:
+            raise ConfigError(
+                "CGH_AUTH=required needs CGH_TRUSTED_CLIENTS: the path of a JSON file listing the CDS clients "
+                "you trust (see README, 'Registering an EHR'). For local development set CGH_AUTH=off."
+            )
+        if self.thresholds.pt_min_sessions > self.thresholds.pt_alt_sessions:
+            raise ConfigError("CGH_PT_MIN_SESSIONS must not exceed CGH_PT_ALT_SESSIONS.")
+
+
+def _read(env: Mapping[str, str], name: str, coerce: Callable[[str, str], T], default: T) -> T:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return coerce(name, raw.strip())
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer; give a whole number such as 8.") from None
+    if value <= 0:
+        raise ConfigError(f"{name}={raw!r} must be greater than zero.")
+    return value
+
+
+def _fraction(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number; give a fraction such as 0.5.") from None
+    if not 0 < value < 1:
+        raise ConfigError(f"{name}={raw!r} must be between 0 and 1 (exclusive).")
+    return value
+
+
+def _timeout(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds, e.g. 3 or 2.5.") from None
+    if not 0.1 <= value <= 30:
+        raise ConfigError(f"{name}={raw!r} must be between 0.1 and 30 seconds.")
+    return value
+
+
+def _body_mb(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of megabytes, e.g. 5.") from None
+    if not 0.01 <= value <= 100:
+        raise ConfigError(f"{name}={raw!r} must be between 0.01 and 100 (megabytes).")
+    return value
+
+
+def _boolean(name: str, raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false.")
+
+
+def _auth_mode(name: str, raw: str) -> AuthMode:
+    try:
+        return AuthMode(raw.lower())
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not accepted; use 'required' (default) or 'off'.") from None
+
+
+def _base_url(name: str, raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name}={raw!r} is not an absolute http(s) URL without query; "
+            "give the URL EHRs call, e.g. https://cds.example.org"
+        )
+    return raw.rstrip("/")
+
+
+def _database_url(name: str, raw: str) -> str:
+    if not raw.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+        raise ConfigError(
+            f"{name} must be a SQLAlchemy URL for SQLite or PostgreSQL, e.g. "
+            "postgresql+psycopg://user:pass@host/db or sqlite:////path/file.sqlite3"
+        )
+    if raw.startswith("postgres:") or raw.startswith("postgresql:"):
+        # psycopg 3 is the driver we ship; SQLAlchemy would otherwise look for psycopg2.
+        raw = "postgresql+psycopg:" + raw.split(":", 1)[1]
+    return raw
+
+
+def _existing_file(name: str, raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise ConfigError(f"{name}={raw!r}: no such file. Give the path of the trusted-clients JSON file.")
+    return path
+
+
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin == "*":
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+            raise ConfigError(
+                f"{name}: {origin!r} is not an origin; give a comma-separated list such as "
+                "https://sandbox.cds-hooks.org,http://localhost:3000 (or * for any origin)."
+            )
+    return origins

@@ -1,0 +1,1 @@
+"""FHIR data access: prefetch resolution, fallback fetch from ``fhirServer``, and the ``PatientRecord``."""

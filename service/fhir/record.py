@@ -1,0 +1,111 @@
+"""The ``PatientRecord``: the FHIR-derived facts of one request, as plain frozen data.
+
+Built once per request by ``service.fhir.builder`` from prefetch, fetched data and the hook context; read by
+the pure pathway. Nothing here does I/O or knows JSON. References are ``Type/id`` strings; dates are
+``datetime.date`` (the pathway reasons in days).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+
+from service.fhir.coding import Coding
+
+
+@dataclass(frozen=True, slots=True)
+class PatientFacts:
+    ref: str
+    birth_date: date | None = None
+    gender: str | None = None
+    deceased: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ConditionFacts:
+    ref: str
+    codings: tuple[Coding, ...]
+    text: str | None = None
+    #: ``Condition.clinicalStatus`` code (active, recurrence, relapse, inactive, remission, resolved) or None.
+    clinical_status: str | None = None
+    #: ``Condition.verificationStatus`` code (unconfirmed, provisional, differential, confirmed, refuted,
+    #: entered-in-error) or None when absent.
+    verification_status: str | None = None
+    onset: date | None = None
+    abatement: date | None = None
+    recorded: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureFacts:
+    ref: str
+    codings: tuple[Coding, ...]
+    status: str | None = None
+    #: Start of ``performed[x]`` (dateTime or Period.start).
+    performed: date | None = None
+    body_site: tuple[Coding, ...] = ()
+    text: str | None = None
+    #: ``Procedure.outcome`` codings and text, and free-text notes, for block-response detection.
+    outcome: tuple[Coding, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRequestFacts:
+    ref: str
+    codings: tuple[Coding, ...]
+    status: str | None = None
+    intent: str | None = None
+    authored: date | None = None
+    occurrence: date | None = None
+    body_site: tuple[Coding, ...] = ()
+    text: str | None = None
+    notes: tuple[str, ...] = ()
+    reason_refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationRequestFacts:
+    ref: str
+    codings: tuple[Coding, ...]
+    #: ``medicationCodeableConcept.text`` or coding displays, for the documented name fallback.
+    text: str | None = None
+    status: str | None = None
+    intent: str | None = None
+    authored: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ObservationFacts:
+    ref: str
+    codings: tuple[Coding, ...]
+    status: str | None = None
+    effective: date | None = None
+    value_quantity: float | None = None
+    value_unit: str | None = None
+    value_codings: tuple[Coding, ...] = ()
+    value_text: str | None = None
+
+
+OrderFacts = ServiceRequestFacts | MedicationRequestFacts
+
+
+@dataclass(frozen=True, slots=True)
+class PatientRecord:
+    """Everything the pathway may know about the patient in one request.
+
+    ``draft_orders`` are the orders in ``context.draftOrders`` (order hooks only); ``selections`` the
+    ``Type/id`` references of ``context.selections`` (order-select). ``skipped`` counts resources left out
+    because a field the pathway relies on was invalid.
+    """
+
+    patient: PatientFacts | None = None
+    conditions: tuple[ConditionFacts, ...] = ()
+    procedures: tuple[ProcedureFacts, ...] = ()
+    service_requests: tuple[ServiceRequestFacts, ...] = ()
+    medication_requests: tuple[MedicationRequestFacts, ...] = ()
+    observations: tuple[ObservationFacts, ...] = ()
+    draft_orders: tuple[OrderFacts, ...] = ()
+    selections: frozenset[str] = field(default_factory=frozenset)
+    skipped: int = 0

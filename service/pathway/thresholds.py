@@ -1,0 +1,25 @@
+"""Configurable clinical thresholds of the pathway (reference.md §2.2, §2.4); defaults are the reference's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class PathwayThresholds:
+    #: Adequate PT trial = weeks >= pt_min_weeks AND session-dates >= pt_min_sessions, OR >= pt_alt_sessions.
+    pt_min_weeks: int = 8
+    pt_min_sessions: int = 6
+    pt_alt_sessions: int = 12
+    #: PT sessions older than this do not count toward the current trial.
+    pt_lookback_months: int = 12
+    #: A CGH/headache onset within this many months is "new".
+    new_onset_months: int = 12
+    #: New onset past this age is a red flag (ACR variant; SNNOOP10 2019 uses 65).
+    new_onset_age: int = 50
+    #: Trauma codes (whiplash, strain, fracture, subluxation) count as recent within this many weeks.
+    trauma_window_weeks: int = 6
+    #: A responder has at least this fractional reduction in headache frequency.
+    responder_reduction: float = 0.5
+    #: A "pregnant" Observation counts for this many months.
+    pregnancy_observation_months: int = 9
