@@ -1,0 +1,106 @@
+"""CDS Hooks 2.0 service for the cervicogenic headache pathway.
+
+``create_app(settings=None)`` is the only entry point: it validates configuration and content, opens the
+store, and registers the blueprints. No app exists at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+from flask import Flask
+from flask import Response
+from flask import g
+from flask import request
+
+from service.config import PROJECT_ROOT
+from service.config import AuthMode
+from service.config import Settings
+
+__all__ = ["Settings", "create_app"]
+
+CARDS_DIR = PROJECT_ROOT / "cards"
+log = logging.getLogger("service")
+
+
+def create_app(settings: Settings | None = None, *, cards_dir: Path | None = None) -> Flask:
+    """Build the Flask app.
+
+    :param settings: explicit settings (tests); default: read from ``CGH_*`` environment variables.
+    :raises ConfigError: a setting is invalid.
+    :raises ContentError: card content or value sets are invalid.
+    """
+    from service.fhir import make_session
+    from service.invocation import Runtime
+    from service.logs import configure_logging
+    from service.render import load_card_library
+    from service.security import init_app as init_security
+    from service.store import Store
+    from service.web import analytics
+    from service.web import cds
+    from service.web import docs
+    from service.web import ops
+    from service.web.errors import register_error_handlers
+
+    settings = settings or Settings.from_env()
+    settings.validate()
+    configure_logging()
+
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        TESTING=settings.testing,
+        PROPAGATE_EXCEPTIONS=settings.testing,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.compact = True  # type: ignore[attr-defined]
+
+    audit_key = settings.audit_key or _instance_secret(Path(app.instance_path) / "audit.key")
+    store = Store(settings.effective_database_url, audit_key=audit_key)
+    store.create_schema()
+    count_cards, count_skipped = ops.init_metrics(app)
+    runtime = Runtime(
+        settings=settings,
+        store=store,
+        cards=load_card_library(cards_dir or CARDS_DIR),
+        http=make_session(),
+        on_cards=count_cards,
+        on_skipped=count_skipped,
+    )
+    app.extensions["cgh_runtime"] = runtime
+
+    @app.before_request
+    def _request_id() -> None:
+        supplied = request.headers.get("X-Request-ID", "")
+        g.request_id = supplied if 0 < len(supplied) <= 64 and supplied.isprintable() else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    register_error_handlers(app)
+    init_security(app, settings, store)
+    app.register_blueprint(cds.bp)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(docs.bp)
+    docs.register_swagger_ui(app)
+    app.register_blueprint(analytics.bp)
+
+    if settings.auth is AuthMode.OFF:
+        log.warning(ops.AUTH_OFF_WARNING)
+    return app
+
+
+def _instance_secret(path: Path) -> str:
+    """A random key kept in the instance folder, so patient hashes stay stable across restarts."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,92 @@
+"""Answer one hook call: validate, gather the patient's data, run the pathway, render the cards, audit.
+
+The one function the invoke view calls. It knows the order of the layers, not their insides.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from service.config import Settings
+from service.fhir import load_record
+from service.fhir.request import DataRequest
+from service.pathway import evaluate
+from service.protocol import parse_hook_request
+from service.render import CardLibrary
+from service.render import render_cards
+from service.services import CdsService
+from service.store import InvocationRecord
+from service.store import Store
+from service.store.repository import IssuedCard
+
+#: Reverse-DNS extension key (CDS Hooks 2.0 §extensions) telling integration testers how many resources
+#: were left out because a field the pathway relies on was invalid.
+SKIPPED_EXTENSION = "org.example.cgh-cds.skipped-resources"
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What every request shares, built once by the app factory before workers fork."""
+
+    settings: Settings
+    store: Store
+    cards: CardLibrary
+    http: requests.Session
+    on_cards: Callable[[str, list[dict[str, Any]]], None] = lambda service_id, cards: None
+    on_skipped: Callable[[int], None] = lambda count: None
+
+
+def answer_hook(
+    service: CdsService, payload: Any, runtime: Runtime, *, today: date, client_iss: str | None
+) -> dict[str, Any]:
+    """The CDS Hooks response for ``payload`` sent to ``service``.
+
+    :raises BadRequestError: the request is malformed or for another hook.
+    :raises FhirDataUnavailableError: data the pathway needs could not be obtained (412).
+    """
+    started = time.perf_counter()
+    received_at = datetime.now(UTC)
+    request = parse_hook_request(payload, service.hook)
+    record = load_record(
+        DataRequest(
+            hook=request.hook.value,
+            context=request.context,
+            prefetch=request.prefetch,
+            fhir_server=request.fhir_server,
+            access_token=request.access_token,
+        ),
+        service.prefetch,
+        timeout_s=runtime.settings.fhir_timeout_s,
+        session=runtime.http,
+    )
+    advice = evaluate(record, service.moment, today, runtime.settings.thresholds)
+    cards = render_cards(advice, runtime.cards, hook_instance=request.hook_instance, service_id=service.id)
+    response: dict[str, Any] = {"cards": cards}
+    if record.skipped:
+        response["extension"] = {SKIPPED_EXTENSION: record.skipped}
+        runtime.on_skipped(record.skipped)
+    runtime.store.record_invocation(
+        InvocationRecord(
+            hook_instance=request.hook_instance,
+            service_id=service.id,
+            hook=service.hook.value,
+            patient_id=request.patient_id,
+            client_iss=client_iss,
+            received_at=received_at,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            cards=[
+                IssuedCard(card["uuid"], card["source"]["topic"]["code"], card["indicator"]) for card in cards
+            ],
+            skipped_resources=record.skipped,
+        )
+    )
+    runtime.on_cards(service.id, cards)
+    return response

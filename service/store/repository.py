@@ -1,0 +1,216 @@
+"""The ``Store``: small repository functions over the tables, one short transaction each."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy import create_engine
+from sqlalchemy import delete
+from sqlalchemy import event
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import NullPool
+
+from service.store.models import Base
+from service.store.models import CardIssued
+from service.store.models import Feedback
+from service.store.models import Invocation
+from service.store.models import SeenJwt
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCard:
+    uuid: str
+    recommendation: str
+    indicator: str
+
+
+@dataclass(frozen=True, slots=True)
+class InvocationRecord:
+    hook_instance: str
+    service_id: str
+    hook: str
+    patient_id: str
+    client_iss: str | None
+    received_at: datetime
+    duration_ms: float
+    cards: Sequence[IssuedCard]
+    skipped_resources: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRecord:
+    card_uuid: str
+    outcome: str
+    accepted_suggestions: Sequence[str]
+    override_system: str | None
+    override_code: str | None
+    user_comment: str | None
+    outcome_timestamp: datetime
+
+
+class Store:
+    """Database access for the service. One instance per process; thread-safe (a session per call)."""
+
+    def __init__(self, url: str, *, audit_key: str) -> None:
+        self.url = url
+        self._audit_key = audit_key.encode()
+        self.engine = _make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self.engine)
+
+    def ping(self) -> bool:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def patient_hash(self, patient_id: str) -> str:
+        """Keyed hash of a patient id: joins one patient's invocations without storing the id."""
+        return hmac.new(self._audit_key, patient_id.encode(), hashlib.sha256).hexdigest()
+
+    def record_invocation(self, record: InvocationRecord) -> None:
+        with self._sessions.begin() as session:
+            invocation = Invocation(
+                hook_instance=record.hook_instance,
+                service_id=record.service_id,
+                hook=record.hook,
+                patient_hash=self.patient_hash(record.patient_id),
+                client_iss=record.client_iss,
+                received_at=record.received_at,
+                duration_ms=record.duration_ms,
+                recommendations=" ".join(card.recommendation for card in record.cards),
+                skipped_resources=record.skipped_resources,
+            )
+            session.add(invocation)
+            session.flush()
+            for card in record.cards:
+                # A client may repeat a hookInstance; the card uuid then repeats too and is already known.
+                session.merge(
+                    CardIssued(
+                        uuid=card.uuid,
+                        invocation_id=invocation.id,
+                        service_id=record.service_id,
+                        recommendation=card.recommendation,
+                        indicator=card.indicator,
+                        issued_at=record.received_at,
+                    )
+                )
+
+    def record_feedback(
+        self, service_id: str, items: Iterable[FeedbackRecord], *, client_iss: str | None, store_comments: bool
+    ) -> int:
+        """Store every item in one transaction; returns how many were stored. Commits before returning."""
+        now = datetime.now(UTC)
+        rows = list(items)
+        with self._sessions.begin() as session:
+            uuids = {row.card_uuid for row in rows}
+            known = dict(
+                session.execute(
+                    select(CardIssued.uuid, CardIssued.recommendation).where(CardIssued.uuid.in_(uuids))
+                ).tuples()
+            )
+            for row in rows:
+                session.add(
+                    Feedback(
+                        card_uuid=row.card_uuid,
+                        service_id=service_id,
+                        recommendation=known.get(row.card_uuid),
+                        outcome=row.outcome,
+                        accepted_suggestions=" ".join(row.accepted_suggestions),
+                        override_system=row.override_system,
+                        override_code=row.override_code,
+                        user_comment=row.user_comment if store_comments else None,
+                        outcome_timestamp=row.outcome_timestamp,
+                        received_at=now,
+                        client_iss=client_iss,
+                    )
+                )
+        return len(rows)
+
+    def claim_jti(self, iss: str, jti: str, expires_at: datetime) -> bool:
+        """Record ``(iss, jti)`` as used; False if it was already used and has not expired (a replay)."""
+        now = datetime.now(UTC)
+        try:
+            with self._sessions.begin() as session:
+                session.execute(delete(SeenJwt).where(SeenJwt.expires_at < now))
+                session.add(SeenJwt(iss=iss, jti=jti, expires_at=expires_at))
+        except IntegrityError:
+            return False
+        return True
+
+    def recommendation_summary(self) -> list[dict[str, Any]]:
+        """Per recommendation id: cards issued, feedback accepted / overridden, override rate."""
+        with self._sessions() as session:
+            issued = dict(
+                session.execute(
+                    select(CardIssued.recommendation, func.count()).group_by(CardIssued.recommendation)
+                ).tuples()
+            )
+            outcomes: dict[str, dict[str, int]] = {}
+            for rec, outcome, count in session.execute(
+                select(Feedback.recommendation, Feedback.outcome, func.count(func.distinct(Feedback.card_uuid)))
+                .where(Feedback.recommendation.is_not(None))
+                .group_by(Feedback.recommendation, Feedback.outcome)
+            ).tuples():
+                outcomes.setdefault(str(rec), {})[outcome] = count
+            reasons: dict[str, dict[str, int]] = {}
+            for rec, code, count in session.execute(
+                select(Feedback.recommendation, Feedback.override_code, func.count())
+                .where(Feedback.recommendation.is_not(None), Feedback.override_code.is_not(None))
+                .group_by(Feedback.recommendation, Feedback.override_code)
+            ).tuples():
+                reasons.setdefault(str(rec), {})[str(code)] = count
+        summary = []
+        for rec in sorted(set(issued) | set(outcomes)):
+            accepted = outcomes.get(rec, {}).get("accepted", 0)
+            overridden = outcomes.get(rec, {}).get("overridden", 0)
+            answered = accepted + overridden
+            summary.append(
+                {
+                    "recommendation": rec,
+                    "cardsIssued": issued.get(rec, 0),
+                    "accepted": accepted,
+                    "overridden": overridden,
+                    "overrideRate": round(overridden / answered, 4) if answered else None,
+                    "overrideReasons": reasons.get(rec, {}),
+                }
+            )
+        return summary
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        database = url.split("///", 1)[-1]
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # One connection per checkout: SQLite connections must not cross gunicorn's fork.
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 15})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=15000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)

@@ -1,0 +1,88 @@
+"""Operations endpoints: liveness, readiness and Prometheus metrics (registered by ``init_metrics``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint
+from flask import Flask
+from flask import Response
+from flask import current_app
+from flask import jsonify
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter
+from prometheus_flask_exporter import PrometheusMetrics
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.config import AuthMode
+from service.invocation import Runtime
+
+bp = Blueprint("ops", __name__)
+log = logging.getLogger("service.web")
+
+AUTH_OFF_WARNING = (
+    "CGH_AUTH=off: CDS endpoints accept unauthenticated requests. Development only; never expose this "
+    "service to a network in this mode."
+)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response | tuple[Response, int]:
+    runtime: Runtime = current_app.extensions["cgh_runtime"]
+    checks: dict[str, Any] = {"content": "ok", "recommendations": len(runtime.cards)}
+    ready = True
+    try:
+        runtime.store.ping()
+        checks["database"] = "ok"
+    except SQLAlchemyError:
+        log.warning("readiness: database unreachable")
+        checks["database"] = "unreachable"
+        ready = False
+    body: dict[str, Any] = {"status": "ready" if ready else "not-ready", "checks": checks}
+    if runtime.settings.auth is AuthMode.OFF:
+        body["warning"] = AUTH_OFF_WARNING
+    return jsonify(body), 200 if ready else 503
+
+
+def init_metrics(app: Flask) -> tuple[Callable[[str, list[dict[str, Any]]], None], Callable[[int], None]]:
+    """Expose ``/metrics`` (request latency per route and status) and return the card and skip counters.
+
+    Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes to that folder and
+    ``/metrics`` aggregates them; otherwise each app gets its own registry (tests build many apps).
+    """
+    multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    registry: CollectorRegistry | None
+    if multiprocess:
+        from prometheus_flask_exporter.multiprocess import GunicornInternalPrometheusMetrics
+
+        metrics: PrometheusMetrics = GunicornInternalPrometheusMetrics(app, group_by="url_rule")
+        registry = None
+    else:
+        registry = CollectorRegistry(auto_describe=True)
+        metrics = PrometheusMetrics(app, group_by="url_rule", registry=registry)
+    metrics.info("cgh_cds_info", "CGH CDS Hooks service", version="0.1.0")
+    cards_total = Counter(
+        "cgh_cards_total", "Cards issued, by service and recommendation id and indicator",
+        ["service", "recommendation", "indicator"], registry=registry,
+    )
+    skipped_total = Counter(
+        "cgh_skipped_resources_total", "FHIR resources skipped as invalid in a field the pathway relies on",
+        registry=registry,
+    )
+
+    def count_cards(service_id: str, cards: list[dict[str, Any]]) -> None:
+        for card in cards:
+            cards_total.labels(service_id, card["source"]["topic"]["code"], card["indicator"]).inc()
+
+    def count_skipped(count: int) -> None:
+        skipped_total.inc(count)
+
+    return count_cards, count_skipped
