@@ -90,3 +90,30 @@ def answer_hook(
     )
     runtime.on_cards(service.id, cards)
     return response
+
+
+def warm_up(app: Any) -> None:
+    """Exercise every layer once before gunicorn forks, so lazily imported models and caches are shared.
+
+    Runs the fixture scenarios' requests through data loading, the pathway and rendering, without auditing
+    (warm-up traffic must not appear in the governance figures). Missing fixtures are not an error.
+    """
+    from service.config import PROJECT_ROOT
+    from service.scenarios import iter_scenarios
+    from service.services import get_service
+
+    runtime: Runtime = app.extensions["cgh_runtime"]
+    seen: set[str] = set()
+    for scenario in iter_scenarios(PROJECT_ROOT / "fhir_fixtures"):
+        if scenario.service in seen or scenario.expect.status != 200 or scenario.server_resources:
+            continue
+        seen.add(scenario.service)
+        service = get_service(scenario.service)
+        rolled = scenario.rolled_to(date.today())
+        request = parse_hook_request(rolled.request, service.hook)
+        record = load_record(
+            DataRequest(hook=request.hook.value, context=request.context, prefetch=request.prefetch),
+            service.prefetch, timeout_s=runtime.settings.fhir_timeout_s, session=runtime.http,
+        )
+        advice = evaluate(record, service.moment, date.today(), runtime.settings.thresholds)
+        render_cards(advice, runtime.cards, hook_instance=request.hook_instance, service_id=service.id)

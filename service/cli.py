@@ -1,0 +1,218 @@
+"""The ``cgh-cds`` command line: serve, check, evaluate, replay."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from service.config import PROJECT_ROOT
+from service.errors import StartupError
+
+FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
+_INDICATOR_MARK = {"critical": "!!", "warning": "! ", "info": "i "}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cgh-cds", description="Cervicogenic headache CDS Hooks service")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service under gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    serve.add_argument("--threads", type=int, default=4, help="threads per worker")
+
+    commands.add_parser("check", help="validate cards/, value sets, fixtures and openapi.yaml")
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a fixture or hook request in-process")
+    evaluate.add_argument("files", nargs="+", type=Path)
+    evaluate.add_argument("--service", help="service id (required for a bare hook request)")
+    evaluate.add_argument("--today", type=date.fromisoformat, help="today's date (default: the real date)")
+    evaluate.add_argument("--json", action="store_true", help="print the raw CDS Hooks response")
+
+    replay = commands.add_parser("replay", help="replay fixtures against a running service and check the cards")
+    replay.add_argument("paths", nargs="*", type=Path, default=[FIXTURES_DIR])
+    replay.add_argument("--url", required=True, help="base URL of the running service, e.g. http://127.0.0.1:8080")
+    replay.add_argument("--jwt-key", type=Path, help="PEM private key to sign a fresh client JWT per request")
+    replay.add_argument("--jwt-iss", help="issuer of the signed JWTs")
+    replay.add_argument("--jwt-kid", help="kid of the signing key")
+    replay.add_argument("--jwt-alg", default="ES384", choices=["ES384", "RS384"])
+    replay.add_argument("--timeout", type=float, default=10.0)
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "check":
+            return _check()
+        if args.command == "evaluate":
+            return _evaluate(args)
+        return _replay(args)
+    except StartupError as exc:
+        print(f"cgh-cds: {exc}", file=sys.stderr)
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from service import create_app
+    from service.config import Settings
+    from service.gunicorn_app import default_workers
+    from service.gunicorn_app import serve
+    from service.invocation import warm_up
+
+    # Validate settings and content once in the parent so a bad value stops start-up with a clear message.
+    settings = Settings.from_env()
+
+    def factory() -> Any:
+        app = create_app(settings)
+        warm_up(app)
+        return app
+
+    serve(factory, host=args.host, port=args.port, workers=args.workers or default_workers(),
+          threads=args.threads)
+    return 0
+
+
+def _check() -> int:
+    import yaml
+    from openapi_spec_validator import validate
+
+    from service.pathway.valuesets import load_value_sets
+    from service.render import load_card_library
+    from service.scenarios import iter_scenarios
+
+    library = load_card_library(PROJECT_ROOT / "cards")
+    print(f"cards: {len(library)} recommendation definitions valid")
+    value_sets = load_value_sets()
+    print(f"value sets: {len(value_sets)} valid")
+    validate(yaml.safe_load((PROJECT_ROOT / "openapi.yaml").read_text()))
+    print("openapi.yaml: valid OpenAPI")
+    scenarios = list(iter_scenarios(FIXTURES_DIR))
+    print(f"fixtures: {len(scenarios)} scenarios load")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from service import create_app
+    from service.config import AuthMode
+    from service.config import Settings
+    from service.scenarios import check_response
+    from service.scenarios import load_scenario
+
+    today = args.today or date.today()
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="cgh-cds-evaluate-") as tmp:
+        settings = Settings(auth=AuthMode.OFF, database_url=f"sqlite:///{tmp}/evaluate.sqlite3",
+                            instance_path=Path(tmp))
+        client = create_app(settings).test_client()
+        for path in args.files:
+            raw = orjson.loads(path.read_bytes())
+            if "request" in raw and "expect" in raw:
+                scenario = load_scenario(path).rolled_to(today)
+                service_id, request = scenario.service, scenario.request
+            else:
+                if not args.service:
+                    print(f"{path}: a bare hook request needs --service", file=sys.stderr)
+                    return 2
+                scenario, service_id, request = None, args.service, raw
+            response = client.post(f"/cds-services/{service_id}", json=request)
+            body = response.get_json(silent=True)
+            if args.json:
+                print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+            else:
+                print(_readable(path, service_id, response.status_code, body))
+            if scenario is not None:
+                problems = check_response(scenario, response.status_code, body)
+                failures += bool(problems)
+                print("  expectation: " + ("PASS" if not problems else "FAIL\n    - " + "\n    - ".join(problems)))
+    return 1 if failures else 0
+
+
+def _readable(path: Path, service_id: str, status: int, body: Any) -> str:
+    lines = [f"== {path} -> {service_id}: HTTP {status}"]
+    if status != 200 or not isinstance(body, dict):
+        lines.append(f"  {body}")
+        return "\n".join(lines)
+    if not body.get("cards"):
+        lines.append("  (no cards: no guidance for this patient)")
+    for card in body.get("cards", []):
+        topic = card.get("source", {}).get("topic", {})
+        lines.append(f"  [{_INDICATOR_MARK.get(card['indicator'], '')}{card['indicator']}] "
+                     f"{topic.get('code')}: {card['summary']}")
+        for detail_line in card.get("detail", "").splitlines():
+            lines.append(f"      {detail_line}")
+        for suggestion in card.get("suggestions", []):
+            actions = ", ".join(
+                f"{a['type']} {a.get('resourceId') or a.get('resource', {}).get('resourceType', '')}"
+                for a in suggestion.get("actions", [])
+            )
+            lines.append(f"    > suggestion: {suggestion['label']} ({actions})")
+    return "\n".join(lines)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import requests
+
+    from service.scenarios import check_response
+    from service.scenarios import iter_scenarios
+    from service.scenarios import load_scenario
+
+    paths: list[Path] = []
+    for path in args.paths:
+        paths.extend(sorted(path.rglob("*.json")) if path.is_dir() else [path])
+    scenarios = [load_scenario(p) for p in paths if p.name != "README.md"]
+    if not scenarios:
+        scenarios = list(iter_scenarios(FIXTURES_DIR))
+    signer = _jwt_signer(args) if args.jwt_key else None
+    base = args.url.rstrip("/")
+    today = date.today()
+    failed = 0
+    session = requests.Session()
+    started = time.perf_counter()
+    for scenario in scenarios:
+        rolled = scenario.rolled_to(today)
+        url = f"{base}/cds-services/{rolled.service}"
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if signer is not None:
+            headers["Authorization"] = f"Bearer {signer(url)}"
+        response = session.post(url, data=orjson.dumps(rolled.request), headers=headers, timeout=args.timeout)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        problems = check_response(rolled, response.status_code, body)
+        failed += bool(problems)
+        print(f"{'PASS' if not problems else 'FAIL'} {scenario.path}")
+        for problem in problems:
+            print(f"     - {problem}")
+    elapsed = time.perf_counter() - started
+    print(f"{len(scenarios) - failed} passed, {failed} failed ({elapsed:.2f} s)")
+    return 1 if failed else 0
+
+
+def _jwt_signer(args: argparse.Namespace) -> Any:
+    import jwt
+
+    key = args.jwt_key.read_bytes()
+    if not args.jwt_iss or not args.jwt_kid:
+        raise SystemExit("--jwt-key needs --jwt-iss and --jwt-kid")
+
+    def sign(audience: str) -> str:
+        now = int(time.time())
+        claims = {"iss": args.jwt_iss, "aud": audience, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
+        return jwt.encode(claims, key, algorithm=args.jwt_alg, headers={"kid": args.jwt_kid, "typ": "JWT"})
+
+    return sign
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
