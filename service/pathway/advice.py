@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 
 
-class Moment(str, Enum):
+class Moment(StrEnum):
     """When the pathway is consulted; the service registry maps each CDS hook to one of these."""
 
     #: patient-view and encounter-start: judge the record.
@@ -25,7 +25,7 @@ class Moment(str, Enum):
     ORDER_SIGN = "order-sign"
 
 
-class Indicator(str, Enum):
+class Indicator(StrEnum):
     """Urgency of a piece of advice, in CDS Hooks' vocabulary (ordered: critical > warning > info)."""
 
     INFO = "info"
@@ -37,8 +37,8 @@ class Indicator(str, Enum):
         return {"info": 0, "warning": 1, "critical": 2}[self.value]
 
 
-class RecommendationId(str, Enum):
-    """The recommendation catalogue (shared/clinical/recommendations.md): the contract with cards and tests."""
+class RecommendationId(StrEnum):
+    """The recommendation catalogue (shared/clinical/recommendations.md): the contract with cards, tests."""
 
     OUT_OF_SCOPE_PEDIATRIC = "out-of-scope-pediatric"
     RED_FLAGS = "red-flags"
@@ -60,7 +60,7 @@ class RecommendationId(str, Enum):
     BOTULINUM_PREGNANCY = "botulinum-pregnancy"
 
 
-class SuggestionKind(str, Enum):
+class SuggestionKind(StrEnum):
     """Actions a card may offer; the render layer builds the FHIR resources from the card content."""
 
     #: Create a PT referral ServiceRequest (SNOMED 91251008) with the CGH condition as reason.

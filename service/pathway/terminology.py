@@ -1,0 +1,373 @@
+"""Value sets of the pathway: load the FHIR ``ValueSet`` files once, validate them, answer membership.
+
+The files under ``service/pathway/valuesets/`` are the single home of every clinical code the rules use
+(STYLE.md: no code literals in Python). Each is a FHIR R4 ``ValueSet`` whose ``compose.include`` lists a
+``system`` plus ``concept`` codes and, for ICD-10-CM families (G43.*, C*, Z3A.*, ...), ``filter`` entries
+``{"property": "concept", "op": "is-a", "value": "<stem>"}``: the stem and every code below it, checked as a
+prefix of the dot-less normalised code. Membership is therefore a set lookup on the normalised
+``(system, code)`` of :mod:`service.fhir.coding`, plus a short prefix scan for those families.
+
+Extensions the loader reads (all under ``http://cgh-cds.example.org/fhir/StructureDefinition/``):
+
+- ``code-confidence`` (concept or filter, required): ``V`` / ``V-c`` / ``R`` / ``local`` as in
+  ``reference.md`` §0, so a terminology review can list every unverified code (:meth:`ValueSet.unverified`).
+- ``valueset-category`` (include): a ``valueCoding`` whose code groups the include's concepts (e.g. a red-flag
+  kind) and whose display is the plain-language label used in card facts.
+- ``manipulation-tier`` (include): ``absolute`` or ``relative`` (reference.md §2.6).
+- ``rxnorm-tty`` (concept): RxNorm term type. The display and designations of ``IN`` (ingredient) concepts
+  are the names used by the lower-confidence medication-name fallback (:meth:`ValueSet.mentions`).
+- ``gestational-weeks`` (concept): completed weeks for a Z3A.xx code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from service.errors import ContentError
+from service.fhir.coding import ICD10
+from service.fhir.coding import ICD10CM
+from service.fhir.coding import Coding
+from service.fhir.coding import canonical_system
+from service.fhir.coding import normalise
+from service.fhir.coding import normalise_code
+
+_EXTENSION_BASE = "http://cgh-cds.example.org/fhir/StructureDefinition/"
+CONFIDENCE_URL = _EXTENSION_BASE + "code-confidence"
+CATEGORY_URL = _EXTENSION_BASE + "valueset-category"
+TIER_URL = _EXTENSION_BASE + "manipulation-tier"
+TTY_URL = _EXTENSION_BASE + "rxnorm-tty"
+GESTATIONAL_WEEKS_URL = _EXTENSION_BASE + "gestational-weeks"
+
+#: Confidence labels of reference.md §0 (TBD codes are never in a value set), plus our own local codes.
+CONFIDENCE_LABELS = frozenset({"V", "V-c", "R", "local"})
+#: Labels a terminology review must check before production use.
+UNVERIFIED_LABELS = frozenset({"R"})
+TIERS = frozenset({"absolute", "relative"})
+#: Systems whose code families may be given as ``is-a`` prefix filters (codes compared dot-less).
+_PREFIX_SYSTEMS = frozenset({ICD10CM, ICD10})
+_INGREDIENT_TTY = "IN"
+
+
+class ValueSetId(StrEnum):
+    """Every value set the rules use; each must exist as ``valuesets/<id>.json``."""
+
+    CGH_DX_SPECIFIC = "cgh-dx-specific"
+    CGH_DX_LEGACY = "cgh-dx-legacy"
+    HEADACHE_SYMPTOMS = "headache-symptoms"
+    CERVICAL_DISORDERS = "cervical-disorders"
+    PT_EXERCISE = "pt-exercise"
+    PT_REEVALUATION = "pt-reevaluation"
+    MANIPULATION = "manipulation"
+    CERVICAL_SPINE_IMAGING = "cervical-spine-imaging"
+    NEUROVASCULAR_IMAGING = "neurovascular-imaging"
+    HEAD_IMAGING = "head-imaging"
+    GON_BLOCK = "gon-block"
+    PERIPHERAL_NERVE_BLOCK = "peripheral-nerve-block"
+    PERCUTANEOUS = "percutaneous"
+    REFRACTORY = "refractory"
+    BOTULINUM_TOXIN = "botulinum-toxin"
+    OPIOIDS = "opioids"
+    NSAIDS = "nsaids"
+    PARACETAMOL = "paracetamol"
+    TRIPTANS = "triptans"
+    ANTICOAGULANTS = "anticoagulants"
+    ANTICOAGULATION_STATUS = "anticoagulation-status"
+    RED_FLAGS = "red-flags"
+    RECENT_TRAUMA = "recent-trauma"
+    IMMUNOSUPPRESSION = "immunosuppression"
+    MANIPULATION_CONTRAINDICATIONS = "manipulation-contraindications"
+    DIFFERENTIAL_MIGRAINE = "differential-migraine"
+    DIFFERENTIAL_TENSION_TYPE = "differential-tension-type"
+    DIFFERENTIAL_POTS = "differential-pots"
+    DIFFERENTIAL_ORTHOSTATIC_HYPOTENSION = "differential-orthostatic-hypotension"
+    DIFFERENTIAL_SIH = "differential-sih"
+    PREGNANCY = "pregnancy"
+    GESTATIONAL_AGE = "gestational-age"
+    PREGNANCY_STATUS_OBSERVATION = "pregnancy-status-observation"
+    HEADACHE_FREQUENCY_OBSERVATION = "headache-frequency-observation"
+    TREATMENT_RESPONSE_OBSERVATION = "treatment-response-observation"
+    RESPONSE_INADEQUATE = "response-inadequate"
+    RESPONSE_ADEQUATE = "response-adequate"
+    BLOCK_RELIEF_OBSERVATION = "block-relief-observation"
+    BLOCK_POSITIVE = "block-positive"
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """What one ``compose.include`` says about its concepts beyond membership."""
+
+    system: str
+    category: str | None = None
+    label: str | None = None
+    tier: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConceptEntry:
+    """One listed code (or family stem) with its review metadata."""
+
+    system: str
+    code: str
+    display: str | None
+    confidence: str
+    family: bool = False
+
+
+class ValueSet:
+    """One loaded value set: membership by normalised ``(system, code)`` and the metadata of its groups."""
+
+    __slots__ = ("id", "url", "title", "systems", "_exact", "_prefixes", "_groups", "_weeks", "_names",
+                 "_entries")
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        url: str,
+        title: str,
+        groups: tuple[Group, ...],
+        exact: Mapping[tuple[str, str], tuple[int, ...]],
+        prefixes: Mapping[str, tuple[tuple[str, int], ...]],
+        weeks: Mapping[tuple[str, str], int],
+        names: tuple[str, ...],
+        entries: tuple[ConceptEntry, ...],
+    ) -> None:
+        self.id = id
+        self.url = url
+        self.title = title
+        self.systems = frozenset(group.system for group in groups)
+        self._groups = groups
+        self._exact = MappingProxyType(dict(exact))
+        self._prefixes = MappingProxyType(dict(prefixes))
+        self._weeks = MappingProxyType(dict(weeks))
+        alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
+        self._names: re.Pattern[str] | None = (
+            re.compile(r"\b(?:" + alternatives + r")\b", re.IGNORECASE) if names else None
+        )
+        self._entries = entries
+
+    def __repr__(self) -> str:
+        return f"ValueSet({self.id!r})"
+
+    def _indexes(self, coding: Coding) -> tuple[int, ...]:
+        found = self._exact.get(coding.key, ())
+        prefixes = self._prefixes.get(coding.system)
+        if prefixes:
+            found = found + tuple(index for stem, index in prefixes if coding.code.startswith(stem))
+        return found
+
+    def contains(self, coding: Coding) -> bool:
+        """Whether ``coding`` (normalised, see :func:`service.fhir.coding.normalise`) is a member."""
+        return bool(self._indexes(coding))
+
+    def contains_any(self, codings: Iterable[Coding]) -> bool:
+        return any(self.contains(coding) for coding in codings)
+
+    def matching(self, codings: Iterable[Coding]) -> tuple[Coding, ...]:
+        """The members among ``codings``, in their order."""
+        return tuple(coding for coding in codings if self.contains(coding))
+
+    def groups(self, coding: Coding) -> tuple[Group, ...]:
+        """The include groups ``coding`` belongs to (empty when not a member)."""
+        return tuple(self._groups[index] for index in dict.fromkeys(self._indexes(coding)))
+
+    def gestational_weeks(self, coding: Coding) -> int | None:
+        """The ``gestational-weeks`` of an exactly listed concept, else ``None``."""
+        return self._weeks.get(coding.key)
+
+    def mentions(self, text: str | None) -> bool:
+        """Whether ``text`` names one of the value set's ingredients (the lower-confidence name fallback)."""
+        if not text or self._names is None:
+            return False
+        return self._names.search(text) is not None
+
+    def matches_medication(self, codings: Iterable[Coding], text: str | None) -> bool:
+        """Code match on any coding; where no code matches, the ingredient-name fallback on text and displays.
+
+        reference.md §1.7 / recommendations.md: real records carry products (SCD/SBD), not ingredients, and
+        some carry no usable code at all, so a name in ``medicationCodeableConcept.text`` or a coding display
+        is accepted with lower confidence.
+        """
+        listed = tuple(codings)
+        if self.contains_any(listed):
+            return True
+        return self.mentions(text) or any(self.mentions(coding.display) for coding in listed)
+
+    def entries(self) -> tuple[ConceptEntry, ...]:
+        return self._entries
+
+    def unverified(self) -> tuple[ConceptEntry, ...]:
+        """Concepts and families flagged R (recalled): to be checked by a terminology review."""
+        return tuple(entry for entry in self._entries if entry.confidence in UNVERIFIED_LABELS)
+
+
+def _fail(source: str, problem: str) -> ContentError:
+    return ContentError(
+        f"Value set {source}: {problem}. Fix the file under service/pathway/valuesets/ "
+        "(FHIR R4 ValueSet, compose.include by system + concept codes; see service/pathway/README.md)."
+    )
+
+
+def _extension(element: Mapping[str, Any], url: str) -> Mapping[str, Any] | None:
+    extensions = element.get("extension", [])
+    if not isinstance(extensions, list):
+        return None
+    for extension in extensions:
+        if isinstance(extension, dict) and extension.get("url") == url:
+            return extension
+    return None
+
+
+def _confidence(source: str, element: Mapping[str, Any], what: str) -> str:
+    extension = _extension(element, CONFIDENCE_URL)
+    value = extension.get("valueCode") if extension else None
+    if value not in CONFIDENCE_LABELS:
+        raise _fail(source, f"{what} needs a code-confidence extension with valueCode in "
+                            f"{sorted(CONFIDENCE_LABELS)}")
+    return str(value)
+
+
+def _group(source: str, include: Mapping[str, Any], system: str) -> Group:
+    category = label = tier = None
+    category_ext = _extension(include, CATEGORY_URL)
+    if category_ext is not None:
+        coding = category_ext.get("valueCoding")
+        if not isinstance(coding, dict) or not isinstance(coding.get("code"), str):
+            raise _fail(source, "a valueset-category extension needs a valueCoding with a code")
+        category = coding["code"]
+        label = coding.get("display") if isinstance(coding.get("display"), str) else category
+    tier_ext = _extension(include, TIER_URL)
+    if tier_ext is not None:
+        tier = tier_ext.get("valueCode")
+        if tier not in TIERS:
+            raise _fail(source, f"manipulation-tier must be one of {sorted(TIERS)}")
+    return Group(system=system, category=category, label=label, tier=tier)
+
+
+def parse_value_set(body: Any, source: str) -> ValueSet:
+    """A :class:`ValueSet` from a decoded FHIR ``ValueSet`` resource.
+
+    :raises ContentError: when the resource is not a ValueSet, an include has no system, a concept has no
+        code or confidence flag, or a filter is not an ICD-10-CM ``is-a`` family.
+    """
+    if not isinstance(body, dict) or body.get("resourceType") != "ValueSet":
+        raise _fail(source, "resourceType must be 'ValueSet'")
+    vs_id, url = body.get("id"), body.get("url")
+    if not isinstance(vs_id, str) or not vs_id or not isinstance(url, str) or not url:
+        raise _fail(source, "'id' and 'url' are required strings")
+    compose = body.get("compose")
+    includes = compose.get("include") if isinstance(compose, dict) else None
+    if not isinstance(includes, list) or not includes:
+        raise _fail(source, "compose.include must be a non-empty list")
+    groups: list[Group] = []
+    exact: dict[tuple[str, str], list[int]] = {}
+    prefixes: dict[str, list[tuple[str, int]]] = {}
+    weeks: dict[tuple[str, str], int] = {}
+    names: list[str] = []
+    entries: list[ConceptEntry] = []
+    for index, include in enumerate(includes):
+        if not isinstance(include, dict):
+            raise _fail(source, f"include #{index} must be an object")
+        raw_system = include.get("system")
+        if not isinstance(raw_system, str) or not raw_system.strip():
+            raise _fail(source, f"include #{index} has no system")
+        system = canonical_system(raw_system)
+        groups.append(_group(source, include, system))
+        concepts = include.get("concept", [])
+        filters = include.get("filter", [])
+        if not isinstance(concepts, list) or not isinstance(filters, list) or not (concepts or filters):
+            raise _fail(source, f"include #{index} needs a 'concept' or 'filter' list")
+        for concept in concepts:
+            code = concept.get("code") if isinstance(concept, dict) else None
+            coding = normalise(system, code) if isinstance(code, str) else None
+            if coding is None or not isinstance(concept, dict):
+                raise _fail(source, f"include #{index} has a concept without a code")
+            display = concept.get("display") if isinstance(concept.get("display"), str) else None
+            entries.append(ConceptEntry(system, str(code), display,
+                                        _confidence(source, concept, f"concept {code}")))
+            exact.setdefault(coding.key, []).append(index)
+            weeks_ext = _extension(concept, GESTATIONAL_WEEKS_URL)
+            if weeks_ext is not None:
+                value = weeks_ext.get("valueInteger")
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise _fail(source, f"gestational-weeks of {code} must be a valueInteger")
+                weeks[coding.key] = value
+            tty_ext = _extension(concept, TTY_URL)
+            if tty_ext is not None and tty_ext.get("valueCode") == _INGREDIENT_TTY:
+                names.extend(name for name in [display] if name)
+                for designation in concept.get("designation", []):
+                    value = designation.get("value") if isinstance(designation, dict) else None
+                    if isinstance(value, str) and value.strip():
+                        names.append(value.strip())
+        for item in filters:
+            if not isinstance(item, dict) or item.get("property") != "concept" or item.get("op") != "is-a":
+                raise _fail(source, f"include #{index}: only filters 'concept' 'is-a' are supported")
+            stem = item.get("value")
+            if system not in _PREFIX_SYSTEMS:
+                raise _fail(source, f"include #{index}: is-a families are supported for ICD-10(-CM) only")
+            if not isinstance(stem, str) or not stem.strip():
+                raise _fail(source, f"include #{index}: an is-a filter needs a value")
+            entries.append(ConceptEntry(system, stem, None,
+                                        _confidence(source, item, f"family {stem}"), family=True))
+            prefixes.setdefault(system, []).append((normalise_code(system, stem), index))
+    return ValueSet(
+        id=vs_id,
+        url=url,
+        title=str(body.get("title") or vs_id),
+        groups=tuple(groups),
+        exact={key: tuple(value) for key, value in exact.items()},
+        prefixes={key: tuple(value) for key, value in prefixes.items()},
+        weeks=weeks,
+        names=tuple(dict.fromkeys(names)),
+        entries=tuple(entries),
+    )
+
+
+def load_value_sets(directory: Path | None = None) -> Mapping[str, ValueSet]:
+    """Every ``*.json`` value set in ``directory`` (default: the package's ``valuesets/``), by id.
+
+    :raises ContentError: a file is unreadable or invalid, its id differs from its file name, or a value set
+        listed in :class:`ValueSetId` is missing.
+    """
+    folder = directory
+    if folder is None:
+        folder = Path(str(resources.files("service.pathway") / "valuesets"))
+    loaded: dict[str, ValueSet] = {}
+    for path in sorted(folder.glob("*.json")):
+        try:
+            body = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise _fail(path.name, f"cannot be read as JSON ({exc.__class__.__name__})") from exc
+        value_set = parse_value_set(body, path.name)
+        if value_set.id != path.stem:
+            raise _fail(path.name, f"id {value_set.id!r} must equal the file name {path.stem!r}")
+        loaded[value_set.id] = value_set
+    missing = sorted(member.value for member in ValueSetId if member.value not in loaded)
+    if missing:
+        raise _fail(str(folder), f"missing value sets {missing}")
+    return MappingProxyType(loaded)
+
+
+@cache
+def _packaged() -> Mapping[str, ValueSet]:
+    return load_value_sets()
+
+
+def value_set(vs_id: ValueSetId) -> ValueSet:
+    """The packaged value set ``vs_id`` (all are loaded and validated on first use)."""
+    return _packaged()[vs_id.value]
+
+
+def all_value_sets() -> Mapping[str, ValueSet]:
+    """Every packaged value set, by id (loads and validates them on first call: call it at start-up)."""
+    return _packaged()
