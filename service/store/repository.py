@@ -125,7 +125,7 @@ class Store:
             known = dict(
                 session.execute(
                     select(CardIssued.uuid, CardIssued.recommendation).where(CardIssued.uuid.in_(uuids))
-                ).tuples()
+                ).all()
             )
             for row in rows:
                 session.add(
@@ -162,21 +162,21 @@ class Store:
             issued = dict(
                 session.execute(
                     select(CardIssued.recommendation, func.count()).group_by(CardIssued.recommendation)
-                ).tuples()
+                ).all()
             )
             outcomes: dict[str, dict[str, int]] = {}
             for rec, outcome, count in session.execute(
                 select(Feedback.recommendation, Feedback.outcome, func.count(func.distinct(Feedback.card_uuid)))
                 .where(Feedback.recommendation.is_not(None))
                 .group_by(Feedback.recommendation, Feedback.outcome)
-            ).tuples():
+            ).all():
                 outcomes.setdefault(str(rec), {})[outcome] = count
             reasons: dict[str, dict[str, int]] = {}
             for rec, code, count in session.execute(
                 select(Feedback.recommendation, Feedback.override_code, func.count())
                 .where(Feedback.recommendation.is_not(None), Feedback.override_code.is_not(None))
                 .group_by(Feedback.recommendation, Feedback.override_code)
-            ).tuples():
+            ).all():
                 reasons.setdefault(str(rec), {})[str(code)] = count
         summary = []
         for rec in sorted(set(issued) | set(outcomes)):
