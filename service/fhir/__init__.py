@@ -1,1 +1,23 @@
 """FHIR data access: prefetch resolution, fallback fetch from ``fhirServer``, and the ``PatientRecord``."""
+
+from service.fhir.builder import build_record
+from service.fhir.builder import parse_context
+from service.fhir.client import make_session
+from service.fhir.loader import load_record
+from service.fhir.loader import shared_session
+from service.fhir.prefetch import PREFETCH_TEMPLATES
+from service.fhir.prefetch import UnfillableTokenError
+from service.fhir.prefetch import substitute_tokens
+from service.fhir.record import PatientRecord
+
+__all__ = [
+    "PREFETCH_TEMPLATES",
+    "PatientRecord",
+    "UnfillableTokenError",
+    "build_record",
+    "load_record",
+    "make_session",
+    "parse_context",
+    "shared_session",
+    "substitute_tokens",
+]

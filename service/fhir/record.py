@@ -97,7 +97,8 @@ class PatientRecord:
 
     ``draft_orders`` are the orders in ``context.draftOrders`` (order hooks only); ``selections`` the
     ``Type/id`` references of ``context.selections`` (order-select). ``skipped`` counts resources left out
-    because a field the pathway relies on was invalid.
+    because a field the pathway relies on was invalid. ``notes`` says, for integration testers, what was
+    skipped or cut short and why (resource types, element names and counts only: never patient data).
     """
 
     patient: PatientFacts | None = None
@@ -109,3 +110,4 @@ class PatientRecord:
     draft_orders: tuple[OrderFacts, ...] = ()
     selections: frozenset[str] = field(default_factory=frozenset)
     skipped: int = 0
+    notes: tuple[str, ...] = ()

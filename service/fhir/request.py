@@ -1,4 +1,4 @@
-"""What the data layer needs from a hook request: context, prefetch, and how to reach the client's FHIR server."""
+"""What the data layer needs from a hook request: context, prefetch, and how to reach the FHIR server."""
 
 from __future__ import annotations
 

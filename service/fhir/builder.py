@@ -1,0 +1,496 @@
+"""Turning the hook context and the FHIR resources of one request into a :class:`PatientRecord`.
+
+Input is whatever JSON arrived: prefetch values and fetched pages (a resource, or a searchset, collection,
+transaction or batch-response Bundle), and ``context.draftOrders``. The builder never raises for a
+resource; only an unusable *context* is an error (:class:`BadRequestError`, 400).
+
+Validation strategy (chosen for speed; measured on a 2 MB Synthea bundle):
+
+1. Entries are filtered by ``resourceType`` first (Patient, Condition, Procedure, ServiceRequest,
+   MedicationRequest, Observation; and for draft orders also DSTU2 ``MedicationOrder`` and STU3
+   ``ProcedureRequest``). Everything else (Claims, Encounters, EOBs: most of a Synthea bundle) is ignored
+   without being looked at.
+2. Then by patient: ``subject`` (or DSTU2 ``patient``) must resolve to ``Patient/<context.patientId>``.
+   References may be ``Type/id``, absolute URLs (``.../Patient/id[/_history/n]``) or ``urn:uuid:`` fullUrls
+   resolved within the Bundle that carries them; ``urn:uuid:<patientId>`` also matches when the Patient is
+   not in that Bundle (Synthea-style ids). Resources of other patients are ignored, not counted. A
+   prefetched resource with no usable subject is skipped and counted (we cannot tell whose it is); a draft
+   order without one belongs to the context's patient.
+3. Only the elements the pathway reads are validated, with the fhir.resources R4B datatype models
+   (:mod:`service.fhir.elements`): a full R4B model of each resource would cost ~250 µs per Observation and
+   would reject real-client quirks we must tolerate (non-ASCII or over-long ids, draft MedicationRequests
+   without ``intent``, ``category`` as an object). A resource invalid in an element we read is skipped and
+   counted in ``PatientRecord.skipped``, with a note naming the type and element.
+
+Resources are deduplicated by ``Type/id`` (first occurrence wins) and each tuple of facts is sorted by
+reference, so the same data gives the same record whether it came from prefetch or from ``fhirServer``.
+Draft orders keep the order of ``context.draftOrders``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from service.errors import BadRequestError
+from service.fhir.coding import Coding
+from service.fhir.elements import InvalidElementError
+from service.fhir.elements import annotation_texts
+from service.fhir.elements import as_list
+from service.fhir.elements import codeable_concept
+from service.fhir.elements import codeable_concepts
+from service.fhir.elements import concept_code
+from service.fhir.elements import fhir_date
+from service.fhir.elements import fhir_datetime
+from service.fhir.elements import period_start
+from service.fhir.elements import quantity
+from service.fhir.elements import string
+from service.fhir.record import ConditionFacts
+from service.fhir.record import MedicationRequestFacts
+from service.fhir.record import ObservationFacts
+from service.fhir.record import OrderFacts
+from service.fhir.record import PatientFacts
+from service.fhir.record import PatientRecord
+from service.fhir.record import ProcedureFacts
+from service.fhir.record import ServiceRequestFacts
+
+#: Bundles inside Bundles (batch-response of searchsets) are read this deep; deeper ones are ignored.
+MAX_BUNDLE_DEPTH = 3
+
+_PATIENT_RESOURCES = frozenset(
+    {"Condition", "Procedure", "ServiceRequest", "MedicationRequest", "Observation"}
+)
+_ORDER_RESOURCES = frozenset({"ServiceRequest", "ProcedureRequest", "MedicationRequest", "MedicationOrder"})
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One resource with what is needed to read it: its ``Type/id`` and its Bundle's fullUrl map."""
+
+    resource: dict[str, Any]
+    ref: str | None
+    full_urls: Mapping[str, str]
+    #: True when the resource was a prefetch/fetch value on its own (a read), not a Bundle entry.
+    bare: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HookContext:
+    """The parts of ``context`` the record is built from, checked once."""
+
+    patient_id: str
+    draft_orders: tuple[Entry, ...] = ()
+    selections: frozenset[str] = frozenset()
+
+
+def parse_context(context: Any) -> HookContext:
+    """The patient id, draft orders and selections of a hook ``context``.
+
+    :raises BadRequestError: ``context`` is not an object, ``patientId`` is missing or not a string,
+        ``draftOrders`` is not a FHIR resource or Bundle, or ``selections`` is not an array of strings.
+    """
+    if not isinstance(context, Mapping):
+        raise BadRequestError("context must be a JSON object holding the hook's context fields")
+    patient_id = context.get("patientId")
+    if not isinstance(patient_id, str) or not patient_id.strip():
+        raise BadRequestError(
+            "context.patientId is required: the FHIR id of the patient (without 'Patient/')"
+        )
+    selections = context.get("selections")
+    if selections is None:
+        selections = []
+    if not isinstance(selections, list) or not all(isinstance(item, str) for item in selections):
+        raise BadRequestError("context.selections must be an array of 'Type/id' strings")
+    return HookContext(
+        patient_id=patient_id.strip(),
+        draft_orders=_draft_order_entries(context.get("draftOrders")),
+        selections=frozenset(item.strip() for item in selections if item.strip()),
+    )
+
+
+def _draft_order_entries(draft_orders: Any) -> tuple[Entry, ...]:
+    if draft_orders is None:
+        return ()
+    if not isinstance(draft_orders, dict):
+        raise BadRequestError("context.draftOrders must be a FHIR Bundle of the orders being drafted")
+    resource_type = draft_orders.get("resourceType")
+    if resource_type == "Bundle" or (resource_type is None and "entry" in draft_orders):
+        entry = draft_orders.get("entry")
+        if entry is not None and not isinstance(entry, list):
+            raise BadRequestError("context.draftOrders.entry must be an array of Bundle entries")
+        # CDS Hooks Sandbox: draftOrders Bundles come without `type`; accept any Bundle type.
+        return tuple(flatten(draft_orders))
+    if isinstance(resource_type, str):
+        return tuple(flatten(draft_orders))
+    raise BadRequestError("context.draftOrders must be a FHIR Bundle (resourceType 'Bundle') of draft orders")
+
+
+def flatten(value: Any, *, depth: int = 0) -> Iterator[Entry]:
+    """Every resource in ``value`` (a resource or a Bundle, possibly nested), with its ``Type/id``."""
+    if not isinstance(value, dict):
+        return
+    resource_type = value.get("resourceType")
+    if resource_type != "Bundle" and not (depth == 0 and resource_type is None and "entry" in value):
+        if isinstance(resource_type, str):
+            yield Entry(value, _own_ref(value, None), {}, bare=True)
+        return
+    if depth >= MAX_BUNDLE_DEPTH:
+        return
+    entries = [
+        e for e in as_list(value.get("entry")) if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+    ]
+    full_urls: dict[str, str] = {}
+    refs: list[str | None] = []
+    for entry in entries:
+        full_url = entry.get("fullUrl")
+        ref = _own_ref(entry["resource"], full_url if isinstance(full_url, str) else None)
+        refs.append(ref)
+        if ref is not None and isinstance(full_url, str) and full_url.strip():
+            full_urls[full_url.strip()] = ref
+    for entry, ref in zip(entries, refs, strict=True):
+        resource = entry["resource"]
+        if resource.get("resourceType") == "Bundle":
+            yield from flatten(resource, depth=depth + 1)
+        elif isinstance(resource.get("resourceType"), str):
+            yield Entry(resource, ref, full_urls)
+
+
+def _own_ref(resource: dict[str, Any], full_url: str | None) -> str | None:
+    """``Type/id`` of a resource; a transaction entry without ``id`` takes it from a ``urn:uuid:`` fullUrl."""
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type:
+        return None
+    resource_id = resource.get("id")
+    if isinstance(resource_id, str) and resource_id.strip() and "/" not in resource_id:
+        return f"{resource_type}/{resource_id.strip()}"
+    if full_url and full_url.startswith("urn:uuid:") and len(full_url) > len("urn:uuid:"):
+        return f"{resource_type}/{full_url[len('urn:uuid:') :]}"
+    return None
+
+
+def normalise_reference(reference: str, full_urls: Mapping[str, str]) -> str | None:
+    """``Type/id`` for a literal reference, or ``None`` when it cannot be resolved.
+
+    Accepts ``Type/id``, ``Type/id/_history/n``, absolute URLs ending in either, and fullUrls of the same
+    Bundle (``urn:uuid:...`` or absolute). Contained (``#id``), conditional (``Type?...``) and unresolved
+    ``urn:`` references give ``None``.
+    """
+    ref = reference.strip()
+    if ref in full_urls:
+        return full_urls[ref]
+    if not ref or ref.startswith(("urn:", "#")) or "?" in ref:
+        return None
+    path = ref.split("://", 1)[1].partition("/")[2] if "://" in ref else ref
+    parts = [part for part in path.split("/") if part]
+    if len(parts) >= 4 and parts[-2] == "_history":
+        parts = parts[:-2]
+    if len(parts) < 2 or not parts[-2][:1].isupper():
+        return None
+    return f"{parts[-2]}/{parts[-1]}"
+
+
+class _Skips:
+    """Counts resources left out because an element the pathway reads is invalid."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def add(self, resource_type: str, element: str) -> None:
+        self.counts[(resource_type, element)] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def notes(self) -> tuple[str, ...]:
+        return tuple(
+            f"skipped {count} {resource_type} resource(s): {element} is missing or not valid FHIR R4"
+            for (resource_type, element), count in sorted(self.counts.items())
+        )
+
+
+def build_record(context: HookContext, sources: Iterable[Any], *, notes: Iterable[str] = ()) -> PatientRecord:
+    """The :class:`PatientRecord` for ``context`` from ``sources`` (prefetch values and fetched pages).
+
+    ``notes`` (e.g. "stopped after the page cap") are passed through to the record. Never raises.
+    """
+    patient_ref = f"Patient/{context.patient_id}"
+    skips = _Skips()
+    entries = [entry for source in sources for entry in flatten(source)]
+    medications = {
+        entry.ref: entry.resource
+        for entry in entries
+        if entry.ref is not None and entry.resource.get("resourceType") == "Medication"
+    }
+    reader = _Reader(context.patient_id, medications)
+
+    patient: PatientFacts | None = None
+    facts: dict[str, dict[str, Any]] = {name: {} for name in _PATIENT_RESOURCES}
+    for entry in entries:
+        resource_type = entry.resource.get("resourceType")
+        if resource_type == "Patient":
+            if patient is not None or not (entry.ref == patient_ref or (entry.bare and entry.ref is None)):
+                continue
+            try:
+                patient = reader.patient(entry.resource, patient_ref)
+            except InvalidElementError as error:
+                skips.add("Patient", error.element)
+            continue
+        if resource_type not in _PATIENT_RESOURCES:
+            continue
+        assert isinstance(resource_type, str)
+        if entry.ref is None:
+            skips.add(resource_type, "id")
+            continue
+        if entry.ref in facts[resource_type]:
+            continue
+        try:
+            owner = reader.owner(entry)
+            if owner is None:
+                raise InvalidElementError("subject")
+            if not owner:
+                continue
+            facts[resource_type][entry.ref] = _READERS[resource_type](reader, entry)
+        except InvalidElementError as error:
+            skips.add(resource_type, error.element)
+
+    draft_orders: list[OrderFacts] = []
+    seen_orders: set[str] = set()
+    for entry in context.draft_orders:
+        resource_type = entry.resource.get("resourceType")
+        if resource_type not in _ORDER_RESOURCES:
+            continue
+        assert isinstance(resource_type, str)
+        if entry.ref is None:
+            skips.add(resource_type, "id")
+            continue
+        if entry.ref in seen_orders:
+            continue
+        try:
+            if reader.owner(entry) is False:
+                continue
+            if resource_type in ("MedicationRequest", "MedicationOrder"):
+                draft_orders.append(reader.medication_request(entry))
+            else:
+                draft_orders.append(reader.service_request(entry))
+            seen_orders.add(entry.ref)
+        except InvalidElementError as error:
+            skips.add(resource_type, error.element)
+
+    def ordered(resource_type: str) -> tuple[Any, ...]:
+        return tuple(facts[resource_type][ref] for ref in sorted(facts[resource_type]))
+
+    return PatientRecord(
+        patient=patient,
+        conditions=ordered("Condition"),
+        procedures=ordered("Procedure"),
+        service_requests=ordered("ServiceRequest"),
+        medication_requests=ordered("MedicationRequest"),
+        observations=ordered("Observation"),
+        draft_orders=tuple(draft_orders),
+        selections=context.selections,
+        skipped=skips.total,
+        notes=tuple(notes) + skips.notes(),
+    )
+
+
+class _Reader:
+    """Reads the elements the pathway relies on from one resource; raises InvalidElementError."""
+
+    def __init__(self, patient_id: str, medications: Mapping[str, dict[str, Any]]) -> None:
+        self.patient_id = patient_id
+        self.patient_ref = f"Patient/{patient_id}"
+        self.medications = medications
+
+    def owner(self, entry: Entry) -> bool | None:
+        """True: the context's patient; False: someone (or something) else; None: no usable subject."""
+        resource = entry.resource
+        subject = resource.get("subject")
+        if subject is None:
+            subject = resource.get("patient")  # DSTU2 MedicationOrder / Condition
+        if subject is None:
+            return None
+        if not isinstance(subject, dict):
+            raise InvalidElementError("subject")
+        reference = string(subject.get("reference"), "subject.reference")
+        if reference is None:
+            return None
+        if reference == f"urn:uuid:{self.patient_id}":
+            return True
+        return normalise_reference(reference, entry.full_urls) == self.patient_ref
+
+    def patient(self, resource: dict[str, Any], ref: str) -> PatientFacts:
+        deceased_at = fhir_datetime(resource.get("deceasedDateTime"), "deceasedDateTime")
+        deceased_flag = resource.get("deceasedBoolean")
+        if deceased_flag is not None and not isinstance(deceased_flag, bool):
+            raise InvalidElementError("deceasedBoolean")
+        return PatientFacts(
+            ref=ref,
+            birth_date=fhir_date(resource.get("birthDate"), "birthDate"),
+            gender=string(resource.get("gender"), "gender"),
+            deceased=bool(deceased_flag) or deceased_at is not None,
+        )
+
+    def condition(self, entry: Entry) -> ConditionFacts:
+        resource = entry.resource
+        codings, text = _code(resource.get("code"))
+        assert entry.ref is not None
+        return ConditionFacts(
+            ref=entry.ref,
+            codings=codings,
+            text=text,
+            clinical_status=concept_code(resource.get("clinicalStatus"), "clinicalStatus"),
+            verification_status=concept_code(resource.get("verificationStatus"), "verificationStatus"),
+            onset=_choice_date(resource, "onset"),
+            abatement=_choice_date(resource, "abatement"),
+            recorded=fhir_datetime(resource.get("recordedDate"), "recordedDate"),
+        )
+
+    def procedure(self, entry: Entry) -> ProcedureFacts:
+        resource = entry.resource
+        codings, text = _code(resource.get("code"))
+        outcome, outcome_text = codeable_concept(resource.get("outcome"), "outcome")
+        notes = annotation_texts(resource.get("note"), "note")
+        assert entry.ref is not None
+        return ProcedureFacts(
+            ref=entry.ref,
+            codings=codings,
+            status=string(resource.get("status"), "status"),
+            performed=_choice_date(resource, "performed"),
+            body_site=codeable_concepts(resource.get("bodySite"), "bodySite"),
+            text=text,
+            outcome=outcome,
+            notes=((outcome_text,) if outcome_text else ()) + notes,
+        )
+
+    def service_request(self, entry: Entry) -> ServiceRequestFacts:
+        resource = entry.resource
+        codings, text = _code(resource.get("code"))
+        reason_refs: list[str] = []
+        for reason in as_list(resource.get("reasonReference")):
+            if not isinstance(reason, dict):
+                raise InvalidElementError("reasonReference")
+            reference = string(reason.get("reference"), "reasonReference.reference")
+            resolved = normalise_reference(reference, entry.full_urls) if reference else None
+            if resolved:
+                reason_refs.append(resolved)
+        assert entry.ref is not None
+        return ServiceRequestFacts(
+            ref=entry.ref,
+            codings=codings,
+            status=string(resource.get("status"), "status"),
+            intent=string(resource.get("intent"), "intent"),
+            authored=fhir_datetime(resource.get("authoredOn"), "authoredOn"),
+            occurrence=_choice_date(resource, "occurrence"),
+            body_site=codeable_concepts(resource.get("bodySite"), "bodySite"),
+            text=text,
+            notes=annotation_texts(resource.get("note"), "note"),
+            reason_refs=tuple(reason_refs),
+        )
+
+    def medication_request(self, entry: Entry) -> MedicationRequestFacts:
+        resource = entry.resource
+        codings, text = self._medication(entry)
+        authored = resource.get("authoredOn")
+        authored_element = "authoredOn"
+        if authored is None and resource.get("resourceType") == "MedicationOrder":
+            authored, authored_element = resource.get("dateWritten"), "dateWritten"  # DSTU2
+        assert entry.ref is not None
+        return MedicationRequestFacts(
+            ref=entry.ref,
+            codings=codings,
+            text=text,
+            status=string(resource.get("status"), "status"),
+            # The Sandbox's R4 drafts have no `intent` (CDS Hooks pitfall 17): read as None, not invalid.
+            intent=string(resource.get("intent"), "intent"),
+            authored=fhir_datetime(authored, authored_element),
+        )
+
+    def _medication(self, entry: Entry) -> tuple[tuple[Coding, ...], str | None]:
+        resource = entry.resource
+        concept = resource.get("medicationCodeableConcept")
+        if concept is not None:
+            return _code(concept, "medicationCodeableConcept")
+        reference = resource.get("medicationReference")
+        if reference is None:
+            return (), None
+        if not isinstance(reference, dict):
+            raise InvalidElementError("medicationReference")
+        target = string(reference.get("reference"), "medicationReference.reference")
+        medication: Any = None
+        if target and target.startswith("#"):
+            medication = next(
+                (
+                    item
+                    for item in as_list(resource.get("contained"))
+                    if isinstance(item, dict)
+                    and item.get("resourceType") == "Medication"
+                    and item.get("id") == target[1:]
+                ),
+                None,
+            )
+        elif target:
+            resolved = normalise_reference(target, entry.full_urls)
+            medication = self.medications.get(resolved) if resolved else None
+        display = string(reference.get("display"), "medicationReference.display")
+        if not isinstance(medication, dict):
+            return (), display
+        codings, text = _code(medication.get("code"), "Medication.code")
+        return codings, text or display
+
+    def observation(self, entry: Entry) -> ObservationFacts:
+        resource = entry.resource
+        codings, _ = codeable_concept(resource.get("code"), "code")
+        value, unit = quantity(resource.get("valueQuantity"), "valueQuantity")
+        value_codings, value_concept_text = codeable_concept(
+            resource.get("valueCodeableConcept"), "valueCodeableConcept"
+        )
+        value_string = string(resource.get("valueString"), "valueString")
+        assert entry.ref is not None
+        return ObservationFacts(
+            ref=entry.ref,
+            codings=codings,
+            status=string(resource.get("status"), "status"),
+            effective=_choice_date(resource, "effective"),
+            value_quantity=value,
+            value_unit=unit,
+            value_codings=value_codings,
+            value_text=value_string or value_concept_text,
+        )
+
+
+def _code(value: Any, element: str = "code") -> tuple[tuple[Coding, ...], str | None]:
+    """Codings and a readable name: the concept's text, else the first coding display."""
+    codings, text = codeable_concept(value, element)
+    if text is None:
+        text = next((coding.display for coding in codings if coding.display), None)
+    return codings, text
+
+
+def _choice_date(resource: dict[str, Any], name: str) -> date | None:
+    """The date of a ``name[x]`` choice: ``dateTime``, ``instant`` or ``Period`` (start, else end).
+
+    Other choices (Age, Range, string, Timing, boolean) carry no calendar date and read as ``None``.
+    """
+    value = resource.get(f"{name}DateTime")
+    if value is not None:
+        return fhir_datetime(value, f"{name}DateTime")
+    value = resource.get(f"{name}Instant")
+    if value is not None:
+        return fhir_datetime(value, f"{name}Instant")
+    return period_start(resource.get(f"{name}Period"), f"{name}Period")
+
+
+_READERS: Mapping[str, Callable[[_Reader, Entry], Any]] = {
+    "Condition": _Reader.condition,
+    "Procedure": _Reader.procedure,
+    "ServiceRequest": _Reader.service_request,
+    "MedicationRequest": _Reader.medication_request,
+    "Observation": _Reader.observation,
+}

@@ -1,0 +1,196 @@
+"""Reading the FHIR elements the pathway relies on, validated with fhir.resources R4B datatype models.
+
+Each reader takes the raw JSON value of one element and returns plain Python data (normalised codings,
+``datetime.date``, strings), or raises :class:`InvalidElementError` naming the element. The rules:
+
+* complex datatypes (CodeableConcept, Quantity) are validated with their ``fhir.resources.R4B`` model, so
+  a wrong JSON type anywhere inside them (``"code": 42``, ``coding`` not an array) is invalid; empty objects
+  such as ``coding: [{}]`` are valid and simply carry no code;
+* ``date`` and ``dateTime`` use the R4B primitive types (FHIR regex plus a real calendar date; a time needs a
+  time zone). Partial dates become the first day of the year or month; a dateTime keeps the calendar date
+  as written (no time-zone conversion);
+* ``code`` and ``string`` primitives must be JSON strings;
+* an array element sent as a single object (the Sandbox sends ``category`` that way) is read as a
+  one-element array.
+
+Absent or ``null`` elements are never invalid: they read as "no value".
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from fhir.resources.R4B import fhirtypes
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.quantity import Quantity
+from pydantic import TypeAdapter
+from pydantic import ValidationError
+
+from service.fhir.coding import Coding
+from service.fhir.coding import normalise
+
+_DATE: TypeAdapter[Any] = TypeAdapter(fhirtypes.DateType)
+_DATETIME: TypeAdapter[Any] = TypeAdapter(fhirtypes.DateTimeType)
+
+
+class InvalidElementError(ValueError):
+    """An element the pathway relies on is not valid FHIR R4; ``element`` names it (no patient data)."""
+
+    def __init__(self, element: str) -> None:
+        super().__init__(f"{element} is not valid FHIR R4")
+        self.element = element
+
+
+def as_list(value: Any) -> list[Any]:
+    """An array element as a list: ``None`` → ``[]``, a lone object → ``[object]``."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def string(value: Any, element: str) -> str | None:
+    """A ``string``/``code`` primitive, stripped; blank reads as ``None``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidElementError(element)
+    stripped = value.strip()
+    return stripped or None
+
+
+def codeable_concept(value: Any, element: str) -> tuple[tuple[Coding, ...], str | None]:
+    """The normalised codings and the text of a CodeableConcept (``((), None)`` when absent)."""
+    if value is None:
+        return (), None
+    if not isinstance(value, dict):
+        raise InvalidElementError(element)
+    if not _valid(CodeableConcept, value):
+        raise InvalidElementError(element)
+    codings = tuple(
+        coding
+        for raw in value.get("coding") or ()
+        if (coding := normalise(raw.get("system"), raw.get("code"), raw.get("display"))) is not None
+    )
+    text = value.get("text")
+    return codings, (text.strip() or None) if isinstance(text, str) else None
+
+
+def codeable_concepts(value: Any, element: str) -> tuple[Coding, ...]:
+    """All codings of a CodeableConcept array (e.g. ``bodySite``), in order."""
+    codings: list[Coding] = []
+    for item in as_list(value):
+        codings.extend(codeable_concept(item, element)[0])
+    return tuple(codings)
+
+
+def concept_code(value: Any, element: str) -> str | None:
+    """The first code of a status-like CodeableConcept (``Condition.clinicalStatus``).
+
+    STU3 and DSTU2 send these as a plain code string, which is accepted as is.
+    """
+    if isinstance(value, str):
+        return string(value, element)
+    codings, _ = codeable_concept(value, element)
+    return codings[0].code if codings else None
+
+
+def fhir_date(value: Any, element: str) -> date | None:
+    """A FHIR ``date`` as a calendar date."""
+    return _calendar_date(_DATE, value, element)
+
+
+def fhir_datetime(value: Any, element: str) -> date | None:
+    """A FHIR ``dateTime`` (or ``instant``) as the calendar date it was written with."""
+    return _calendar_date(_DATETIME, value, element)
+
+
+def period_start(value: Any, element: str) -> date | None:
+    """``Period.start`` (or ``Period.end`` when only the end is known) as a calendar date."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidElementError(element)
+    start = fhir_datetime(value.get("start"), f"{element}.start")
+    end = fhir_datetime(value.get("end"), f"{element}.end")
+    return start if start is not None else end
+
+
+def quantity(value: Any, element: str) -> tuple[float | None, str | None]:
+    """``Quantity.value`` as a float and its unit (``unit``, else ``code``)."""
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        raise InvalidElementError(element)
+    try:
+        Quantity.model_validate(value)  # values rarely repeat: not worth caching
+    except ValidationError:
+        raise InvalidElementError(element) from None
+    number = value.get("value")
+    unit = value.get("unit") or value.get("code")
+    return (
+        float(number) if isinstance(number, int | float) and not isinstance(number, bool) else None,
+        unit if isinstance(unit, str) else None,
+    )
+
+
+def annotation_texts(value: Any, element: str) -> tuple[str, ...]:
+    """The ``text`` of each Annotation (``note``)."""
+    texts: list[str] = []
+    for item in as_list(value):
+        if not isinstance(item, dict):
+            raise InvalidElementError(element)
+        text = string(item.get("text"), f"{element}.text")
+        if text:
+            texts.append(text)
+    return tuple(texts)
+
+
+def _valid(model: type[CodeableConcept], value: dict[str, Any]) -> bool:
+    """Whether ``value`` is a valid instance of the R4B datatype ``model``.
+
+    Real records repeat the same few concepts hundreds of times (Synthea: one LOINC code per vital sign), so
+    the verdict is cached on the canonical JSON of the value: a dict lookup instead of a model validation.
+    """
+    try:
+        key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        return False
+    return _valid_json(model, key)
+
+
+@lru_cache(maxsize=8192)
+def _valid_json(model: type[CodeableConcept], key: bytes) -> bool:
+    try:
+        model.model_validate_json(key)
+    except ValidationError:
+        return False
+    return True
+
+
+def _calendar_date(adapter: TypeAdapter[Any], value: Any, element: str) -> date | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidElementError(element)
+    try:
+        parsed = adapter.validate_python(value.strip())
+    except ValidationError:
+        raise InvalidElementError(element) from None
+    if isinstance(parsed, datetime):
+        return parsed.date()
+    if isinstance(parsed, date):
+        return parsed
+    # A partial date ("2019", "2019-07") or a leap second: fhir.resources keeps the string.
+    text = str(parsed)
+    try:
+        month = int(text[5:7]) if len(text) >= 7 else 1
+        day = int(text[8:10]) if len(text) >= 10 else 1
+        return date(int(text[0:4]), month, day)
+    except ValueError:
+        raise InvalidElementError(element) from None
