@@ -1,0 +1,243 @@
+"""Turn ``Advice`` into CDS Hooks 2.0 cards (JSON-ready dicts) using the validated card content.
+
+Static content was checked at start-up; per request this module fills the templates with the advice's facts,
+adds the patient-specific "why", builds (and validates) the suggested FHIR resources, and orders the cards.
+Nothing empty or ``null`` is ever emitted: optional parts are omitted (CDS Hooks 2.0, spec.md §5 pitfall 13).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from typing import Any
+from typing import Final
+
+from service.errors import CdsServiceError
+from service.pathway.advice import Advice
+from service.pathway.advice import RecommendationId
+from service.pathway.advice import Trigger
+from service.render._contract import CONTRACTS
+from service.render._contract import CREATE_GON_BLOCK
+from service.render._contract import CREATE_PT_REFERRAL
+from service.render._contract import DELETE_ORDERS
+from service.render._contract import DELETE_ORDERS_WITH_PT_REFERRAL
+from service.render._contract import REPLACE_WITH_PT_REFERRAL
+from service.render._contract import plan
+from service.render._library import FHIR_BASE_URL
+from service.render._library import GON_BLOCK
+from service.render._library import PT_REFERRAL
+from service.render._library import CardContent
+from service.render._library import CardLibrary
+from service.render._orders import validated_service_request
+from service.render._text import fit_summary
+from service.render._text import markdown_inline
+from service.render._text import plain
+from service.render._text import shorten
+
+#: Namespace of every card and suggestion uuid (uuid5), derived from our base URL.
+UUID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, f"{FHIR_BASE_URL}/cds-card")
+
+_RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+_PATIENT_REF = re.compile(r"^Patient/[A-Za-z0-9\-.]{1,64}$")
+_CATALOGUE_ORDER: Final = {rec: index for index, rec in enumerate(RecommendationId)}
+#: Triggers listed per role in "Why this card"; the rest are counted.
+_TRIGGERS_PER_ROLE: Final = 10
+_DESCRIPTION_MAX: Final = 200
+
+
+class AdviceContractError(CdsServiceError):
+    """500: the pathway handed the renderer advice that breaks ``CATALOGUE.md`` (a programming error).
+
+    Raised for a missing fact, an unknown note or trigger role, a suggestion the card cannot offer, or two
+    pieces of advice with the same recommendation id. The message names ids and keys, never patient data.
+    """
+
+    status = 500
+    code = "advice-contract-violation"
+
+
+def render_cards(
+    advice: Sequence[Advice], library: CardLibrary, *, hook_instance: str, service_id: str
+) -> list[dict[str, Any]]:
+    """The CDS Hooks 2.0 cards for ``advice``, most urgent first (critical, warning, info; then by id order).
+
+    Card and suggestion uuids are uuid5 of our namespace, ``service_id``, ``hook_instance`` and the
+    recommendation id (and suggestion key): unique within a response, identical when the same invocation is
+    rendered again.
+
+    :raises AdviceContractError: if an ``Advice`` breaks the catalogue contract (see the class).
+    """
+    ordered = sorted(advice, key=lambda item: (-item.indicator.rank, _CATALOGUE_ORDER[item.recommendation]))
+    seen: set[RecommendationId] = set()
+    cards = []
+    for item in ordered:
+        if item.recommendation in seen:
+            raise AdviceContractError(
+                f"two pieces of advice for {item.recommendation.value}; at most one card per id"
+            )
+        seen.add(item.recommendation)
+        cards.append(_card(item, library, f"{service_id}/{hook_instance}/{item.recommendation.value}"))
+    return cards
+
+
+def _card(advice: Advice, library: CardLibrary, name: str) -> dict[str, Any]:
+    content = library.card(advice.recommendation)
+    _check(advice, content)
+    notes = [content.notes[note] for note in CONTRACTS[advice.recommendation].notes if note in advice.notes]
+    summary_template = next((note.summary for note in notes if note.summary is not None), content.summary)
+    escaped = {key: markdown_inline(value) for key, value in advice.facts.items()}
+    sections = [content.detail.render(escaped), *(note.detail.render(escaped) for note in notes)]
+    why = _why(advice.triggers, content)
+    if why:
+        sections.append(why)
+    sections.append(content.evidence_markdown)
+
+    card: dict[str, Any] = {
+        "uuid": str(uuid.uuid5(UUID_NAMESPACE, name)),
+        "summary": fit_summary(summary_template, advice.facts),
+        "indicator": advice.indicator.value,
+        "detail": "\n\n".join(sections),
+        "source": {
+            "label": content.source_label,
+            "url": content.source_url,
+            "topic": {
+                "system": library.recommendation_system,
+                "code": advice.recommendation.value,
+                "display": content.title,
+            },
+        },
+    }
+    suggestions = _suggestions(advice, content, library, name)
+    if suggestions:
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "at-most-one"
+    if content.override_reasons:
+        card["overrideReasons"] = [
+            {"system": library.override_reason_system, "code": code, "display": display}
+            for code, display in content.override_reasons
+        ]
+    card["links"] = [{"label": ev.label, "url": ev.url, "type": "absolute"} for ev in content.evidence]
+    return card
+
+
+def _check(advice: Advice, content: CardContent) -> None:
+    rec = advice.recommendation.value
+    contract = CONTRACTS[advice.recommendation]
+    unknown_notes = [note for note in advice.notes if note not in content.notes]
+    if unknown_notes:
+        raise AdviceContractError(f"{rec}: unknown note(s) {', '.join(unknown_notes)} (CATALOGUE.md)")
+    needed = [*contract.facts, *(f for note in advice.notes for f in contract.note_facts.get(note, ()))]
+    missing = [
+        fact
+        for fact in needed
+        if not isinstance(advice.facts.get(fact), str) or not plain(advice.facts[fact])
+    ]
+    if missing:
+        raise AdviceContractError(f"{rec}: missing or blank fact(s) {', '.join(missing)} (CATALOGUE.md)")
+    roles = [trigger.role for trigger in advice.triggers if trigger.role not in content.roles]
+    if roles:
+        raise AdviceContractError(
+            f"{rec}: unknown trigger role(s) {', '.join(sorted(set(roles)))} (CATALOGUE.md)"
+        )
+
+
+def _why(triggers: tuple[Trigger, ...], content: CardContent) -> str:
+    """The patient-specific "Why this card": each trigger by role label, resource and date."""
+    if not triggers:
+        return ""
+    by_role: dict[str, list[Trigger]] = {}
+    for trigger in triggers:
+        by_role.setdefault(trigger.role, []).append(trigger)
+    lines = ["**Why this card**", ""]
+    for role, items in by_role.items():
+        label = content.roles[role]
+        for trigger in items[:_TRIGGERS_PER_ROLE]:
+            what = [markdown_inline(trigger.label)] if trigger.label and plain(trigger.label) else []
+            where = [markdown_inline(trigger.ref)]
+            if trigger.when is not None:
+                where.append(trigger.when.isoformat())
+            place = ", ".join(where)
+            lines.append(f"- {label}: {' '.join([*what, f'({place})'])}")
+        extra = len(items) - _TRIGGERS_PER_ROLE
+        if extra > 0:
+            lines.append(f"- {label}: {extra} more")
+    return "\n".join(lines)
+
+
+def _suggestions(
+    advice: Advice, content: CardContent, library: CardLibrary, name: str
+) -> list[dict[str, Any]]:
+    suggestions = []
+    for key in plan(advice.suggestions):
+        spec = content.suggestions.get(key)
+        if spec is None:
+            raise AdviceContractError(
+                f"{advice.recommendation.value}: the card cannot offer {key} (CATALOGUE.md)"
+            )
+        actions = _actions(key, advice, library, spec.delete_description)
+        if actions:
+            suggestions.append(
+                {
+                    "uuid": str(uuid.uuid5(UUID_NAMESPACE, f"{name}/{key}")),
+                    "label": spec.label,
+                    "isRecommended": spec.recommended,
+                    "actions": actions,
+                }
+            )
+    return suggestions
+
+
+def _actions(
+    key: str, advice: Advice, library: CardLibrary, delete_description: str | None
+) -> list[dict[str, Any]]:
+    """The actions of one suggestion, or none when the suggestion cannot be honoured in full.
+
+    A referral needs ``Patient/id``; a deletion needs ``Type/id`` references. If a replacement cannot both
+    delete and create, it is not offered at all (half a replacement would leave the unsafe order or add a
+    duplicate referral).
+    """
+    creates: list[dict[str, Any]] = []
+    deletes: list[dict[str, Any]] = []
+    if key in (CREATE_PT_REFERRAL, DELETE_ORDERS_WITH_PT_REFERRAL, REPLACE_WITH_PT_REFERRAL):
+        creates = _create(PT_REFERRAL, advice, library)
+        if not creates:
+            return []
+    elif key == CREATE_GON_BLOCK:
+        creates = _create(GON_BLOCK, advice, library)
+    if key in (DELETE_ORDERS, DELETE_ORDERS_WITH_PT_REFERRAL, REPLACE_WITH_PT_REFERRAL):
+        deletes = _deletes(advice, delete_description or "")
+        if not deletes:
+            return []
+    # CDS Hooks 2.0 §Suggestion: actions are processed like a FHIR transaction, deletes first.
+    return [*deletes, *creates]
+
+
+def _create(order_key: str, advice: Advice, library: CardLibrary) -> list[dict[str, Any]]:
+    patient = advice.patient_ref
+    if not patient or not _PATIENT_REF.match(patient):
+        return []
+    reason = advice.reason_ref if advice.reason_ref and _RELATIVE_REF.match(advice.reason_ref) else None
+    order = library.orders[order_key]
+    try:
+        resource = validated_service_request(order, patient, reason)
+    except ValueError as error:
+        raise AdviceContractError(f"{advice.recommendation.value}: {error}") from None
+    return [{"type": "create", "description": order.description, "resource": resource}]
+
+
+def _deletes(advice: Advice, description: str) -> list[dict[str, Any]]:
+    labels = {t.ref: plain(t.label) for t in advice.triggers if t.role == "drafted-order" and t.label}
+    actions = []
+    for ref in dict.fromkeys(advice.orders):
+        if not _RELATIVE_REF.match(ref):
+            continue
+        what = labels.get(ref) or ref
+        actions.append(
+            {
+                "type": "delete",
+                "description": shorten(f"{description}: {what}", _DESCRIPTION_MAX),
+                "resourceId": ref,
+            }
+        )
+    return actions
