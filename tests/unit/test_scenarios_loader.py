@@ -168,6 +168,18 @@ def test_draft_orders_are_drafts(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", FIXTURE_PATHS, ids=_id)
+def test_every_resource_belongs_to_the_fixture_patient(path: Path) -> None:
+    scenario = load_scenario(path)
+    resources = [r for top in _resources(scenario) for r in _flatten(top)]
+    patients = {r["id"] for r in resources if r["resourceType"] == "Patient"}
+    assert len(patients) <= 1
+    patient_id = scenario.request["context"].get("patientId") or next(iter(patients), None)
+    for resource in resources:
+        if "subject" in resource:
+            assert resource["subject"] == {"reference": f"Patient/{patient_id}"}
+
+
+@pytest.mark.parametrize("path", FIXTURE_PATHS, ids=_id)
 def test_fhir_fallback_fixtures_name_a_placeholder_server(path: Path) -> None:
     scenario = load_scenario(path)
     if scenario.server_resources:
