@@ -1,0 +1,83 @@
+"""Start the real service (``cgh-cds serve``: gunicorn) as a subprocess on a free loopback port, for tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLI = Path(sys.executable).parent / "cgh-cds"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class RunningService:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def running_service(
+    tmp_path: Path, env: dict[str, str] | None = None, *, workers: int = 2, ready_timeout: float = 60.0
+) -> Iterator[RunningService]:
+    """``cgh-cds serve`` with ``env`` on top of a clean CGH_* environment; stopped (SIGTERM) on exit."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CGH_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    full_env.update(
+        {
+            "CGH_AUTH": "off",
+            "CGH_PUBLIC_BASE_URL": base_url,
+            "CGH_DATABASE_URL": f"sqlite:///{tmp_path / 'service.sqlite3'}",
+            "CGH_INSTANCE_PATH": str(tmp_path / "instance"),
+            "CGH_AUDIT_KEY": "integration-test-key",
+        }
+    )
+    full_env.update(env or {})
+    full_env["CGH_PUBLIC_BASE_URL"] = full_env["CGH_PUBLIC_BASE_URL"].replace("{port}", str(port))
+    log_path = tmp_path / f"serve-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+            cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    service = RunningService(base_url, process, log_path)
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"cgh-cds serve exited with {process.returncode}:\n{service.log()}")
+            try:
+                if requests.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"cgh-cds serve not ready after {ready_timeout}s:\n{service.log()}")
+            time.sleep(0.2)
+        yield service
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
