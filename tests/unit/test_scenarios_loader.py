@@ -215,9 +215,11 @@ def test_protocol_fixtures_cover_the_edge_cases() -> None:
     assert protocol["prefetch-null-values"].status == 200
     assert protocol["unknown-service"].status == 404
     assert protocol["unknown-service"].error == "unknown-service"
-    for name in ("wrong-hook-for-service", "missing-hook-instance", "context-missing-patient-id",
-                 "fhir-authorization-without-fhir-server"):
+    for name in ("missing-hook-instance", "context-missing-patient-id",
+                 "encounter-start-missing-encounter-id", "fhir-authorization-without-fhir-server"):
         assert protocol[name].status == 400 and protocol[name].error == "bad-request"
+    assert protocol["wrong-hook-for-service"].status == 400
+    assert protocol["wrong-hook-for-service"].error == "wrong-hook"  # the documented, more specific code
 
 
 def test_unknown_service_fixture_targets_no_real_service() -> None:
