@@ -1,0 +1,328 @@
+"""Prefetch resolution and the fhirServer fallback: every case of CDS Hooks 2.0 §prefetch, against a stub."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from service.errors import BadRequestError
+from service.errors import FhirDataUnavailableError
+from service.fhir import PREFETCH_TEMPLATES
+from service.fhir import load_record
+from service.fhir import make_session
+from service.fhir.request import DataRequest
+from tests.unit.fhir.conftest import PATIENT_ID
+from tests.unit.fhir.conftest import StubFhirServer
+from tests.unit.fhir.conftest import condition
+from tests.unit.fhir.conftest import patient
+from tests.unit.fhir.conftest import procedure
+from tests.unit.fhir.conftest import searchset
+
+TOKEN = "secret-access-token-xyz"
+CONTEXT = {"patientId": PATIENT_ID, "userId": "Practitioner/doc"}
+#: A template set with two keys keeps the cases small; the full set is exercised by the integration tests.
+TEMPLATES = {"patient": PREFETCH_TEMPLATES["patient"], "conditions": PREFETCH_TEMPLATES["conditions"]}
+
+
+def full_prefetch() -> dict[str, Any]:
+    return {"patient": patient(), "conditions": searchset(condition("c1"))}
+
+
+def load(
+    prefetch: Mapping[str, Any] | None,
+    *,
+    fhir_server: str | None = None,
+    token: str | None = None,
+    templates: Mapping[str, str] = TEMPLATES,
+    timeout_s: float = 3.0,
+    max_pages: int = 10,
+    context: Any = None,
+) -> Any:
+    request = DataRequest(
+        hook="patient-view",
+        context=CONTEXT if context is None else context,
+        prefetch=prefetch,
+        fhir_server=fhir_server,
+        access_token=token,
+    )
+    return load_record(request, templates, timeout_s=timeout_s, session=make_session(), max_pages=max_pages)
+
+
+def serve_everything(stub: StubFhirServer) -> None:
+    stub.route(f"/fhir/Patient/{PATIENT_ID}", patient())
+    stub.route("/fhir/Condition", searchset(condition("c1")))
+
+
+# --- prefetch present / null / empty -------------------------------------------------------------------
+
+
+def test_present_prefetch_is_used_without_any_fetch(fhir_stub: StubFhirServer) -> None:
+    record = load(full_prefetch(), fhir_server=fhir_stub.base_url)
+    assert record.patient is not None and record.patient.ref == f"Patient/{PATIENT_ID}"
+    assert [c.ref for c in record.conditions] == ["Condition/c1"]
+    assert fhir_stub.requests == []
+
+
+def test_null_prefetch_means_no_data_and_no_fetch(fhir_stub: StubFhirServer) -> None:
+    record = load({"patient": patient(), "conditions": None}, fhir_server=fhir_stub.base_url)
+    assert record.conditions == ()
+    assert fhir_stub.requests == []
+
+
+def test_null_prefetch_needs_no_fhir_server() -> None:
+    record = load({"patient": None, "conditions": None})
+    assert record.patient is None and record.conditions == ()
+
+
+def test_empty_searchset_means_no_data() -> None:
+    record = load({"patient": patient(), "conditions": {"resourceType": "Bundle", "type": "searchset", "total": 0}})
+    assert record.conditions == ()
+
+
+def test_unexpected_prefetch_keys_are_ignored() -> None:
+    prefetch = full_prefetch() | {"other": searchset(condition("c9"))}
+    assert [c.ref for c in load(prefetch).conditions] == ["Condition/c1"]
+
+
+# --- absent / OperationOutcome → fetch ----------------------------------------------------------------
+
+
+def test_absent_prefetch_is_fetched_from_fhir_server(fhir_stub: StubFhirServer) -> None:
+    serve_everything(fhir_stub)
+    fetched = load(None, fhir_server=fhir_stub.base_url)
+    assert fetched == load(full_prefetch())
+    assert sorted(fhir_stub.paths()) == [
+        f"/fhir/Condition?patient={PATIENT_ID}&clinical-status=active,recurrence,relapse,resolved&_count=100",
+        f"/fhir/Patient/{PATIENT_ID}",
+    ]
+
+
+def test_only_missing_keys_are_fetched(fhir_stub: StubFhirServer) -> None:
+    serve_everything(fhir_stub)
+    record = load({"patient": patient()}, fhir_server=fhir_stub.base_url + "/")
+    assert [c.ref for c in record.conditions] == ["Condition/c1"]
+    assert [path.split("?")[0] for path in fhir_stub.paths()] == ["/fhir/Condition"]
+
+
+@pytest.mark.parametrize(
+    "outcome",
+    [
+        {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]},
+        searchset({"resourceType": "OperationOutcome", "issue": [{"severity": "fatal", "code": "exception"}]}),
+        "not a resource",
+    ],
+)
+def test_operation_outcome_or_garbage_in_prefetch_is_fetched(fhir_stub: StubFhirServer, outcome: Any) -> None:
+    serve_everything(fhir_stub)
+    record = load({"patient": patient(), "conditions": outcome}, fhir_server=fhir_stub.base_url)
+    assert [c.ref for c in record.conditions] == ["Condition/c1"]
+
+
+def test_a_warning_outcome_beside_matches_is_data() -> None:
+    bundle = searchset(condition("c1"))
+    bundle["entry"].append(
+        {"resource": {"resourceType": "OperationOutcome", "issue": [{"severity": "warning", "code": "info"}]},
+         "search": {"mode": "outcome"}}
+    )
+    assert [c.ref for c in load({"patient": patient(), "conditions": bundle}).conditions] == ["Condition/c1"]
+
+
+# --- headers --------------------------------------------------------------------------------------------
+
+
+def test_bearer_token_and_accept_header_are_sent(fhir_stub: StubFhirServer) -> None:
+    serve_everything(fhir_stub)
+    load(None, fhir_server=fhir_stub.base_url, token=TOKEN)
+    assert len(fhir_stub.requests) == 2
+    for _, headers in fhir_stub.requests:
+        assert headers["Authorization"] == f"Bearer {TOKEN}"
+        assert headers["Accept"] == "application/fhir+json"
+
+
+def test_no_authorization_header_without_a_token(fhir_stub: StubFhirServer) -> None:
+    serve_everything(fhir_stub)
+    load(None, fhir_server=fhir_stub.base_url)
+    for _, headers in fhir_stub.requests:
+        assert "Authorization" not in headers
+        assert headers["Accept"] == "application/fhir+json"
+
+
+# --- paging ---------------------------------------------------------------------------------------------
+
+
+def test_next_links_of_prefetch_are_followed_on_fhir_server(fhir_stub: StubFhirServer) -> None:
+    fhir_stub.route("/fhir/page2", searchset(condition("c2"), next_url=fhir_stub.base_url + "/page3"))
+    fhir_stub.route("/fhir/page3", searchset(condition("c3")))
+    first = searchset(condition("c1"), next_url=fhir_stub.base_url + "/page2")
+    record = load({"patient": patient(), "conditions": first}, fhir_server=fhir_stub.base_url, token=TOKEN)
+    assert [c.ref for c in record.conditions] == ["Condition/c1", "Condition/c2", "Condition/c3"]
+    assert all(headers["Authorization"] == f"Bearer {TOKEN}" for _, headers in fhir_stub.requests)
+
+
+def test_next_links_of_fetched_pages_are_followed(fhir_stub: StubFhirServer) -> None:
+    fhir_stub.route(f"/fhir/Patient/{PATIENT_ID}", patient())
+    fhir_stub.route("/fhir/Condition", searchset(condition("c1"), next_url="page2?x=1"))  # relative link
+    fhir_stub.route("/fhir/page2", searchset(condition("c2")))
+    record = load(None, fhir_server=fhir_stub.base_url)
+    assert [c.ref for c in record.conditions] == ["Condition/c1", "Condition/c2"]
+
+
+def test_page_cap_stops_and_notes_it(fhir_stub: StubFhirServer) -> None:
+    for page in range(2, 6):
+        fhir_stub.route(f"/fhir/page{page}", searchset(condition(f"c{page}"), next_url=f"page{page + 1}"))
+    first = searchset(condition("c1"), next_url="page2")
+    record = load({"patient": patient(), "conditions": first}, fhir_server=fhir_stub.base_url, max_pages=3)
+    assert [c.ref for c in record.conditions] == ["Condition/c1", "Condition/c2", "Condition/c3"]
+    assert record.notes == ("prefetch key 'conditions': read the first 3 pages only (page cap)",)
+    assert len(fhir_stub.requests) == 2
+
+
+def test_a_next_link_loop_ends(fhir_stub: StubFhirServer) -> None:
+    fhir_stub.route("/fhir/page2", searchset(condition("c2"), next_url="page2"))
+    first = searchset(condition("c1"), next_url="page2")
+    record = load({"patient": patient(), "conditions": first}, fhir_server=fhir_stub.base_url)
+    assert len(record.conditions) == 2
+    assert len(fhir_stub.requests) == 1
+
+
+def test_next_link_to_another_origin_is_refused(fhir_stub: StubFhirServer) -> None:
+    first = searchset(condition("c1"), next_url="https://elsewhere.example/fhir/page2")
+    with pytest.raises(FhirDataUnavailableError, match="'conditions'.*outside fhirServer's origin"):
+        load({"patient": patient(), "conditions": first}, fhir_server=fhir_stub.base_url)
+    assert fhir_stub.requests == []
+
+
+def test_paged_prefetch_without_fhir_server_is_412() -> None:
+    first = searchset(condition("c1"), next_url="https://ehr.example/fhir/page2")
+    with pytest.raises(FhirDataUnavailableError, match="'conditions' has more pages"):
+        load({"patient": patient(), "conditions": first})
+
+
+# --- unobtainable → 412 ---------------------------------------------------------------------------------
+
+
+def test_missing_key_without_fhir_server_is_412_naming_the_key() -> None:
+    with pytest.raises(FhirDataUnavailableError) as caught:
+        load({"patient": patient()})
+    assert caught.value.status == 412
+    assert caught.value.message == (
+        "prefetch key 'conditions' was not provided and fhirServer is absent; "
+        "send the key or a fhirServer the service can query"
+    )
+
+
+def test_several_missing_keys_are_all_named() -> None:
+    with pytest.raises(FhirDataUnavailableError, match="prefetch keys 'patient', 'conditions' were not provided"):
+        load(None)
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(401, "401 Unauthorized"), (403, "403 Forbidden"), (404, "404 Not Found"), (500, "500"), (503, "503"),
+     (302, "redirect")],
+)
+def test_error_status_is_412_naming_the_key(fhir_stub: StubFhirServer, status: int, reason: str) -> None:
+    fhir_stub.route("/fhir/Condition", {"resourceType": "OperationOutcome"}, status=status)
+    with pytest.raises(FhirDataUnavailableError) as caught:
+        load({"patient": patient()}, fhir_server=fhir_stub.base_url, token=TOKEN)
+    assert "'conditions'" in caught.value.message and reason in caught.value.message
+    assert TOKEN not in caught.value.message and PATIENT_ID not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [(b"<html>oops</html>", "not JSON"), (b"[1, 2]", "not a FHIR resource"), (b"", "not JSON"),
+     (b'{"resourceType": "OperationOutcome", "issue": []}', "OperationOutcome")],
+)
+def test_unusable_body_is_412(fhir_stub: StubFhirServer, raw: bytes, reason: str) -> None:
+    fhir_stub.route("/fhir/Condition", raw=raw)
+    with pytest.raises(FhirDataUnavailableError, match=f"'conditions'.*{reason}"):
+        load({"patient": patient()}, fhir_server=fhir_stub.base_url)
+
+
+def test_unreachable_server_is_412() -> None:
+    with pytest.raises(FhirDataUnavailableError, match="'conditions'.*could not be reached"):
+        load({"patient": patient()}, fhir_server="http://127.0.0.1:9/fhir")
+
+
+def test_a_token_the_context_lacks_makes_the_key_unobtainable(fhir_stub: StubFhirServer) -> None:
+    templates = {"encounter": "Encounter/{{context.encounterId}}"}
+    with pytest.raises(FhirDataUnavailableError, match="'encounter'.*context.encounterId"):
+        load({}, fhir_server=fhir_stub.base_url, templates=templates)
+    assert fhir_stub.requests == []
+
+
+def test_hanging_server_gives_412_within_the_budget(fhir_stub: StubFhirServer) -> None:
+    fhir_stub.route(f"/fhir/Patient/{PATIENT_ID}", patient())
+    fhir_stub.route("/fhir/Condition", searchset(condition("c1")), delay_s=5.0)
+    started = time.monotonic()
+    with pytest.raises(FhirDataUnavailableError, match="'conditions'.*did not answer within the service's 0.5 s"):
+        load(None, fhir_server=fhir_stub.base_url, timeout_s=0.5)
+    assert time.monotonic() - started < 0.5 + 1.0
+
+
+def test_keys_are_fetched_in_parallel(fhir_stub: StubFhirServer) -> None:
+    fhir_stub.route(f"/fhir/Patient/{PATIENT_ID}", patient(), delay_s=0.6)
+    fhir_stub.route("/fhir/Condition", searchset(condition("c1")), delay_s=0.6)
+    started = time.monotonic()
+    load(None, fhir_server=fhir_stub.base_url, timeout_s=2.0)
+    assert time.monotonic() - started < 1.1
+
+
+# --- fhirServer and context validation ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://ehr.example.org/fhir", "ftp://127.0.0.1/fhir", "fhir", "//127.0.0.1/fhir", "http://127.0.0.1:99999",
+     "https://user:pw@ehr.example.org/fhir", 42],
+)
+def test_unacceptable_fhir_server_is_400_when_needed(url: Any) -> None:
+    with pytest.raises(BadRequestError, match="fhirServer"):
+        load({"patient": patient()}, fhir_server=url)
+
+
+def test_fhir_server_is_not_checked_when_nothing_is_fetched() -> None:
+    assert load(full_prefetch(), fhir_server="http://ehr.example.org/fhir").patient is not None
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ("not an object", "context must be a JSON object"),
+        ({}, "context.patientId is required"),
+        ({"patientId": 5}, "context.patientId is required"),
+        ({"patientId": "p1", "draftOrders": []}, "context.draftOrders must be a FHIR Bundle"),
+        ({"patientId": "p1", "draftOrders": {"entry": {}}}, "draftOrders.entry must be an array"),
+        ({"patientId": "p1", "draftOrders": {"id": "x"}}, "context.draftOrders must be a FHIR Bundle"),
+        ({"patientId": "p1", "selections": "MedicationRequest/1"}, "context.selections must be an array"),
+    ],
+)
+def test_unusable_context_is_400(context: Any, message: str) -> None:
+    with pytest.raises(BadRequestError, match=message):
+        load(full_prefetch(), context=context)
+
+
+def test_the_token_is_not_kept_in_the_request_repr() -> None:
+    request = DataRequest(hook="patient-view", context=CONTEXT, access_token=TOKEN)
+    assert TOKEN not in repr(request)
+
+
+def test_procedures_key_message_matches_the_contract() -> None:
+    templates = {"procedures": PREFETCH_TEMPLATES["procedures"]}
+    with pytest.raises(FhirDataUnavailableError) as caught:
+        load({}, templates=templates)
+    assert caught.value.message == (
+        "prefetch key 'procedures' was not provided and fhirServer is absent; "
+        "send the key or a fhirServer the service can query"
+    )
+
+
+def test_fetched_procedures_are_read(fhir_stub: StubFhirServer) -> None:
+    fhir_stub.route("/fhir/Procedure", searchset(procedure("pr1"), procedure("pr2", subject="Patient/other")))
+    templates = {"procedures": PREFETCH_TEMPLATES["procedures"]}
+    record = load({}, templates=templates, fhir_server=fhir_stub.base_url)
+    assert [p.ref for p in record.procedures] == ["Procedure/pr1"]
