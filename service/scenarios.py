@@ -7,7 +7,9 @@ describes the format. Tests, ``cgh-cds evaluate | replay`` and the Swagger examp
 Replaying a scenario on another day keeps ages and intervals intact by moving every FHIR date, dateTime and
 instant in the request by ``today - referenceDate`` days (:func:`roll_dates`). Which strings are dates is
 decided by the element name (``birthDate``, ``onsetDateTime``, ``start``, ``authoredOn``, ...), never by
-the look of the value, so ids, codes and identifiers that happen to be all digits stay as they are.
+the look of the value, so ids, codes and identifiers that happen to be all digits stay as they are. Intervals
+in days are kept exactly; an age in calendar years can move by a day when the shift crosses a different number
+of leap days, so fixtures keep their age boundaries a few weeks away from a birthday.
 
 Stdlib and orjson only: no Flask, no FHIR models, nothing from the pathway.
 """

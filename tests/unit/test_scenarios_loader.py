@@ -388,6 +388,23 @@ def test_scenario_rolled_to_keeps_intervals() -> None:
     assert rolled.request["context"]["patientId"] == scenario.request["context"]["patientId"]
 
 
+def _age(birth: str, on: date) -> int:
+    born = date.fromisoformat(birth)
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+@pytest.mark.parametrize("today", [date(2026, 2, 28), date(2027, 3, 1), date(2028, 2, 29), date(2031, 12, 31)])
+def test_rolling_keeps_every_fixture_patients_age(today: date) -> None:
+    for scenario in _all():
+        patients = [r for top in _resources(scenario) for r in _flatten(top) if r["resourceType"] == "Patient"]
+        if not patients:
+            continue
+        rolled = [r for top in _resources(scenario.rolled_to(today)) for r in _flatten(top)
+                  if r["resourceType"] == "Patient"]
+        before = _age(patients[0]["birthDate"], scenario.reference_date)
+        assert _age(rolled[0]["birthDate"], today) == before, scenario.path
+
+
 def test_rolled_to_moves_server_resources() -> None:
     scenario = load_scenario(FIXTURES_DIR / "escalate-occipital-nerve-block"
                              / "s03-fhir-fallback-patient-view.json")
