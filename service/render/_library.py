@@ -39,6 +39,7 @@ from service.render._text import TemplateError
 from service.render._text import compile_template
 from service.render._text import markup_problems
 from service.render._text import plain_text_problems
+from service.render._text import unwrap
 
 #: Base of every canonical URL the service mints; the CodeSystem URLs below are the only ones in use.
 FHIR_BASE_URL: Final = "https://cgh-cds.example.org/fhir"
@@ -386,7 +387,7 @@ def _summary(file: Path, where: str, raw: Any, facts: frozenset[str], rec: Recom
 
 
 def _detail(file: Path, where: str, raw: Any, facts: frozenset[str], rec: RecommendationId) -> Template:
-    text = _text(file, where, raw).strip()
+    text = unwrap(_text(file, where, raw))
     problems = markup_problems(text)
     if problems:
         raise ContentError(f"{file}: {where}: {'; '.join(problems)} (detail is GitHub-flavoured markdown)")

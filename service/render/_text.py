@@ -130,7 +130,8 @@ def fit_summary(template: Template, values: Mapping[str, str], limit: int = SUMM
     if needed > room and template.fields:
         caps = _share(room, {name: text_length(text) for name, text in texts.items()})
         texts = {name: shorten(text, caps[name]) for name, text in texts.items()}
-    summary = plain(template.render(texts))
+    # A shortened value before the sentence's full stop would read "…."
+    summary = plain(template.render(texts)).replace(ELLIPSIS + ".", ELLIPSIS)
     return shorten(summary, limit)
 
 
@@ -151,6 +152,26 @@ def _share(room: int, lengths: Mapping[str, int]) -> dict[str, int]:
             caps[other] = share
         break
     return caps
+
+
+_BLOCK_START = re.compile(r"^(?:[-*+] |\d+[.)] |#|\||>)")
+
+
+def unwrap(markdown: str) -> str:
+    """Join the hard-wrapped lines of each paragraph or list item into one line.
+
+    Content files are wrapped for reading; clients disagree on whether a single newline is a space or a line
+    break, so the rendered detail has none inside a paragraph. Blank lines, list items, headings, tables and
+    quotes start new lines as written.
+    """
+    lines: list[str] = []
+    for raw in markdown.strip().splitlines():
+        line = raw.strip()
+        if line and lines and lines[-1] and not _BLOCK_START.match(line):
+            lines[-1] = f"{lines[-1]} {line}"
+        else:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def markup_problems(text: str) -> list[str]:
