@@ -6,7 +6,6 @@ store, and registers the blueprints. No app exists at import time.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from pathlib import Path
 
@@ -16,13 +15,11 @@ from flask import g
 from flask import request
 
 from service.config import PROJECT_ROOT
-from service.config import AuthMode
 from service.config import Settings
 
 __all__ = ["Settings", "create_app"]
 
 CARDS_DIR = PROJECT_ROOT / "cards"
-log = logging.getLogger("service")
 
 
 def create_app(settings: Settings | None = None, *, cards_dir: Path | None = None) -> Flask:
@@ -89,9 +86,6 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     app.register_blueprint(docs.bp)
     docs.register_swagger_ui(app)
     app.register_blueprint(analytics.bp)
-
-    if settings.auth is AuthMode.OFF:
-        log.warning(ops.AUTH_OFF_WARNING)
     return app
 
 

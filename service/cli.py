@@ -86,7 +86,7 @@ def _check() -> int:
     import yaml
     from openapi_spec_validator import validate
 
-    from service.pathway.valuesets import load_value_sets
+    from service.pathway.terminology import load_value_sets
     from service.render import load_card_library
     from service.scenarios import iter_scenarios
 

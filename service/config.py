@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from typing import TypeVar
@@ -22,7 +22,7 @@ T = TypeVar("T")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class AuthMode(str, Enum):
+class AuthMode(StrEnum):
     """Whether CDS endpoints require a verified client JWT."""
 
     REQUIRED = "required"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Hook(str, Enum):
+class Hook(StrEnum):
     """The hooks this service answers (CDS Hooks Library 1.0.1)."""
 
     PATIENT_VIEW = "patient-view"
@@ -14,28 +14,28 @@ class Hook(str, Enum):
     ORDER_SIGN = "order-sign"
 
 
-class Indicator(str, Enum):
+class Indicator(StrEnum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
 
 
-class FeedbackOutcome(str, Enum):
+class FeedbackOutcome(StrEnum):
     ACCEPTED = "accepted"
     OVERRIDDEN = "overridden"
 
 
-class SelectionBehavior(str, Enum):
+class SelectionBehavior(StrEnum):
     AT_MOST_ONE = "at-most-one"
     ANY = "any"
 
 
-class ActionType(str, Enum):
+class ActionType(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     DELETE = "delete"
 
 
-class LinkType(str, Enum):
+class LinkType(StrEnum):
     ABSOLUTE = "absolute"
     SMART = "smart"

@@ -86,7 +86,7 @@ class _DraftOrdersField(fields.Dict):
     """``draftOrders``: a FHIR Bundle object (``type`` optional: the Sandbox and the 1.0.1 examples omit it)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        result = super()._deserialize(value, attr, data, **kwargs)
+        result = super()._deserialize(value, attr, data, **kwargs)  # type: ignore[no-untyped-call]
         if result.get("resourceType") != "Bundle":
             raise ValidationError('must be a FHIR Bundle ({"resourceType": "Bundle", "entry": [...]}).')
         entries = result.get("entry", [])
@@ -164,7 +164,7 @@ def parse_hook_request(payload: Any, expected_hook: Hook) -> HookRequest:
     try:
         data = _REQUEST_SCHEMA.load(payload)
     except ValidationError as exc:
-        raise BadRequestError(_describe(exc.normalized_messages())) from None
+        raise BadRequestError(_describe(exc.messages)) from None
     if data["hook"] != expected_hook.value:
         raise BadRequestError(
             f"hook is {data['hook']!r} but this service answers {expected_hook.value!r}; call the service "
@@ -174,7 +174,7 @@ def parse_hook_request(payload: Any, expected_hook: Hook) -> HookRequest:
     try:
         context = _CONTEXT_SCHEMA_INSTANCES[expected_hook].load(data["context"])
     except ValidationError as exc:
-        raise BadRequestError(_describe(exc.normalized_messages(), prefix="context.")) from None
+        raise BadRequestError(_describe(exc.messages, prefix="context.")) from None
     # Keep unknown context fields out of the way but preserve what the data layer reads.
     merged = {**{k: v for k, v in data["context"].items() if k not in context}, **context}
     authorization = data.get("fhirAuthorization") or {}
@@ -260,7 +260,7 @@ def parse_feedback(payload: Any) -> list[FeedbackItem]:
     try:
         data = _FEEDBACK_SCHEMA.load(payload)
     except ValidationError as exc:
-        raise BadRequestError(_describe(exc.normalized_messages())) from None
+        raise BadRequestError(_describe(exc.messages)) from None
     items = []
     for raw in data["feedback"]:
         override = raw.get("overrideReason") or {}

@@ -39,7 +39,8 @@ def _exercise(base_url: str) -> None:
     card = issued[0]
     feedback = requests.post(
         f"{base_url}/cds-services/cgh-patient-view/feedback",
-        json={"feedback": [{"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2025-06-01T00:00:00Z"}]},
+        json={"feedback": [{"card": card["uuid"], "outcome": "overridden",
+                            "outcomeTimestamp": "2025-06-01T00:00:00Z"}]},
         timeout=10,
     )
     assert feedback.status_code == 200 and feedback.json() == {"stored": 1}

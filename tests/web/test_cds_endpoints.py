@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import re
+from datetime import date
 from typing import Any
 
 import pytest
@@ -80,7 +81,7 @@ def test_a_patient_without_cgh_gets_exactly_no_cards(client: FlaskClient, servic
 
 def test_a_cgh_patient_gets_valid_cards_named_by_recommendation(client: FlaskClient) -> None:
     scenario = _scenario("pt-first-line")
-    response = client.post(f"/cds-services/{scenario.service}", json=scenario.rolled_to(scenario.reference_date).request)
+    response = client.post(f"/cds-services/{scenario.service}", json=scenario.rolled_to(date.today()).request)
     body = response.get_json()
     assert response.status_code == 200
     assert response_problems(body) == []
@@ -170,7 +171,8 @@ def test_missing_prefetch_without_fhir_server_is_412_naming_the_key(client: Flas
 
 def test_feedback_is_stored_before_the_200(app: Flask, client: FlaskClient) -> None:
     scenario = _scenario("pt-first-line")
-    cards = client.post(f"/cds-services/{scenario.service}", json=scenario.request).get_json()["cards"]
+    request = scenario.rolled_to(date.today()).request
+    cards = client.post(f"/cds-services/{scenario.service}", json=request).get_json()["cards"]
     card = next(c for c in cards if c["source"]["topic"]["code"] == "pt-first-line")
     feedback = {"feedback": [
         {"card": card["uuid"], "outcome": "accepted", "acceptedSuggestions": [{"id": card["suggestions"][0]["uuid"]}],
@@ -219,7 +221,7 @@ def test_health_readiness_and_metrics(client: FlaskClient) -> None:
 
 def test_metrics_count_cards_per_recommendation(client: FlaskClient) -> None:
     scenario = _scenario("pt-first-line")
-    client.post(f"/cds-services/{scenario.service}", json=scenario.request)
+    client.post(f"/cds-services/{scenario.service}", json=scenario.rolled_to(date.today()).request)
     metrics = client.get("/metrics").get_data(as_text=True)
     assert re.search(r'cgh_cards_total\{.*recommendation="pt-first-line".*\} 1\.0', metrics), metrics
 
