@@ -1,0 +1,221 @@
+"""``openapi.yaml`` lints clean, agrees with the code's registries, and its examples match its own schemas.
+
+Covers the file as written and the document as served (with the fixture examples of today added).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+import yaml
+from openapi_spec_validator import OpenAPIV31SpecValidator
+from openapi_spec_validator import validate
+
+from service import errors
+from service.protocol.enums import Hook
+from service.services import SERVICES
+from service.services import get_service
+from service.web.docs import CALL_PATH
+from service.web.docs import OpenApiDocument
+from tests.contract.oas import OPENAPI_PATH
+from tests.contract.oas import REPO_ROOT
+from tests.contract.oas import schema_errors
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+SERVICE_IDS = [service.id for service in SERVICES]
+
+
+def _media_examples(document: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """(where, JSON pointer of the schema, example value) for every example of a request or response body."""
+    for path, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            operation = item.get(method)
+            if operation is None:
+                continue
+            bodies: list[tuple[str, dict[str, Any]]] = []
+            if "requestBody" in operation:
+                bodies.append(("requestBody", operation["requestBody"]))
+            for status, response in operation.get("responses", {}).items():
+                bodies.append((f"responses/{status}", response))
+            for where, body in bodies:
+                if "$ref" in body:
+                    ref = body["$ref"].removeprefix("#")
+                    body = _resolve(document, ref)
+                    where = ref
+                for media_type, media in body.get("content", {}).items():
+                    if "schema" not in media:
+                        continue
+                    pointer = _schema_pointer(path, method, where, media_type)
+                    label = f"{method.upper()} {path} {where} {media_type}"
+                    if "example" in media:
+                        yield label, pointer, media["example"]
+                    for name, example in media.get("examples", {}).items():
+                        yield f"{label} example {name!r}", pointer, example["value"]
+
+
+def _schema_pointer(path: str, method: str, where: str, media_type: str) -> str:
+    """JSON pointer of a body's schema; ``where`` is ``requestBody``, ``responses/<status>`` or a component."""
+    path_part, media_part = (part.replace("~", "~0").replace("/", "~1") for part in (path, media_type))
+    if where.startswith("/components/"):
+        return f"{where}/content/{media_part}/schema"
+    return f"/paths/{path_part}/{method}/{where}/content/{media_part}/schema"
+
+
+def _resolve(document: dict[str, Any], pointer: str) -> dict[str, Any]:
+    node: Any = document
+    for part in pointer.strip("/").split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return dict(node)
+
+
+def test_contract_is_valid_openapi_3_1(contract: dict[str, Any]) -> None:
+    assert contract["openapi"] == "3.1.0"
+    validate(contract, cls=OpenAPIV31SpecValidator)
+
+
+def test_contract_file_parses_with_a_strict_yaml_loader() -> None:
+    # Duplicate keys are silently merged by most YAML loaders; make sure there are none.
+    class _NoDuplicates(yaml.SafeLoader):
+        pass
+
+    def _mapping(loader: _NoDuplicates, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+        duplicates = {k for k in keys if keys.count(k) > 1}
+        assert not duplicates, f"duplicate keys {duplicates} at line {node.start_mark.line + 1}"
+        return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+    _NoDuplicates.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    yaml.load(OPENAPI_PATH.read_text(encoding="utf-8"), Loader=_NoDuplicates)  # noqa: S506 (safe subclass)
+
+
+def test_every_example_in_the_contract_matches_its_schema(contract: dict[str, Any]) -> None:
+    examples = list(_media_examples(contract))
+    assert len(examples) >= 10
+    problems = [
+        f"{label}: {error}" for label, pointer, value in examples for error in schema_errors(contract, pointer, value)
+    ]
+    assert problems == []
+
+
+def test_every_operation_declares_its_security_and_an_operation_id(contract: dict[str, Any]) -> None:
+    ids = []
+    for path, item in contract["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                operation = item[method]
+                assert "security" in operation, f"{method.upper()} {path} does not say whether it needs a token"
+                ids.append(operation["operationId"])
+                if path.startswith("/cds-services"):
+                    assert operation["security"] == [{"cdsClientJwt": []}]
+                    assert "401" in operation["responses"]
+                elif path.startswith("/analytics"):
+                    assert operation["security"] == [{"adminToken": []}]
+                    assert "401" in operation["responses"]
+                else:
+                    assert operation["security"] == []
+    assert len(ids) == len(set(ids))
+
+
+def test_service_ids_and_hooks_match_the_registry(contract: dict[str, Any]) -> None:
+    schemas = contract["components"]["schemas"]
+    assert contract["components"]["parameters"]["ServiceId"]["schema"]["enum"] == SERVICE_IDS
+    assert schemas["DiscoveryService"]["properties"]["id"]["enum"] == SERVICE_IDS
+    hooks = [hook.value for hook in Hook]
+    assert schemas["DiscoveryService"]["properties"]["hook"]["enum"] == hooks
+    assert schemas["HookRequest"]["properties"]["hook"]["enum"] == hooks
+    description = contract["paths"][CALL_PATH]["post"]["description"]
+    for service in SERVICES:
+        assert f"`{service.id}` ← `{service.hook.value}`" in description
+
+
+def test_every_error_code_of_the_service_is_documented(contract: dict[str, Any]) -> None:
+    codes = {
+        cls.code for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.CdsServiceError)
+    }
+    codes |= {"wrong-hook", "not-found"}
+    documented = contract["components"]["schemas"]["Error"]["description"]
+    assert sorted(code for code in codes if f"`{code}`" not in documented) == []
+    statuses = {
+        cls.status
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.CdsServiceError) and cls.status < 500
+    }
+    call_responses = contract["paths"][CALL_PATH]["post"]["responses"]
+    assert sorted(str(status) for status in statuses if str(status) not in call_responses) == []
+
+
+def test_contract_copies_no_card_text() -> None:
+    """Card wording lives in ``cards/`` only (STYLE.md: duplicated card text is a smell)."""
+    contract_text = " ".join(OPENAPI_PATH.read_text(encoding="utf-8").split())
+    copied = []
+    for card_file in sorted((REPO_ROOT / "cards").glob("*.yaml")):
+        for text in _strings(yaml.safe_load(card_file.read_text(encoding="utf-8"))):
+            sentence = " ".join(text.split())
+            if len(sentence) >= 40 and sentence in contract_text:
+                copied.append(f"{card_file.name}: {sentence[:60]}")
+    assert copied == []
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+# ------------------------------------------------------------------------------- the document as served
+
+
+@pytest.fixture(scope="module")
+def served() -> dict[str, Any]:
+    return OpenApiDocument().build(date.today())
+
+
+def test_served_document_is_valid_openapi_3_1(served: dict[str, Any]) -> None:
+    validate(served, cls=OpenAPIV31SpecValidator)
+
+
+def test_served_document_survives_its_yaml_rendering() -> None:
+    document = OpenApiDocument()
+    rendered = yaml.load(document.render(date.today()), Loader=yaml.CSafeLoader)
+    assert rendered == document.build(date.today())
+
+
+def test_served_document_has_fixture_examples_for_every_service(served: dict[str, Any]) -> None:
+    examples = served["paths"][CALL_PATH]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    by_service: dict[str, list[str]] = {}
+    for name, example in examples.items():
+        service_id, _, title = example["summary"].partition(" · ")
+        assert title, f"example {name} has no fixture title in its summary"
+        assert example["value"]["hook"] == get_service(service_id).hook.value, name
+        by_service.setdefault(service_id, []).append(name)
+    assert sorted(by_service) == sorted(SERVICE_IDS)
+    # The default example Swagger UI shows first is the plain happy path of the first service.
+    first = next(iter(examples.values()))
+    assert first["summary"].startswith(f"{SERVICE_IDS[0]} · S01")
+
+
+def test_served_examples_are_valid_requests_dated_today(served: dict[str, Any]) -> None:
+    examples = served["paths"][CALL_PATH]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    problems = [
+        f"{label}: {error}"
+        for label, pointer, value in _media_examples(served)
+        for error in schema_errors(served, pointer, value)
+    ]
+    assert problems == []
+    today = date.today().isoformat()
+    dated_today = [name for name, example in examples.items() if today in example["description"]]
+    assert len(dated_today) == len(examples)
+
+
+def test_served_discovery_example_is_the_registry(served: dict[str, Any]) -> None:
+    content = served["paths"]["/cds-services"]["get"]["responses"]["200"]["content"]["application/json"]
+    services = content["examples"]["services"]["value"]["services"]
+    assert [service["id"] for service in services] == SERVICE_IDS
