@@ -1,0 +1,272 @@
+"""load_card_library: the real content loads; each kind of broken content stops start-up with a useful message.
+
+Negative cases copy ``cards/`` into a temporary folder and break one thing (AHRQ's negative-test-hooks idea:
+one broken config per failure mode).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from service.errors import ContentError
+from service.pathway.advice import RecommendationId
+from service.pathway.advice import SuggestionKind
+from service.render import OVERRIDE_REASON_SYSTEM
+from service.render import RECOMMENDATION_SYSTEM
+from service.render import CardLibrary
+from service.render import load_card_library
+from service.render._contract import CONTRACTS
+
+CATALOGUE_MD = Path(__file__).resolve().parents[3] / "service" / "pathway" / "CATALOGUE.md"
+
+
+def test_real_library_has_a_card_for_every_recommendation(library: CardLibrary) -> None:
+    assert len(library) == len(RecommendationId)
+    assert set(library.cards) == set(RecommendationId)
+    assert library.recommendation_system == RECOMMENDATION_SYSTEM
+    assert library.override_reason_system == OVERRIDE_REASON_SYSTEM
+    for rec, card in library.cards.items():
+        assert card.recommendation is rec
+        assert re.fullmatch(r"\d+\.\d+\.\d+", card.version)
+        assert card.evidence and card.title and card.source_url.startswith("https://")
+
+
+def test_recalled_citations_are_flagged_for_governance(library: CardLibrary) -> None:
+    recalled = {ev.key for ev in library.recalled_citations}
+    assert recalled == {"fernandez-2014", "blanpied-2017", "biller-2014"}
+
+
+def test_override_reason_displays_are_looked_up_by_code(library: CardLibrary) -> None:
+    assert library.override_reason_display("red-flag-evaluated") == "Red flag evaluated, not concerning"
+    assert library.override_reason_display("no-such-code") is None
+
+
+def test_contract_matches_catalogue_md() -> None:
+    """service/render/_contract.py and service/pathway/CATALOGUE.md describe the same contract."""
+    rows = {}
+    for line in CATALOGUE_MD.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^\| `([a-z-]+)` \|(.*)\|$", line)
+        if match:
+            rows[match.group(1)] = [cell.strip() for cell in match.group(2).split("|")]
+    assert set(rows) == {rec.value for rec in RecommendationId}
+    kinds = {kind.value for kind in SuggestionKind}
+    for rec, contract in CONTRACTS.items():
+        facts, notes, roles, suggestions = rows[rec.value]
+        assert tuple(re.findall(r"`([a-z_]+)`", facts)) == contract.facts, rec
+        note_tokens = re.findall(r"`([a-z_-]+)`", notes)
+        assert tuple(t for t in note_tokens if "_" not in t) == contract.notes, rec
+        note_facts = {f for fs in contract.note_facts.values() for f in fs}
+        assert {t for t in note_tokens if "_" in t} == note_facts, rec
+        listed_roles = {r.strip() for r in roles.split(",")}
+        assert listed_roles <= set(contract.all_roles), rec
+        assert set(contract.roles) <= listed_roles, rec
+        assert {k.value for k in contract.suggestions} == set(re.findall(r"[a-z-]+", suggestions)) & kinds, rec
+
+
+# --- broken content ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broken(tmp_path: Path, cards_dir: Path) -> Path:
+    target = tmp_path / "cards"
+    shutil.copytree(cards_dir, target)
+    return target
+
+
+def edit(folder: Path, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+    file = folder / name
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    change(data)
+    file.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _set(*path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    return change
+
+
+def _delete(*path: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        node = data
+        for key in path[:-1]:
+            node = node[key]
+        del node[path[-1]]
+
+    return change
+
+
+def _drop_display(data: dict[str, Any]) -> None:
+    del data["override-reason"]["concepts"][0]["display"]
+
+
+CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
+    (
+        "unknown-placeholder",
+        "pt-trial-in-progress.yaml",
+        _set("detail", value="Started {pt_start}."),
+        r"pt-trial-in-progress\.yaml: detail uses unknown placeholder \{pt_start\}: pt-trial-in-progress facts "
+        r"are alt_sessions, min_sessions, min_weeks, pt_first, pt_sessions, pt_weeks",
+    ),
+    (
+        "placeholder-in-a-card-without-facts",
+        "pt-first-line.yaml",
+        _set("summary", value="Start PT after {pt_weeks} weeks."),
+        r"summary uses unknown placeholder \{pt_weeks\}: pt-first-line facts are none",
+    ),
+    (
+        "note-fact-outside-its-note",
+        "medication-symptomatic-only.yaml",
+        _set("detail", value="At {gest_weeks} weeks."),
+        r"unknown placeholder \{gest_weeks\}",
+    ),
+    (
+        "stray-brace",
+        "red-flags.yaml",
+        _set("detail", value="Red flags {red_flags} and {literal text}."),
+        r"red-flags\.yaml: detail: stray '\{'",
+    ),
+    (
+        "summary-too-long",
+        "red-flags.yaml",
+        _set("summary", value="Red flags ({red_flags}): " + "evaluate for a secondary headache, " * 4),
+        r"red-flags\.yaml: summary is too long: \d+ characters of fixed text with 1 placeholder\(s\); the limit "
+        r"is 119",
+    ),
+    (
+        "note-summary-too-long",
+        "red-flags.yaml",
+        _set("notes", "dissection-suspected", "summary", value="x" * 140),
+        r"notes\.dissection-suspected\.summary is too long",
+    ),
+    (
+        "summary-with-markdown",
+        "red-flags.yaml",
+        _set("summary", value="**Red flags** ({red_flags})."),
+        r"summary must be plain text",
+    ),
+    (
+        "missing-note-text",
+        "red-flags.yaml",
+        _delete("notes", "post-traumatic"),
+        r"red-flags\.yaml: missing text for note\(s\) post-traumatic",
+    ),
+    ("unknown-note", "red-flags.yaml", _set("notes", "gout", value="Gout."), r"unknown note\(s\) gout"),
+    (
+        "override-reason-without-display",
+        "_codesystems.yaml",
+        _drop_display,
+        r"_codesystems\.yaml: override reason 'already-addressed' has no display",
+    ),
+    (
+        "override-reason-not-defined",
+        "red-flags.yaml",
+        _set("override_reasons", value=["red-flag-evaluated", "felt-like-it"]),
+        r"override reason\(s\) felt-like-it not defined \(with a display\)",
+    ),
+    (
+        "recommendation-system-changed",
+        "_codesystems.yaml",
+        _set("recommendation", "url", value="https://example.org/other"),
+        r"recommendation\.url must be https://cgh-cds\.example\.org/fhir/CodeSystem/recommendation",
+    ),
+    (
+        "raw-html",
+        "pt-first-line.yaml",
+        _set("detail", value="Start <b>physical therapy</b>."),
+        r"pt-first-line\.yaml: detail: raw HTML is not allowed",
+    ),
+    (
+        "non-http-link",
+        "pt-first-line.yaml",
+        _set("detail", value="See [the guideline](ftp://example.org/g)."),
+        r"link target 'ftp://example\.org/g' must be an absolute http\(s\) URL",
+    ),
+    (
+        "bad-evidence-url",
+        "_evidence.yaml",
+        _set("jull-2023", "url", value="http://doi.org/10.1016/j.msksp.2023.102787"),
+        r"_evidence\.yaml: jull-2023\.url .* must be an absolute https URL",
+    ),
+    ("bad-source-url", "red-flags.yaml", _set("source", "url", value="doi.org/x"), r"source\.url"),
+    ("unknown-evidence", "red-flags.yaml", _set("evidence", value=["nobody-2099"]), r"nobody-2099 not defined"),
+    ("typo-key", "red-flags.yaml", _set("sumary", value="x"), r"unknown key\(s\) sumary"),
+    ("missing-title", "red-flags.yaml", _delete("title"), r"red-flags\.yaml: 'title' is required"),
+    ("bad-version", "red-flags.yaml", _set("version", value="v1"), r"version 'v1' must be semantic"),
+    ("bad-indicator", "red-flags.yaml", _set("indicator", value="hard-stop"), r"indicator 'hard-stop'"),
+    ("id-mismatch", "red-flags.yaml", _set("id", value="red-flag"), r"id 'red-flag' must equal the file name"),
+    (
+        "missing-role-label",
+        "red-flags.yaml",
+        _delete("roles"),
+        r"no label for trigger role\(s\) red-flag",
+    ),
+    (
+        "missing-suggestion-label",
+        "imaging-not-indicated.yaml",
+        _delete("suggestions", "delete-orders"),
+        r"missing suggestion label\(s\) for delete-orders",
+    ),
+    (
+        "two-recommended-suggestions",
+        "imaging-not-indicated.yaml",
+        _set("suggestions", "delete-orders", "recommended", value=True),
+        r"at most one suggestion may be recommended",
+    ),
+    (
+        "suggestion-on-a-card-without-suggestions",
+        "red-flags.yaml",
+        _set("suggestions", value={"create-pt-referral": {"label": "Refer"}}),
+        r"unknown suggestion\(s\) create-pt-referral; this card offers none",
+    ),
+    (
+        "bad-order-code-system",
+        "_common.yaml",
+        _set("orders", "gon-block", "system", value="urn:oid:2.16.840.1.113883.6.12"),
+        r"orders\.gon-block\.system",
+    ),
+    ("missing-order", "_common.yaml", _delete("orders", "pt-referral"), r"orders\.pt-referral must be"),
+]
+
+
+@pytest.mark.parametrize(("file", "change", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_broken_content_is_a_content_error_naming_file_and_fix(
+    broken: Path, file: str, change: Callable[[dict[str, Any]], None], message: str
+) -> None:
+    edit(broken, file, change)
+    with pytest.raises(ContentError, match=message):
+        load_card_library(broken)
+
+
+def test_missing_card_file_is_a_content_error(broken: Path) -> None:
+    (broken / "pt-first-line.yaml").unlink()
+    with pytest.raises(ContentError, match=r"missing content file\(s\) pt-first-line\.yaml"):
+        load_card_library(broken)
+
+
+def test_misnamed_card_file_is_a_content_error(broken: Path) -> None:
+    (broken / "pt-first-line.yaml").rename(broken / "pt-firstline.yaml")
+    with pytest.raises(ContentError, match=r"unexpected card file\(s\) pt-firstline\.yaml"):
+        load_card_library(broken)
+
+
+def test_invalid_yaml_is_a_content_error(broken: Path) -> None:
+    (broken / "red-flags.yaml").write_text("id: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ContentError, match=r"red-flags\.yaml: not valid YAML"):
+        load_card_library(broken)
+
+
+def test_missing_folder_is_a_content_error(tmp_path: Path) -> None:
+    with pytest.raises(ContentError, match="does not exist"):
+        load_card_library(tmp_path / "nowhere")
