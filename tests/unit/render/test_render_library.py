@@ -237,6 +237,66 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         r"orders\.gon-block\.system",
     ),
     ("missing-order", "_common.yaml", _delete("orders", "pt-referral"), r"orders\.pt-referral must be"),
+    (
+        "order-code-not-valid-fhir",
+        "_common.yaml",
+        _set("orders", "gon-block", "code", value="64  405"),
+        r"orders\.gon-block does not make a valid FHIR R4 ServiceRequest",
+    ),
+    (
+        "grading-without-values",
+        "escalate-percutaneous.yaml",
+        _set("grading", value={"source": "fernandez-2014"}),
+        r"grading needs a strength and/or a quality",
+    ),
+    (
+        "grading-unknown-source",
+        "escalate-percutaneous.yaml",
+        _set("grading", "source", value="somebody"),
+        r"grading\.source 'somebody'",
+    ),
+    ("duplicate-evidence", "red-flags.yaml", _set("evidence", value=["jull-2023", "jull-2023"]), r"twice"),
+    ("evidence-not-a-list", "red-flags.yaml", _set("evidence", value="jull-2023"), r"evidence must be a list"),
+    (
+        "override-reason-code-style",
+        "_codesystems.yaml",
+        _set("override-reason", "concepts", value=[{"code": "Already_Addressed", "display": "x"}]),
+        r"must be lower-kebab-case",
+    ),
+    (
+        "override-reason-defined-twice",
+        "_codesystems.yaml",
+        _set("override-reason", "concepts", value=[{"code": "a", "display": "x"}, {"code": "a", "display": "y"}]),
+        r"override reason 'a' is defined twice",
+    ),
+    (
+        "override-reason-system-changed",
+        "_codesystems.yaml",
+        _set("override-reason", "url", value="https://example.org/reasons"),
+        r"override-reason\.url must be",
+    ),
+    ("no-override-reasons", "_codesystems.yaml", _set("override-reason", "concepts", value=[]), r"non-empty list"),
+    (
+        "delete-wording-on-a-create",
+        "pt-first-line.yaml",
+        _set("suggestions", "create-pt-referral", "delete_description", value="Cancel"),
+        r"delete_description only applies to suggestions that delete",
+    ),
+    (
+        "recommended-not-boolean",
+        "pt-first-line.yaml",
+        _set("suggestions", "create-pt-referral", "recommended", value="yes"),
+        r"recommended must be true or false",
+    ),
+    ("title-too-long", "red-flags.yaml", _set("title", value="Red flags " * 10), r"keep it under 90"),
+    ("recalled-not-boolean", "_evidence.yaml", _set("jull-2023", "recalled", value="r"), r"recalled must be true"),
+    (
+        "note-with-unknown-key",
+        "red-flags.yaml",
+        _set("notes", "dissection-suspected", "detial", value="x"),
+        r"notes\.dissection-suspected: unknown key\(s\) detial",
+    ),
+    ("role-label-with-markup", "_common.yaml", _set("roles", "diagnosis", value="<i>Dx</i>"), r"roles\.diagnosis"),
 ]
 
 
@@ -264,6 +324,12 @@ def test_misnamed_card_file_is_a_content_error(broken: Path) -> None:
 def test_invalid_yaml_is_a_content_error(broken: Path) -> None:
     (broken / "red-flags.yaml").write_text("id: [unclosed\n", encoding="utf-8")
     with pytest.raises(ContentError, match=r"red-flags\.yaml: not valid YAML"):
+        load_card_library(broken)
+
+
+def test_card_file_that_is_not_a_mapping_is_a_content_error(broken: Path) -> None:
+    (broken / "red-flags.yaml").write_text("- a list\n", encoding="utf-8")
+    with pytest.raises(ContentError, match=r"red-flags\.yaml: must hold a YAML mapping"):
         load_card_library(broken)
 
 
