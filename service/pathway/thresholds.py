@@ -23,3 +23,8 @@ class PathwayThresholds:
     responder_reduction: float = 0.5
     #: A "pregnant" Observation counts for this many months.
     pregnancy_observation_months: int = 9
+    #: A diagnostic block is positive with at least this percent relief (local threshold, reference.md §2.2
+    #: diagnostic_block_positive; many payers ask >= 80 for RF candidacy).
+    block_relief_percent: float = 50.0
+    #: NSAIDs are avoided from this many completed weeks of gestation (reference.md §2.5, FDA 2020).
+    nsaid_pregnancy_weeks: int = 20

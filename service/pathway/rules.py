@@ -1,0 +1,645 @@
+"""The pathway's rules (reference.md §2.3): one function per recommendation id, from :class:`Facts` to ``Advice``.
+
+Each rule restates its recommendation as When / Then and answers ``None`` when it does not fire. Which
+moments a rule runs at, and whether the paediatric scope (R1) or a red flag (R2) suppresses it, is declared
+in :data:`RULES` beside it, so the suppressions of reference.md §2.3 are visible in one table; the engine
+applies them. What each rule hands to its card (facts, notes, trigger roles, suggestions) is the contract in
+``CATALOGUE.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from types import MappingProxyType
+
+from service.fhir.record import ConditionFacts
+from service.fhir.record import ObservationFacts
+from service.fhir.record import ProcedureFacts
+from service.pathway.advice import Advice
+from service.pathway.advice import Indicator
+from service.pathway.advice import Moment
+from service.pathway.advice import RecommendationId
+from service.pathway.advice import SuggestionKind
+from service.pathway.advice import Trigger
+from service.pathway.facts import DISSECTION_CONCERN
+from service.pathway.facts import ESCALATION_KINDS
+from service.pathway.facts import IMAGING_KINDS
+from service.pathway.facts import MIGRAINE
+from service.pathway.facts import NEW_ONSET_OLDER_ADULT
+from service.pathway.facts import PREGNANCY_NEW_HEADACHE
+from service.pathway.facts import SIH
+from service.pathway.facts import TRAUMA
+from service.pathway.facts import DraftOrder
+from service.pathway.facts import Facts
+from service.pathway.facts import Finding
+from service.pathway.facts import OrderKind
+from service.pathway.facts import condition_date
+from service.pathway.facts import resource_label
+
+ALL_MOMENTS = frozenset(Moment)
+RECORD_REVIEW = frozenset({Moment.RECORD_REVIEW})
+ORDER_MOMENTS = frozenset({Moment.ORDER_SELECT, Moment.ORDER_SIGN})
+
+#: Suggestions that create a referral or order, which cites the CGH Condition as its reason.
+_REFERRAL_SUGGESTIONS = frozenset(
+    {
+        SuggestionKind.CREATE_PT_REFERRAL,
+        SuggestionKind.REPLACE_WITH_PT_REFERRAL,
+        SuggestionKind.CREATE_GON_BLOCK,
+    }
+)
+
+#: Red-flag categories -> red-flags card notes (CATALOGUE.md).
+_RED_FLAG_NOTES: tuple[tuple[frozenset[str], str], ...] = (
+    (frozenset({"dissection", DISSECTION_CONCERN}), "dissection-suspected"),
+    (frozenset({NEW_ONSET_OLDER_ADULT}), "new-onset-older-adult"),
+    (frozenset({PREGNANCY_NEW_HEADACHE}), "pregnancy-new-headache"),
+    (frozenset({TRAUMA}), "post-traumatic"),
+    (frozenset({"neurologic-deficit", "stroke"}), "neurologic-deficit"),
+)
+#: Red flags that make manipulation an absolute contraindication even when no coded contraindication says so
+#: (reference.md §2.6: suspected cervical artery dissection). Coded red flags that are also contraindications
+#: (dissection, deficit, instability, myelopathy, spinal infection, trauma) carry their tier from the value set.
+_ABSOLUTE_RED_FLAGS = frozenset({DISSECTION_CONCERN})
+ABSOLUTE = "absolute"
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def _join(labels: Iterable[str], separator: str = ", ") -> str:
+    return separator.join(dict.fromkeys(label for label in labels if label))
+
+
+def _unique(triggers: Iterable[Trigger]) -> tuple[Trigger, ...]:
+    seen: dict[tuple[str, str], Trigger] = {}
+    for trigger in triggers:
+        seen.setdefault((trigger.ref, trigger.role), trigger)
+    return tuple(seen.values())
+
+
+def _condition_triggers(conditions: Iterable[ConditionFacts], role: str) -> list[Trigger]:
+    return [Trigger(c.ref, role, resource_label(c.codings, c.text), condition_date(c)) for c in conditions]
+
+
+def _diagnosis(facts: Facts) -> list[Trigger]:
+    return _condition_triggers(facts.diagnosis.conditions, "diagnosis")
+
+
+def _procedures(procedures: Iterable[ProcedureFacts], role: str) -> list[Trigger]:
+    return [Trigger(p.ref, role, resource_label(p.codings, p.text), p.performed) for p in procedures]
+
+
+def _observations(observations: Iterable[ObservationFacts]) -> list[Trigger]:
+    return [Trigger(o.ref, "outcome", resource_label(o.codings, None), o.effective) for o in observations]
+
+
+def _findings(findings: Iterable[Finding], role: str) -> list[Trigger]:
+    return [Trigger(f.ref, role, f.display or f.label, f.when) for f in findings]
+
+
+def _orders(orders: Iterable[DraftOrder]) -> list[Trigger]:
+    return [Trigger(o.ref, "drafted-order", o.label, o.authored) for o in orders]
+
+
+def _prior_steps(facts: Facts) -> tuple[ProcedureFacts, ...]:
+    steps = facts.steps
+    return tuple(dict.fromkeys(steps.gon_blocks + steps.percutaneous + steps.refractory))
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day is not None else "date not recorded"
+
+
+def _advice(
+    facts: Facts,
+    recommendation: RecommendationId,
+    indicator: Indicator,
+    *,
+    values: dict[str, str] | None = None,
+    notes: Iterable[str] = (),
+    triggers: Iterable[Trigger] = (),
+    orders: Iterable[DraftOrder] = (),
+    suggestions: Iterable[SuggestionKind] = (),
+) -> Advice:
+    suggested = tuple(dict.fromkeys(suggestions))
+    principal = facts.diagnosis.principal
+    return Advice(
+        recommendation=recommendation,
+        indicator=indicator,
+        facts=MappingProxyType(dict(values or {})),
+        notes=tuple(dict.fromkeys(notes)),
+        triggers=_unique([*_diagnosis(facts), *triggers]),
+        orders=tuple(dict.fromkeys(order.ref for order in orders)),
+        suggestions=suggested,
+        reason_ref=principal.ref if principal is not None and _REFERRAL_SUGGESTIONS & set(suggested) else None,
+        patient_ref=facts.patient_ref,
+    )
+
+
+def _missing_trial(facts: Facts) -> str:
+    t = facts.thresholds
+    return (
+        f"an adequate PT trial ({t.pt_min_weeks} weeks and {t.pt_min_sessions} sessions, "
+        f"or {t.pt_alt_sessions} sessions)"
+    )
+
+
+# ------------------------------------------------------------------------------------------------ record review
+
+
+def out_of_scope_pediatric(facts: Facts) -> Advice | None:
+    """R1 ``out-of-scope-pediatric`` (reference.md §2.3 R1, §2.4).
+
+    When: CGH is active (confirmed or suspected) and the patient is younger than 18.
+    Then: info: the adult pathway does not apply; R4-R11 are suppressed (R2, R3 and R12 still run).
+    """
+    if not facts.pediatric or facts.age is None:
+        return None
+    return _advice(facts, RecommendationId.OUT_OF_SCOPE_PEDIATRIC, Indicator.INFO, values={"age": str(facts.age)})
+
+
+def red_flags(facts: Facts) -> Advice | None:
+    """R2 ``red-flags`` (reference.md §2.3 R2, §2.2 red_flags, §1.8).
+
+    When: CGH is active and any red flag is present (dissection or vascular imaging ordered, neurological
+    deficit, recent neck trauma, malignancy, infection, systemic signs, immunosuppression, GCA, raised ICP,
+    myelopathy, instability, new onset past the age threshold, pregnancy with a new headache).
+    Then: critical: evaluate secondary causes first and hold manipulation; escalation cards (R5, R9-R11) and
+    imaging-not-indicated are suppressed.
+    """
+    if not facts.red_flags:
+        return None
+    categories = {finding.category for finding in facts.red_flags}
+    notes = [note for kinds, note in _RED_FLAG_NOTES if kinds & categories]
+    return _advice(
+        facts,
+        RecommendationId.RED_FLAGS,
+        Indicator.CRITICAL,
+        values={"red_flags": _join(f.label for f in facts.red_flags)},
+        notes=notes,
+        triggers=_findings(facts.red_flags, "red-flag"),
+    )
+
+
+def differential_diagnosis(facts: Facts) -> Advice | None:
+    """R3 ``differential-diagnosis`` (reference.md §2.3 R3, §1.9).
+
+    When: CGH is active with a competing diagnosis: migraine, tension-type headache, POTS, orthostatic
+    hypotension, or spontaneous intracranial hypotension / orthostatic headache.
+    Then: info (warning, note ``orthostatic``, for SIH / orthostatic headache): confirm ICHD-3 11.2.1
+    criterion D (not better accounted for by another diagnosis).
+    """
+    if not facts.differentials:
+        return None
+    categories = {finding.category for finding in facts.differentials}
+    orthostatic = SIH in categories
+    notes = (["orthostatic"] if orthostatic else []) + (["migraine"] if MIGRAINE in categories else [])
+    return _advice(
+        facts,
+        RecommendationId.DIFFERENTIAL_DIAGNOSIS,
+        Indicator.WARNING if orthostatic else Indicator.INFO,
+        values={"differentials": _join(f.label for f in facts.differentials)},
+        notes=notes,
+        triggers=_findings(facts.differentials, "differential"),
+    )
+
+
+def suspected_confirm_diagnosis(facts: Facts) -> Advice | None:
+    """R12 ``suspected-confirm-diagnosis`` (reference.md §2.3 R12, §2.2 cgh_suspected).
+
+    When: CGH is suspected (provisional or unverified G44.86, a legacy code, or headache with a cervical
+    disorder) but not confirmed, and no positive diagnostic block has confirmed it (criterion C4).
+    Then: info: confirm against ICHD-3 11.2.1; PT may start; step 4 needs a confirmed diagnosis.
+    """
+    diagnosis = facts.diagnosis
+    if not diagnosis.suspected or diagnosis.confirmed or facts.diagnostic_block_positive:
+        return None
+    return _advice(
+        facts,
+        RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS,
+        Indicator.INFO,
+        values={"basis": _join(diagnosis.basis)},
+        triggers=_condition_triggers(diagnosis.cervical, "cervical-disorder"),
+    )
+
+
+def pt_first_line(facts: Facts) -> Advice | None:
+    """R5 ``pt-first-line`` (reference.md §2.3 R5; pathway.md step 1).
+
+    When (record review): CGH is active, no red flag, no PT session in the look-back and no active PT
+    referral. When (order hooks): an escalation (GON block, percutaneous, refractory, toxin) is among the
+    judged orders and there is no PT in the look-back, referral or drafts (note ``escalation-ordered``).
+    Then: info: PT for 8-12 weeks first; suggest a PT referral citing the CGH Condition. Note ``prior-block``
+    when a block or later step was done without PT.
+    """
+    if facts.pt_planned:
+        return None
+    prior = _prior_steps(facts)
+    notes = ["prior-block"] if prior else []
+    escalations: tuple[DraftOrder, ...] = ()
+    if facts.moment is not Moment.RECORD_REVIEW:
+        escalations = facts.judged(*ESCALATION_KINDS)
+        if not escalations:
+            return None
+        notes.append("escalation-ordered")
+    return _advice(
+        facts,
+        RecommendationId.PT_FIRST_LINE,
+        Indicator.INFO,
+        notes=notes,
+        triggers=[*_procedures(prior, "prior-procedure"), *_orders(escalations)],
+        orders=escalations,
+        suggestions=[SuggestionKind.CREATE_PT_REFERRAL],
+    )
+
+
+def _pt_values(facts: Facts) -> dict[str, str]:
+    return {"pt_weeks": str(facts.pt.weeks), "pt_sessions": str(facts.pt.sessions)}
+
+
+def pt_trial_in_progress(facts: Facts) -> Advice | None:
+    """R6 ``pt-trial-in-progress`` (reference.md §2.3 R6, §2.2 adequate_pt_trial).
+
+    When: at least one PT session-date in the look-back and the trial is not yet adequate (>= 8 weeks and
+    >= 6 session-dates, or >= 12 session-dates; configurable).
+    Then: info: trial in progress (weeks and session-dates shown); reassess at 8-12 weeks.
+    """
+    pt = facts.pt
+    if pt.sessions < 1 or pt.adequate:
+        return None
+    limits = facts.thresholds
+    return _advice(
+        facts,
+        RecommendationId.PT_TRIAL_IN_PROGRESS,
+        Indicator.INFO,
+        values={
+            **_pt_values(facts),
+            "pt_first": _iso(pt.first),
+            "min_weeks": str(limits.pt_min_weeks),
+            "min_sessions": str(limits.pt_min_sessions),
+            "alt_sessions": str(limits.pt_alt_sessions),
+        },
+        triggers=_procedures(pt.procedures, "pt-session"),
+    )
+
+
+def pt_document_response(facts: Facts) -> Advice | None:
+    """``pt-document-response`` (reference.md §2.2 inadequate_response: "if no outcome data exist, do not
+    infer failure").
+
+    When: the PT trial is adequate but there is no usable outcome data (no explicit response, or no baseline
+    and 8-week follow-up headache frequency).
+    Then: info: document the response before any escalation (the service never escalates without it).
+    """
+    if not facts.pt.adequate or facts.outcome.has_data:
+        return None
+    return _advice(
+        facts,
+        RecommendationId.PT_DOCUMENT_RESPONSE,
+        Indicator.INFO,
+        values=_pt_values(facts),
+        triggers=_procedures(facts.pt.procedures, "pt-session"),
+    )
+
+
+def _failed_trial(facts: Facts) -> bool:
+    """An adequate PT trial with a documented inadequate response (the gate of every escalation)."""
+    return facts.pt.adequate and facts.outcome.has_data and facts.outcome.inadequate
+
+
+def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
+    """R9 ``escalate-occipital-nerve-block`` (reference.md §2.3 R9; pathway.md step 2).
+
+    When: no red flag, adequate PT trial, documented inadequate response, and no GON block (nor a later step)
+    done yet.
+    Then: info: consider a greater occipital nerve block (diagnostic and short-term therapeutic); suggest the
+    block order citing the CGH Condition.
+    """
+    if not _failed_trial(facts) or facts.steps.step2_done or facts.steps.step3_done:
+        return None
+    return _advice(
+        facts,
+        RecommendationId.ESCALATE_OCCIPITAL_NERVE_BLOCK,
+        Indicator.INFO,
+        values={**_pt_values(facts), "response": facts.outcome.response or ""},
+        triggers=[*_procedures(facts.pt.procedures, "pt-session"), *_observations(facts.outcome.observations)],
+        suggestions=[SuggestionKind.CREATE_GON_BLOCK],
+    )
+
+
+def escalate_percutaneous(facts: Facts) -> Advice | None:
+    """R10 ``escalate-percutaneous`` (reference.md §2.3 R10; pathway.md step 3).
+
+    When: no red flag, adequate PT trial, GON block done, response still inadequate, no percutaneous step yet.
+    Then: info: consider cervical facet / medial branch blocks or a cervical epidural steroid injection;
+    note ``anticoagulated`` (bleeding-risk management) when the patient is anticoagulated.
+    """
+    steps = facts.steps
+    if not _failed_trial(facts) or not steps.step2_done or steps.step3_done:
+        return None
+    block = steps.last_gon_block
+    return _advice(
+        facts,
+        RecommendationId.ESCALATE_PERCUTANEOUS,
+        Indicator.INFO,
+        values={
+            "block_date": _iso(block.performed if block is not None else None),
+            "response": facts.outcome.response or "",
+        },
+        notes=["anticoagulated"] if facts.anticoagulation else [],
+        triggers=[*_procedures(steps.gon_blocks, "prior-procedure"), *_observations(facts.outcome.observations)],
+    )
+
+
+def refractory_options(facts: Facts) -> Advice | None:
+    """R11 ``refractory-options`` (reference.md §2.3 R11; pathway.md step 4).
+
+    When: no red flag, confirmed diagnosis (or a positive diagnostic block), adequate PT trial, percutaneous
+    step done, response still inadequate.
+    Then: info: RF neurotomy, botulinum toxin A (weak evidence), surgical decompression referral.
+    """
+    if not _failed_trial(facts) or not facts.steps.step3_done or not facts.confirmed_for_step4:
+        return None
+    return _advice(
+        facts,
+        RecommendationId.REFRACTORY_OPTIONS,
+        Indicator.INFO,
+        values={"response": facts.outcome.response or ""},
+        triggers=[*_procedures(_prior_steps(facts), "prior-procedure"), *_observations(facts.outcome.observations)],
+    )
+
+
+# ------------------------------------------------------------------------------------------------ order hooks
+
+
+def imaging_not_indicated(facts: Facts) -> Advice | None:
+    """R4 ``imaging-not-indicated`` (reference.md §2.3 R4, §1.5; ACR AC Headache).
+
+    When: cervical-spine or head imaging is among the judged orders and there is no red flag (vascular
+    imaging is itself a red flag: dissection suspected).
+    Then: warning: imaging does not diagnose CGH; suggest deleting the drafted orders, and when there is no
+    PT yet (note ``no-pt-yet``) propose a PT referral too.
+    """
+    orders = facts.judged(OrderKind.SPINE_IMAGING, OrderKind.HEAD_IMAGING)
+    if not orders:
+        return None
+    no_pt = not facts.pt_planned
+    suggestions = [SuggestionKind.DELETE_ORDERS] + ([SuggestionKind.CREATE_PT_REFERRAL] if no_pt else [])
+    return _advice(
+        facts,
+        RecommendationId.IMAGING_NOT_INDICATED,
+        Indicator.WARNING,
+        values={"orders": _join((o.label for o in orders), "; ")},
+        notes=["no-pt-yet"] if no_pt else [],
+        triggers=_orders(orders),
+        orders=orders,
+        suggestions=suggestions,
+    )
+
+
+def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
+    """R4b ``imaging-red-flag-appropriate`` (reference.md §2.3 R4b, §2.5; ACOG 723).
+
+    When: imaging (cervical spine, head, or CTA/MRA) is among the judged orders and a red flag is present.
+    Then: info: imaging is appropriate; MRI preferred (note ``pregnancy-mri``: without gadolinium, when
+    pregnant); note ``vascular-imaging`` when CTA/MRA is ordered (dissection suspected).
+    """
+    orders = facts.judged(*IMAGING_KINDS)
+    if not orders or not facts.red_flags:
+        return None
+    vascular = any(f.category == DISSECTION_CONCERN for f in facts.red_flags) or any(
+        OrderKind.VASCULAR_IMAGING in o.kinds for o in orders
+    )
+    notes = (["pregnancy-mri"] if facts.pregnancy.pregnant else []) + (["vascular-imaging"] if vascular else [])
+    return _advice(
+        facts,
+        RecommendationId.IMAGING_RED_FLAG_APPROPRIATE,
+        Indicator.INFO,
+        values={"red_flags": _join(f.label for f in facts.red_flags), "orders": _join((o.label for o in orders), "; ")},
+        notes=notes,
+        triggers=[*_findings(facts.red_flags, "red-flag"), *_orders(orders)],
+        orders=orders,
+    )
+
+
+def manipulation_contraindicated(facts: Facts) -> Advice | None:
+    """R7 ``manipulation-contraindicated`` (reference.md §2.3 R7, §2.6; IFOMPT framework, AHA/ASA 2014).
+
+    When: spinal manipulation (chiropractic/osteopathic manipulation, or a PT order documenting a cervical
+    thrust) is among the judged orders and there is a contraindication or a red flag.
+    Then: critical (note ``absolute``) for dissection or vascular pathology, recent trauma or fracture,
+    instability, myelopathy, spinal malignancy or infection, neurological / vascular signs; otherwise warning
+    (note ``relative``: osteoporosis, anticoagulation, connective tissue disease, arterial disease, fusion,
+    inflammatory arthritis, other red flags), naming the reasons; suggest replacing it with a PT referral.
+    """
+    orders = facts.judged(OrderKind.MANIPULATION)
+    if not orders or not (facts.contraindications or facts.red_flags):
+        return None
+    absolute = any(f.tier == ABSOLUTE for f in facts.contraindications) or any(
+        f.category in _ABSOLUTE_RED_FLAGS for f in facts.red_flags
+    )
+    ranked = sorted(facts.contraindications, key=lambda f: f.tier != ABSOLUTE)
+    reasons = [f.label for f in ranked if f.tier == ABSOLUTE]
+    reasons += [f.label for f in facts.red_flags if f.category in _ABSOLUTE_RED_FLAGS]
+    reasons += [f.label for f in ranked if f.tier != ABSOLUTE]
+    reasons += [f.label for f in facts.red_flags]
+    return _advice(
+        facts,
+        RecommendationId.MANIPULATION_CONTRAINDICATED,
+        Indicator.CRITICAL if absolute else Indicator.WARNING,
+        values={"reasons": _join(reasons), "orders": _join((o.label for o in orders), "; ")},
+        notes=[ABSOLUTE if absolute else "relative"],
+        triggers=[
+            *_findings(facts.contraindications, "contraindication"),
+            *_findings(facts.red_flags, "red-flag"),
+            *_orders(orders),
+        ],
+        orders=orders,
+        suggestions=[SuggestionKind.REPLACE_WITH_PT_REFERRAL],
+    )
+
+
+def manipulation_risk(facts: Facts) -> Advice | None:
+    """R7b ``manipulation-risk`` (reference.md §2.3 R7b; Fernández-de-las-Peñas & Cuadrado 2014).
+
+    When: spinal manipulation is among the judged orders with no contraindication and no red flag.
+    Then: info: rare serious harms are reported; prefer lower-risk techniques; screen per IFOMPT first.
+    """
+    orders = facts.judged(OrderKind.MANIPULATION)
+    if not orders or facts.contraindications or facts.red_flags:
+        return None
+    return _advice(
+        facts,
+        RecommendationId.MANIPULATION_RISK,
+        Indicator.INFO,
+        values={"orders": _join((o.label for o in orders), "; ")},
+        triggers=_orders(orders),
+        orders=orders,
+    )
+
+
+def medication_opioid(facts: Facts) -> Advice | None:
+    """R8 ``medication-opioid`` (reference.md §2.3 R8, §1.7).
+
+    When: an opioid is among the judged orders for a CGH patient.
+    Then: warning: no medication is consistently effective for CGH; avoid opioids; PT first.
+    """
+    orders = facts.judged(OrderKind.OPIOID)
+    if not orders:
+        return None
+    return _advice(
+        facts,
+        RecommendationId.MEDICATION_OPIOID,
+        Indicator.WARNING,
+        values={"medications": _join((o.label for o in orders), "; ")},
+        triggers=_orders(orders),
+        orders=orders,
+    )
+
+
+def medication_symptomatic_only(facts: Facts) -> Advice | None:
+    """R8b ``medication-symptomatic-only`` (reference.md §2.3 R8b, §2.5; FDA 2020 NSAID communication).
+
+    When: an NSAID or paracetamol (not an opioid combination, which R8 answers) is among the judged orders.
+    Then: info: symptomatic relief only. Warning with note ``nsaid-pregnancy`` and fact ``gest_weeks`` when an
+    NSAID is ordered at >= 20 weeks' gestation (configurable).
+    """
+    orders = tuple(o for o in facts.judged(OrderKind.NSAID, OrderKind.PARACETAMOL) if OrderKind.OPIOID not in o.kinds)
+    if not orders:
+        return None
+    weeks = facts.pregnancy.gest_weeks
+    nsaid_in_pregnancy = (
+        facts.pregnancy.pregnant
+        and weeks is not None
+        and weeks >= facts.thresholds.nsaid_pregnancy_weeks
+        and any(OrderKind.NSAID in o.kinds for o in orders)
+    )
+    values = {"medications": _join((o.label for o in orders), "; ")}
+    if nsaid_in_pregnancy:
+        values["gest_weeks"] = str(weeks)
+    return _advice(
+        facts,
+        RecommendationId.MEDICATION_SYMPTOMATIC_ONLY,
+        Indicator.WARNING if nsaid_in_pregnancy else Indicator.INFO,
+        values=values,
+        notes=["nsaid-pregnancy"] if nsaid_in_pregnancy else [],
+        triggers=[*_orders(orders), *(_findings(facts.pregnancy.evidence, "pregnancy") if nsaid_in_pregnancy else [])],
+        orders=orders,
+    )
+
+
+def escalation_premature(facts: Facts) -> Advice | None:
+    """R9b / R10b / R11b ``escalation-premature`` (reference.md §2.3; pathway.md "Sequencing").
+
+    When: among the judged orders, a GON block without an adequate PT trial (R9b); a percutaneous
+    intervention without an adequate PT trial and a GON block (R10b); RF, surgery or botulinum toxin without a
+    confirmed diagnosis (or positive diagnostic block) and a completed percutaneous step (R11b).
+    Then: warning naming the early orders, which step each is (notes ``gon-block``, ``percutaneous``,
+    ``refractory``) and what the pathway still lacks (fact ``missing``).
+    """
+    pt_adequate = facts.pt.adequate
+    steps = facts.steps
+    early: list[DraftOrder] = []
+    notes: list[str] = []
+    missing: list[str] = []
+    gon = facts.judged(OrderKind.GON_BLOCK)
+    if gon and not pt_adequate:
+        early += gon
+        notes.append("gon-block")
+        missing.append(_missing_trial(facts))
+    percutaneous = facts.judged(OrderKind.PERCUTANEOUS)
+    if percutaneous and not (pt_adequate and steps.step2_done):
+        early += percutaneous
+        notes.append("percutaneous")
+        missing += ([] if pt_adequate else [_missing_trial(facts)]) + (
+            [] if steps.step2_done else ["a greater occipital nerve block"]
+        )
+    refractory = facts.judged(OrderKind.REFRACTORY, OrderKind.TOXIN)
+    if refractory and not (facts.confirmed_for_step4 and steps.step3_done):
+        early += refractory
+        notes.append("refractory")
+        missing += ([] if facts.confirmed_for_step4 else ["a confirmed diagnosis (ICHD-3 11.2.1)"]) + (
+            [] if steps.step3_done else ["a completed percutaneous step (facet or epidural injection)"]
+        )
+    if not early:
+        return None
+    return _advice(
+        facts,
+        RecommendationId.ESCALATION_PREMATURE,
+        Indicator.WARNING,
+        values={"orders": _join((o.label for o in early), "; "), "missing": _join(missing, "; ")},
+        notes=notes,
+        triggers=[
+            *_orders(early),
+            *_procedures(facts.pt.procedures, "pt-session"),
+            *_procedures(_prior_steps(facts), "prior-procedure"),
+        ],
+        orders=early,
+    )
+
+
+def botulinum_pregnancy(facts: Facts) -> Advice | None:
+    """R11c ``botulinum-pregnancy`` (reference.md §2.3 R11c, §2.5).
+
+    When: botulinum toxin is among the judged orders and the patient is pregnant.
+    Then: warning: limited human pregnancy data; defer elective use.
+    """
+    orders = facts.judged(OrderKind.TOXIN)
+    if not orders or not facts.pregnancy.pregnant:
+        return None
+    return _advice(
+        facts,
+        RecommendationId.BOTULINUM_PREGNANCY,
+        Indicator.WARNING,
+        values={"orders": _join((o.label for o in orders), "; ")},
+        triggers=[*_orders(orders), *_findings(facts.pregnancy.evidence, "pregnancy")],
+        orders=orders,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ the table
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule and where it applies (reference.md §2.3 suppressions)."""
+
+    number: str
+    recommendation: RecommendationId
+    moments: frozenset[Moment]
+    #: R1: the adult pathway (R4-R11 and their b/c variants, pt-document-response) does not apply < 18.
+    pediatric_suppressed: bool
+    #: R2: red flags suppress escalation (R5, R9, R10, R11) and imaging-not-indicated (R4).
+    red_flag_suppressed: bool
+    judge: Callable[[Facts], Advice | None]
+
+
+#: Every rule, in evaluation order (which is also the tie-break order of advice of equal urgency).
+RULES: tuple[Rule, ...] = (
+    Rule("R1", RecommendationId.OUT_OF_SCOPE_PEDIATRIC, ALL_MOMENTS, False, False, out_of_scope_pediatric),
+    Rule("R2", RecommendationId.RED_FLAGS, ALL_MOMENTS, False, False, red_flags),
+    Rule("R3", RecommendationId.DIFFERENTIAL_DIAGNOSIS, RECORD_REVIEW, False, False, differential_diagnosis),
+    Rule("R12", RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS, RECORD_REVIEW, False, False, suspected_confirm_diagnosis),
+    Rule("R5", RecommendationId.PT_FIRST_LINE, ALL_MOMENTS, True, True, pt_first_line),
+    Rule("R6", RecommendationId.PT_TRIAL_IN_PROGRESS, RECORD_REVIEW, True, False, pt_trial_in_progress),
+    Rule("2.2", RecommendationId.PT_DOCUMENT_RESPONSE, RECORD_REVIEW, True, False, pt_document_response),
+    Rule(
+        "R9", RecommendationId.ESCALATE_OCCIPITAL_NERVE_BLOCK, RECORD_REVIEW, True, True, escalate_occipital_nerve_block
+    ),
+    Rule("R10", RecommendationId.ESCALATE_PERCUTANEOUS, RECORD_REVIEW, True, True, escalate_percutaneous),
+    Rule("R11", RecommendationId.REFRACTORY_OPTIONS, RECORD_REVIEW, True, True, refractory_options),
+    Rule("R4", RecommendationId.IMAGING_NOT_INDICATED, ORDER_MOMENTS, True, True, imaging_not_indicated),
+    Rule(
+        "R4b", RecommendationId.IMAGING_RED_FLAG_APPROPRIATE, ORDER_MOMENTS, True, False, imaging_red_flag_appropriate
+    ),
+    Rule("R7", RecommendationId.MANIPULATION_CONTRAINDICATED, ORDER_MOMENTS, True, False, manipulation_contraindicated),
+    Rule("R7b", RecommendationId.MANIPULATION_RISK, ORDER_MOMENTS, True, False, manipulation_risk),
+    Rule("R8", RecommendationId.MEDICATION_OPIOID, ORDER_MOMENTS, True, False, medication_opioid),
+    Rule("R8b", RecommendationId.MEDICATION_SYMPTOMATIC_ONLY, ORDER_MOMENTS, True, False, medication_symptomatic_only),
+    Rule("R9b/R10b/R11b", RecommendationId.ESCALATION_PREMATURE, ORDER_MOMENTS, True, False, escalation_premature),
+    Rule("R11c", RecommendationId.BOTULINUM_PREGNANCY, ORDER_MOMENTS, True, False, botulinum_pregnancy),
+)
