@@ -58,6 +58,10 @@ __all__ = [
 
 CDS_PREFIX = "/cds-services"
 EXTENSION = "cgh_security"
+AUTH_OFF_BANNER = (
+    "!!! CGH_AUTH=off: the CDS endpoints accept requests WITHOUT a client JWT. DEVELOPMENT ONLY: never expose "
+    "this service to a network or to patient data in this mode; set CGH_AUTH=required and CGH_TRUSTED_CLIENTS. !!!"
+)
 log = logging.getLogger("service.security")
 
 
@@ -95,7 +99,7 @@ def init_app(app: Flask, settings: Settings, store: JtiRegistry) -> SecurityStat
         verifier = TokenVerifier(clients, public_base_url=settings.public_base_url, replay=store)
         log.info("JWT verification on", extra={"trusted_issuers": sorted(clients)})
     else:
-        log.warning("CGH_AUTH=off: CDS endpoints accept requests WITHOUT a JWT. Development only.")
+        log.warning(AUTH_OFF_BANNER)
     state = SecurityState(
         clients=clients,
         verifier=verifier,

@@ -107,9 +107,7 @@ def mint(
 
 def unsigned(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"") -> str:
     """A hand-made compact JWS (for alg none and other forgeries)."""
-    return ".".join(
-        [b64url(json.dumps(header).encode()), b64url(json.dumps(payload).encode()), b64url(signature)]
-    )
+    return ".".join([b64url(json.dumps(header).encode()), b64url(json.dumps(payload).encode()), b64url(signature)])
 
 
 def hmac_forgery(key: SigningKey, *, iss: str, aud: str, alg: str = "HS384") -> str:
@@ -157,7 +155,7 @@ class JwksServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -306,9 +304,7 @@ NEGATIVE: list[Case] = [
     Case("untrusted-iss", lambda w, p: _bearer(mint(w.ec, iss="https://attacker.example", aud=w.aud(p))), 401),
     Case(
         "jku-not-allowlisted",
-        lambda w, p: _bearer(
-            mint(w.impostor, iss=ISS, aud=w.aud(p), header={"jku": w.evil_jku, "kid": "evil-kid"})
-        ),
+        lambda w, p: _bearer(mint(w.impostor, iss=ISS, aud=w.aud(p), header={"jku": w.evil_jku, "kid": "evil-kid"})),
         401,
     ),
     Case(
