@@ -49,8 +49,9 @@ _DESCRIPTION_MAX: Final = 200
 class AdviceContractError(CdsServiceError):
     """500: the pathway handed the renderer advice that breaks ``CATALOGUE.md`` (a programming error).
 
-    Raised for a missing fact, an unknown note or trigger role, a suggestion the card cannot offer, or two
-    pieces of advice with the same recommendation id. The message names ids and keys, never patient data.
+    Raised for a missing fact (a blank one is shown as the library's ``blank_fact``), an unknown note or
+    trigger role, a suggestion the card cannot offer, or two pieces of advice with the same recommendation
+    id. The message names ids and keys, never patient data.
     """
 
     status = 500
@@ -86,7 +87,9 @@ def _card(advice: Advice, library: CardLibrary, name: str) -> dict[str, Any]:
     _check(advice, content)
     notes = [content.notes[note] for note in CONTRACTS[advice.recommendation].notes if note in advice.notes]
     summary_template = next((note.summary for note in notes if note.summary is not None), content.summary)
-    escaped = {key: markdown_inline(value) for key, value in advice.facts.items()}
+    # A blank fact is shown as such rather than failing the whole response (it is still a pathway bug).
+    facts = {key: value if plain(value) else library.blank_fact for key, value in advice.facts.items()}
+    escaped = {key: markdown_inline(value) for key, value in facts.items()}
     sections = [content.detail.render(escaped), *(note.detail.render(escaped) for note in notes)]
     why = _why(advice.triggers, content)
     if why:
@@ -95,7 +98,7 @@ def _card(advice: Advice, library: CardLibrary, name: str) -> dict[str, Any]:
 
     card: dict[str, Any] = {
         "uuid": str(uuid.uuid5(UUID_NAMESPACE, name)),
-        "summary": fit_summary(summary_template, advice.facts),
+        "summary": fit_summary(summary_template, facts),
         "indicator": advice.indicator.value,
         "detail": "\n\n".join(sections),
         "source": {
@@ -128,13 +131,9 @@ def _check(advice: Advice, content: CardContent) -> None:
     if unknown_notes:
         raise AdviceContractError(f"{rec}: unknown note(s) {', '.join(unknown_notes)} (CATALOGUE.md)")
     needed = [*contract.facts, *(f for note in advice.notes for f in contract.note_facts.get(note, ()))]
-    missing = [
-        fact
-        for fact in needed
-        if not isinstance(advice.facts.get(fact), str) or not plain(advice.facts[fact])
-    ]
+    missing = [fact for fact in needed if not isinstance(advice.facts.get(fact), str)]
     if missing:
-        raise AdviceContractError(f"{rec}: missing or blank fact(s) {', '.join(missing)} (CATALOGUE.md)")
+        raise AdviceContractError(f"{rec}: missing fact(s) {', '.join(missing)} (CATALOGUE.md)")
     roles = [trigger.role for trigger in advice.triggers if trigger.role not in content.roles]
     if roles:
         raise AdviceContractError(

@@ -148,6 +148,8 @@ class CardLibrary:
     cards: Mapping[RecommendationId, CardContent]
     orders: Mapping[str, OrderTemplate]
     override_reasons: Mapping[str, str]
+    #: Shown in place of a fact the rule supplied blank (``cards/_common.yaml`` ``blank_fact``).
+    blank_fact: str = "not recorded"
     recommendation_system: str = RECOMMENDATION_SYSTEM
     override_reason_system: str = OVERRIDE_REASON_SYSTEM
 
@@ -194,7 +196,7 @@ def load_card_library(path: Path) -> CardLibrary:
 
     reasons = _load_codesystems(path / CODESYSTEMS_FILE)
     evidence = _load_evidence(path / EVIDENCE_FILE)
-    common_roles, orders = _load_common(path / COMMON_FILE)
+    common_roles, orders, blank_fact = _load_common(path / COMMON_FILE)
     cards = {
         rec: _load_card(path / f"{rec.value}.yaml", rec, evidence, reasons, common_roles)
         for rec in RecommendationId
@@ -203,6 +205,7 @@ def load_card_library(path: Path) -> CardLibrary:
         cards=MappingProxyType(cards),
         orders=MappingProxyType(orders),
         override_reasons=MappingProxyType(reasons),
+        blank_fact=blank_fact,
     )
 
 
@@ -264,10 +267,12 @@ def _load_evidence(file: Path) -> dict[str, Evidence]:
     return evidence
 
 
-def _load_common(file: Path) -> tuple[dict[str, str], dict[str, OrderTemplate]]:
+def _load_common(file: Path) -> tuple[dict[str, str], dict[str, OrderTemplate], str]:
     data = _read_mapping(file)
-    _only_keys(file, "", data, {"roles", "orders"})
+    _only_keys(file, "", data, {"roles", "orders", "blank_fact"})
     roles = _labels(file, "roles", data.get("roles"))
+    blank_fact = _text(file, "blank_fact", data.get("blank_fact"))
+    _plain(file, "blank_fact", blank_fact)
     orders_raw = _mapping(file, "orders", data.get("orders"))
     _only_keys(file, "orders", orders_raw, set(_ORDER_KEYS))
     orders: dict[str, OrderTemplate] = {}
@@ -291,7 +296,7 @@ def _load_common(file: Path) -> tuple[dict[str, str], dict[str, OrderTemplate]]:
         )
         _check_order(file, where, order)
         orders[key] = order
-    return roles, orders
+    return roles, orders, blank_fact
 
 
 def _check_order(file: Path, where: str, order: OrderTemplate) -> None:

@@ -433,8 +433,17 @@ def test_a_malformed_reason_reference_is_left_out(library: CardLibrary) -> None:
 
 def test_missing_fact_is_a_contract_error(library: CardLibrary) -> None:
     advice = Advice(RecommendationId.PT_TRIAL_IN_PROGRESS, Indicator.INFO, facts=MappingProxyType({"pt_weeks": "6"}))
-    with pytest.raises(AdviceContractError, match="pt-trial-in-progress: missing or blank fact.*pt_sessions"):
+    with pytest.raises(AdviceContractError, match="pt-trial-in-progress: missing fact.*pt_sessions"):
         render_one(library, advice)
+
+
+def test_blank_fact_is_shown_as_not_recorded_instead_of_failing(library: CardLibrary) -> None:
+    facts = {"block_date": "2025-04-15", "response": "  "}
+    advice = Advice(RecommendationId.ESCALATE_PERCUTANEOUS, Indicator.INFO, facts=MappingProxyType(facts))
+    card = render_one(library, advice)
+    assert f"({library.blank_fact})" in card["summary"]
+    assert f"**{library.blank_fact}**" in card["detail"]
+    assert card_problems(card) == []
 
 
 def test_note_fact_is_required_when_its_note_is_present(library: CardLibrary) -> None:
