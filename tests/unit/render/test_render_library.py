@@ -296,6 +296,7 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         _set("notes", "dissection-suspected", "detial", value="x"),
         r"notes\.dissection-suspected: unknown key\(s\) detial",
     ),
+    ("missing-blank-fact", "_common.yaml", _delete("blank_fact"), r"blank_fact must be a non-empty string"),
     ("role-label-with-markup", "_common.yaml", _set("roles", "diagnosis", value="<i>Dx</i>"), r"roles\.diagnosis"),
 ]
 
