@@ -1,0 +1,657 @@
+"""The benchmark: in-process, HTTP, FHIR fallback and memory, each figure beside a floor from the same run.
+
+``bench/run [--quick] [--only inproc,http,fallback] [--profile]`` (see ``bench/README.md``). The machine is
+shared and noisy, so every figure is reported as a ratio against a floor measured in the same run, and the
+floor is measured interleaved with (in-process) or right before (HTTP) what it is the floor of:
+
+* in-process: ``orjson.loads(body)`` vs the production ``answer_hook`` from the same bytes (orjson parse,
+  request validation, ``fhir.load_record``, ``pathway.evaluate``, ``render_cards``; the audit write to the
+  database is replaced by a no-op so the figure is the CPU work, not SQLite's fsync);
+* HTTP: ``POST /bench/floor`` (parse the body, answer ``{"cards": []}``) vs each ``/cds-services/{id}`` on
+  the same gunicorn (production runner and settings: gthread, preload, one worker per core, 4 threads,
+  auth off, SQLite audit), driven by ``wrk`` at a fixed concurrency on loopback;
+* FHIR fallback: the same requests with ``prefetch`` removed and ``fhirServer`` pointing at the local Medplum
+  test server (``tests/fhir_server``) seeded with the prefetch content;
+* memory: peak RSS (``VmHWM``) and PSS of each gunicorn worker after its load.
+
+Bounded: every loop has a run cap and a time budget; all traffic is on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from contextlib import contextmanager
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import requests
+
+from bench.bench_app import FLOOR_PATH
+from bench.workloads import Workload
+from bench.workloads import iter_synthea
+from bench.workloads import small_workload
+from bench.workloads import synthea_files
+from bench.workloads import typical_workloads
+from service.config import PROJECT_ROOT
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS = BENCH_DIR / "results.json"
+PROFILES = BENCH_DIR / "profiles"
+FHIR_SERVER_DIR = PROJECT_ROOT / "tests" / "fhir_server"
+CONCURRENCY = 8
+
+#: Targets of issue 5 (ratios on the same machine in the same run).
+TARGET_TYPICAL_RATIO = 10.0
+TARGET_LARGE_MS = 100.0
+TARGET_HTTP_SHARE = 0.5
+TARGET_HTTP_P99_MS = 50.0
+TARGET_RSS_MB = 200.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """Time and run caps; ``--quick`` scales them down to keep the whole run near a minute."""
+
+    inproc_s: float
+    inproc_runs: int
+    synthea_s: float
+    synthea_runs: int
+    http_s: int
+    http_warmup_s: int
+    synthea_limit: int | None
+
+    @classmethod
+    def for_mode(cls, quick: bool) -> Budget:
+        if quick:
+            return cls(inproc_s=1.5, inproc_runs=1500, synthea_s=0.5, synthea_runs=60, http_s=3, http_warmup_s=1,
+                       synthea_limit=4)
+        return cls(inproc_s=5.0, inproc_runs=5000, synthea_s=2.0, synthea_runs=300, http_s=8, http_warmup_s=2,
+                   synthea_limit=None)
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile (``q`` in 0..100) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kb = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                            text=True, check=False).stdout.strip()
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(mem_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "git_commit": commit,
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- in-process
+
+
+class _NullStore:
+    """Stands in for the audit store: ``answer_hook`` runs unchanged, minus the database write."""
+
+    def record_invocation(self, record: object) -> None:
+        return None
+
+
+@contextmanager
+def inproc_runtime() -> Iterator[tuple[Any, Callable[[Workload], dict[str, Any]]]]:
+    """The production app built in-process, and ``run(workload)``: orjson.loads + answer_hook."""
+    from service import create_app
+    from service.config import AuthMode
+    from service.config import Settings
+    from service.invocation import answer_hook
+    from service.invocation import warm_up
+    from service.services import get_service
+
+    with tempfile.TemporaryDirectory(prefix="cgh-bench-") as tmp:
+        settings = Settings(auth=AuthMode.OFF, database_url=f"sqlite:///{tmp}/bench.sqlite3",
+                            instance_path=Path(tmp), audit_key="bench")
+        app = create_app(settings)
+        warm_up(app)
+        runtime = dataclasses.replace(app.extensions["cgh_runtime"], store=_NullStore())
+        today = date.today()
+
+        def run(workload: Workload) -> dict[str, Any]:
+            service = get_service(workload.service)
+            result: dict[str, Any] = answer_hook(service, orjson.loads(workload.body), runtime, today=today,
+                                                 client_iss=None)
+            return result
+
+        yield app, run
+
+
+def check_workload(workload: Workload, response: dict[str, Any], status: int = 200) -> list[str]:
+    """Problems with ``response`` (the fixture's expectations; a card for an injected CGH diagnosis)."""
+    from service.scenarios import check_response
+
+    if workload.scenario is not None:
+        return check_response(workload.scenario, status, response)
+    if status != 200:
+        return [f"HTTP {status}"]
+    if workload.kind.startswith("synthea") and not response.get("cards"):
+        return ["no cards for a patient with an injected confirmed CGH diagnosis"]
+    return []
+
+
+def time_inproc(workload: Workload, run: Callable[[Workload], Any], *, budget_s: float, max_runs: int,
+                min_runs: int = 20) -> dict[str, Any]:
+    """p50/p95 of ``run(workload)`` and of ``orjson.loads(body)``, interleaved run by run."""
+    body = workload.body
+    for _ in range(3):
+        run(workload)
+    gc.collect()
+    floor: list[float] = []
+    full: list[float] = []
+    started = time.perf_counter()
+    for index in range(max_runs):
+        t0 = time.perf_counter()
+        orjson.loads(body)
+        t1 = time.perf_counter()
+        run(workload)
+        t2 = time.perf_counter()
+        floor.append((t1 - t0) * 1000)
+        full.append((t2 - t1) * 1000)
+        if index + 1 >= min_runs and t2 - started > budget_s:
+            break
+    floor_p50, full_p50 = percentile(floor, 50), percentile(full, 50)
+    return {
+        "case": workload.name,
+        "kind": workload.kind,
+        "service": workload.service,
+        "resources": workload.resources,
+        "body_kb": round(workload.size_kb, 1),
+        "runs": len(full),
+        "p50_ms": round(full_p50, 3),
+        "p95_ms": round(percentile(full, 95), 3),
+        "floor_p50_ms": round(floor_p50, 4),
+        "floor_p95_ms": round(percentile(floor, 95), 4),
+        "ratio_p50": round(full_p50 / floor_p50, 1),
+        "ratio_p95": round(percentile(full, 95) / percentile(floor, 95), 1),
+    }
+
+
+def inproc_section(budget: Budget, *, profile: bool) -> tuple[list[dict[str, Any]], list[str]]:
+    today = date.today()
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    typical = typical_workloads(today)
+    fixture_cases = [small_workload(today), *typical.values()]
+    with inproc_runtime() as (_, run):
+        for workload in fixture_cases:
+            problems += [f"{workload.name}: {p}" for p in check_workload(workload, run(workload))]
+            rows.append(time_inproc(workload, run, budget_s=budget.inproc_s, max_runs=budget.inproc_runs))
+            log(_inproc_line(rows[-1]))
+        largest: list[Workload] = []
+        for split, naive in iter_synthea(today, budget.synthea_limit):
+            for workload in (split, naive):
+                response = run(workload)
+                problems += [f"{workload.name}: {p}" for p in check_workload(workload, response)]
+                row = time_inproc(workload, run, budget_s=budget.synthea_s, max_runs=budget.synthea_runs,
+                                  min_runs=10)
+                row["cards"] = len(response.get("cards", []))
+                rows.append(row)
+                log(_inproc_line(row))
+            if not largest:
+                largest = [split, naive]
+        if profile:
+            profile_cases([typical["cgh-patient-view"], *largest], run)
+    return rows, problems
+
+
+def _inproc_line(row: dict[str, Any]) -> str:
+    return (f"  in-process {row['case']:<40} p50 {row['p50_ms']:8.2f} ms  p95 {row['p95_ms']:8.2f} ms  "
+            f"floor p50 {row['floor_p50_ms']:7.3f} ms  ratio {row['ratio_p50']:6.1f}x  ({row['runs']} runs)")
+
+
+def profile_cases(workloads: Sequence[Workload], run: Callable[[Workload], Any]) -> None:
+    """pyinstrument profiles of ``workloads`` into bench/profiles/ (text and HTML)."""
+    from pyinstrument import Profiler
+
+    PROFILES.mkdir(exist_ok=True)
+    for workload in workloads:
+        repeats = max(20, int(2000 / max(1, workload.resources)))
+        profiler = Profiler(interval=0.0002)
+        profiler.start()
+        for _ in range(repeats):
+            run(workload)
+        profiler.stop()
+        stem = re.sub(r"[^a-z0-9]+", "-", workload.name.lower()).strip("-")
+        (PROFILES / f"{stem}.txt").write_text(profiler.output_text(unicode=False, color=False, show_all=False))
+        (PROFILES / f"{stem}.html").write_text(profiler.output_html())
+        log(f"  profile: bench/profiles/{stem}.txt ({repeats} runs)")
+
+
+# -------------------------------------------------------------------------------------------------- HTTP
+
+_WRK_SCRIPT = """
+init = function(args)
+  local f = assert(io.open(args[1], "rb"))
+  wrk.body = f:read("*a")
+  f:close()
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+end
+"""
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise ValueError(f"cannot read wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def run_wrk(url: str, body_path: Path, script: Path, duration_s: int, connections: int) -> dict[str, Any]:
+    """``wrk`` (one thread, ``connections`` connections) POSTing ``body_path`` to ``url``."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--timeout", "10s", "--latency",
+               "-s", str(script), url, "--", str(body_path)]
+    output = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 30, check=True).stdout
+    result: dict[str, Any] = {"non_2xx": 0, "socket_errors": 0}
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    result["rps"] = float(rps.group(1)) if rps else 0.0
+    total = re.search(r"(\d+) requests in", output)
+    result["requests"] = int(total.group(1)) if total else 0
+    for pct, key in (("50", "p50_ms"), ("90", "p90_ms"), ("99", "p99_ms")):
+        match = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", output, re.MULTILINE)
+        result[key] = round(_ms(match.group(1)), 2) if match else None
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if non2xx:
+        result["non_2xx"] = int(non2xx.group(1))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    if errors:
+        result["socket_errors"] = sum(int(x) for x in errors.groups())
+    return result
+
+
+@dataclasses.dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def worker_pids(self) -> list[int]:
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(pid) for pid in path.read_text().split()]
+        except OSError:
+            return []
+
+
+@contextmanager
+def bench_server(tmp: Path, *, workers: int | None, threads: int) -> Iterator[Server]:
+    """``bench.bench_app`` under the production gunicorn runner, auth off, SQLite audit in ``tmp``."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CGH_") and k != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update({
+        "CGH_AUTH": "off",
+        "CGH_PUBLIC_BASE_URL": base_url,
+        "CGH_DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "CGH_INSTANCE_PATH": str(tmp / "instance"),
+        "CGH_AUDIT_KEY": "bench-audit-key",
+    })
+    command = [sys.executable, "-m", "bench.bench_app", "--port", str(port), "--threads", str(threads)]
+    if workers:
+        command += ["--workers", str(workers)]
+    log_path = tmp / f"gunicorn-{port}.log"
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    server = Server(process, base_url, log_path)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"bench server exited {process.returncode}:\n{log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{base_url}/readyz", timeout=1).status_code == 200 and server.worker_pids():
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"bench server not ready:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def worker_memory(server: Server) -> list[dict[str, Any]]:
+    """Peak RSS (VmHWM), RSS and PSS in MB of each worker of ``server``."""
+    out = []
+    for pid in server.worker_pids():
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+
+        def field(text: str, name: str) -> float:
+            match = re.search(rf"^{name}:\s+(\d+) kB", text, re.MULTILINE)
+            return round(int(match.group(1)) / 1024, 1) if match else 0.0
+
+        out.append({"pid": pid, "peak_rss_mb": field(status, "VmHWM"), "rss_mb": field(status, "VmRSS"),
+                    "pss_mb": field(rollup, "Pss")})
+    return out
+
+
+def http_checked(server: Server, workload: Workload) -> list[str]:
+    """One request through HTTP first: the load must be made of correct answers."""
+    response = requests.post(f"{server.base_url}/cds-services/{workload.service}", data=workload.body,
+                             headers={"Content-Type": "application/json"}, timeout=30)
+    body = response.json() if response.headers.get("Content-Type", "").startswith("application/json") else None
+    return [f"{workload.name} over HTTP: {p}" for p in check_workload(workload, body or {}, response.status_code)]
+
+
+def load_phase(server: Server, targets: Sequence[tuple[str, Workload, str]], tmp: Path, budget: Budget,
+               section: str) -> list[dict[str, Any]]:
+    """wrk against each (label, workload, path) in order; the floor rows are (label, workload, FLOOR_PATH)."""
+    script = tmp / "post.lua"
+    script.write_text(_WRK_SCRIPT)
+    rows = []
+    for label, workload, path in targets:
+        body_path = tmp / f"body-{abs(hash(workload.body))}.json"
+        body_path.write_bytes(workload.body)
+        url = server.base_url + path
+        run_wrk(url, body_path, script, budget.http_warmup_s, CONCURRENCY)
+        result = run_wrk(url, body_path, script, budget.http_s, CONCURRENCY)
+        row = {"section": section, "case": label, "path": path, "body_kb": round(workload.size_kb, 1),
+               "concurrency": CONCURRENCY, **result}
+        rows.append(row)
+        log(f"  {section} {label:<40} {row['rps']:8.1f} req/s  p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms"
+            f"  non-2xx {row['non_2xx']}")
+    return rows
+
+
+def attach_floor_share(rows: list[dict[str, Any]]) -> None:
+    """Each non-floor row gets ``share_of_floor`` = its req/s over the latest floor row's req/s before it."""
+    floor: dict[str, Any] | None = None
+    for row in rows:
+        if row["path"] == FLOOR_PATH:
+            floor = row
+            row["share_of_floor"] = 1.0
+        elif floor is not None and floor["rps"]:
+            row["floor_case"] = floor["case"]
+            row["share_of_floor"] = round(row["rps"] / floor["rps"], 3)
+            row["floor_p99_ms"] = floor["p99_ms"]
+
+
+def http_section(budget: Budget) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    today = date.today()
+    typical = typical_workloads(today)
+    largest_split = next(iter_synthea(today, 1))[0]
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="cgh-bench-http-") as tmp_name:
+        tmp = Path(tmp_name)
+        with bench_server(tmp, workers=None, threads=4) as server:
+            for workload in [*typical.values(), largest_split]:
+                problems += http_checked(server, workload)
+            targets: list[tuple[str, Workload, str]] = [("floor (typical body)", typical["cgh-patient-view"],
+                                                         FLOOR_PATH)]
+            targets += [(w.name, w, f"/cds-services/{w.service}") for w in typical.values()]
+            targets += [("floor (synthea body)", largest_split, FLOOR_PATH),
+                        (largest_split.name, largest_split, f"/cds-services/{largest_split.service}")]
+            rows = load_phase(server, targets, tmp, budget, "http")
+            memory = worker_memory(server)
+    attach_floor_share(rows)
+    return rows, memory, problems
+
+
+# ---------------------------------------------------------------------------------------------- fallback
+
+
+@dataclasses.dataclass
+class FhirServer:
+    process: subprocess.Popen[str]
+    base_url: str
+
+
+@contextmanager
+def fhir_test_server() -> Iterator[FhirServer]:
+    """The Medplum in-memory FHIR server of ``tests/fhir_server`` on a free loopback port."""
+    node = shutil.which("node")
+    if node is None or not (FHIR_SERVER_DIR / "node_modules").is_dir():
+        raise RuntimeError("the FHIR test server needs node and tests/fhir_server/node_modules "
+                           "(scripts/install-fhir-server or `npm ci` in tests/fhir_server)")
+    process = subprocess.Popen([node, "server.mjs", "--port", "0", "--host", "127.0.0.1"], cwd=FHIR_SERVER_DIR,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               start_new_session=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # "READY http://host:port/fhir" (blocks until ready or exit)
+        if not line.startswith("READY "):
+            raise RuntimeError(f"FHIR test server did not start: {line!r}")
+        yield FhirServer(process, line.split()[1])
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+_URN = re.compile(r'"urn:uuid:([0-9a-fA-F-]{36})"')
+
+
+def seed(fhir: FhirServer, resources: Sequence[dict[str, Any]]) -> None:
+    """PUT ``resources`` with their ids in one transaction; ``urn:uuid:`` references become ``Type/id``."""
+    types = {r["id"]: r["resourceType"] for r in resources}
+    text = orjson.dumps(list(resources)).decode()
+    text = _URN.sub(lambda m: f'"{types[m.group(1)]}/{m.group(1)}"' if m.group(1) in types else m.group(0), text)
+    entries = [{"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}}
+               for r in json.loads(text)]
+    response = requests.post(fhir.base_url, json={"resourceType": "Bundle", "type": "transaction",
+                                                  "entry": entries}, timeout=120)
+    if response.status_code >= 400:
+        raise RuntimeError(f"seeding the FHIR test server failed: HTTP {response.status_code} "
+                           f"{response.text[:500]}")
+
+
+def fallback_section(budget: Budget) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    today = date.today()
+    typical = typical_workloads(today)
+    largest_split = next(iter_synthea(today, 1))[0]
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="cgh-bench-fallback-") as tmp_name, fhir_test_server() as fhir:
+        tmp = Path(tmp_name)
+        sources = [*typical.values(), largest_split]
+        for workload in sources:
+            seed(fhir, workload.server_resources)
+        fallback = [w.without_prefetch(fhir.base_url) for w in sources]
+        with bench_server(tmp, workers=None, threads=4) as server:
+            for workload in fallback:
+                problems += http_checked(server, workload)
+            targets: list[tuple[str, Workload, str]] = [("floor (fallback body)", fallback[0], FLOOR_PATH)]
+            targets += [(w.name, w, f"/cds-services/{w.service}") for w in fallback]
+            rows = load_phase(server, targets, tmp, budget, "fallback")
+            memory = worker_memory(server)
+    attach_floor_share(rows)
+    return rows, memory, problems
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    verdicts: list[dict[str, Any]] = []
+    inproc = {row["case"]: row for row in results.get("inprocess", [])}
+    typical = inproc.get("typical patient-view")
+    if typical:
+        verdicts.append({"target": f"in-process typical patient-view <= {TARGET_TYPICAL_RATIO:g}x orjson parse",
+                         "measured": f"{typical['ratio_p50']}x (p50 {typical['p50_ms']} ms vs "
+                                     f"{typical['floor_p50_ms']} ms)",
+                         "holds": typical["ratio_p50"] <= TARGET_TYPICAL_RATIO})
+    largest = synthea_files()[0]
+    label = largest.stem.rsplit("_", 1)[0]
+    for case in (f"synthea {label}", f"synthea {label} naive"):
+        row = inproc.get(case)
+        if row:
+            verdicts.append({"target": f"{case} ({largest.stat().st_size / 1e6:.1f} MB file) <= "
+                                       f"{TARGET_LARGE_MS:g} ms in-process (p95)",
+                             "measured": f"p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms",
+                             "holds": row["p95_ms"] <= TARGET_LARGE_MS})
+    for row in results.get("http", []):
+        if row["path"] == FLOOR_PATH or "share_of_floor" not in row:
+            continue
+        holds = row["share_of_floor"] >= TARGET_HTTP_SHARE and (row["p99_ms"] or 1e9) <= TARGET_HTTP_P99_MS
+        verdicts.append({"target": f"HTTP {row['case']}: >= {TARGET_HTTP_SHARE:.0%} of floor req/s, "
+                                   f"p99 <= {TARGET_HTTP_P99_MS:g} ms at c={row['concurrency']}",
+                         "measured": f"{row['share_of_floor']:.0%} of floor, p99 {row['p99_ms']} ms",
+                         "holds": holds and row["non_2xx"] == 0})
+    peaks = [w["peak_rss_mb"] for key in ("memory_http", "memory_fallback") for w in results.get(key, [])]
+    if peaks:
+        verdicts.append({"target": f"peak RSS <= {TARGET_RSS_MB:g} MB per worker",
+                         "measured": f"max {max(peaks)} MB", "holds": max(peaks) <= TARGET_RSS_MB})
+    return verdicts
+
+
+def render_table(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        f"cgh-cds bench - {m['date']} - {m['nproc']} x {m['cpu']}, {m['memory_gb']} GB, Python {m['python']}, "
+        f"commit {m['git_commit']}, mode {results['mode']}",
+        "HTTP: gunicorn gthread via service.gunicorn_app.serve (preload + warm-up), "
+        f"{results.get('http_workers', '?')} workers x 4 threads, CGH_AUTH=off (floor and hooks run the same "
+        f"middleware), SQLite audit; wrk -t1 -c{CONCURRENCY} on 127.0.0.1 (sharing the 2 cores)",
+        "",
+        "In-process (orjson.loads + answer_hook, audit write stubbed) vs floor = orjson.loads of the same body",
+        f"{'case':<40} {'res':>5} {'KB':>7} {'p50 ms':>9} {'p95 ms':>9} {'floor p50':>10} {'x floor':>8} "
+        f"{'x p95':>7}",
+    ]
+    for row in results.get("inprocess", []):
+        lines.append(f"{row['case']:<40} {row['resources']:>5} {row['body_kb']:>7.1f} {row['p50_ms']:>9.2f} "
+                     f"{row['p95_ms']:>9.2f} {row['floor_p50_ms']:>10.3f} {row['ratio_p50']:>8.1f} "
+                     f"{row['ratio_p95']:>7.1f}")
+    for key, title in (("http", "HTTP"), ("fallback", "FHIR fallback (prefetch removed, Medplum test server)")):
+        if not results.get(key):
+            continue
+        lines += ["", f"{title}: wrk c={CONCURRENCY}; floor = POST {FLOOR_PATH} (parse body, answer no cards)",
+                  f"{'case':<40} {'KB':>7} {'req/s':>9} {'% floor':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"]
+        for row in results[key]:
+            lines.append(f"{row['case']:<40} {row['body_kb']:>7.1f} {row['rps']:>9.1f} "
+                         f"{row.get('share_of_floor', 0):>8.0%} {row['p50_ms']!s:>8} {row['p99_ms']!s:>8} "
+                         f"{row['non_2xx']:>8}")
+    for key in ("memory_http", "memory_fallback"):
+        if results.get(key):
+            lines += ["", f"Workers after load ({key.removeprefix('memory_')}): " + "; ".join(
+                f"pid {w['pid']} peak RSS {w['peak_rss_mb']} MB, PSS {w['pss_mb']} MB" for w in results[key])]
+    if results.get("targets"):
+        lines += ["", "Targets:"]
+        lines += [f"  [{'HOLDS' if t['holds'] else 'MISS '}] {t['target']}: {t['measured']}"
+                  for t in results["targets"]]
+    if results.get("problems"):
+        lines += ["", "CORRECTNESS PROBLEMS (figures above are not valid):"] + [f"  - {p}" for p in
+                                                                               results["problems"]]
+    if results.get("skipped"):
+        lines += ["", "Skipped: " + "; ".join(results["skipped"])]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run", description="cgh-cds performance benchmark")
+    parser.add_argument("--quick", action="store_true", help="about a minute instead of about five")
+    parser.add_argument("--only", default="inproc,http,fallback",
+                        help="comma-separated sections: inproc, http, fallback (default: all)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also write pyinstrument profiles of the typical and largest cases to bench/profiles/")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    sections = {s.strip() for s in args.only.split(",") if s.strip()}
+    budget = Budget.for_mode(args.quick)
+    started = time.monotonic()
+    results: dict[str, Any] = {"machine": machine(), "mode": "quick" if args.quick else "full",
+                               "problems": [], "skipped": []}
+    from service.gunicorn_app import default_workers
+
+    results["http_workers"] = default_workers()
+    if "inproc" in sections:
+        log("in-process ...")
+        results["inprocess"], problems = inproc_section(budget, profile=args.profile)
+        results["problems"] += problems
+    if "http" in sections:
+        if shutil.which("wrk") is None:
+            results["skipped"].append("http: wrk not installed (apt-get install -y wrk)")
+        else:
+            log("HTTP ...")
+            results["http"], results["memory_http"], problems = http_section(budget)
+            results["problems"] += problems
+    if "fallback" in sections:
+        if shutil.which("wrk") is None:
+            results["skipped"].append("fallback: wrk not installed (apt-get install -y wrk)")
+        else:
+            log("FHIR fallback ...")
+            try:
+                results["fallback"], results["memory_fallback"], problems = fallback_section(budget)
+                results["problems"] += problems
+            except RuntimeError as error:
+                results["skipped"].append(f"fallback: {error}")
+    results["targets"] = evaluate_targets(results)
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    print(render_table(results))
+    print(f"\n(elapsed {results['elapsed_s']} s; results in {args.out})")
+    return 1 if results["problems"] else 0
