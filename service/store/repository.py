@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from service.store.models import Base
 from service.store.models import CardIssued
@@ -201,8 +201,10 @@ def _make_engine(url: str) -> Engine:
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # One connection per checkout: SQLite connections must not cross gunicorn's fork.
-        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 15})
+        # Pooled, not one connection per request: closing a process's last connection checkpoints and
+        # deletes the WAL (an fsync), which cost ~20 ms per audited request (bench/README.md). Connections
+        # still never cross gunicorn's fork: the post_fork hook disposes of the pool the parent opened.
+        engine = create_engine(url, poolclass=QueuePool, connect_args={"timeout": 15})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
