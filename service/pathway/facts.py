@@ -9,6 +9,7 @@ statuses and empty codings simply make a fact false or unknown.
 from __future__ import annotations
 
 import calendar
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -457,6 +458,10 @@ class Outcome:
 NO_OUTCOME = Outcome(False, False, None, ())
 
 
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def _number(value: float) -> str:
     return f"{value:g}"
 
@@ -494,7 +499,8 @@ def _frequency_outcome(record: PatientRecord, first: date, today: date, threshol
     follow_up_from = days_after(first, thresholds.pt_min_weeks * 7)
     by_code: dict[tuple[str, str], list[ObservationFacts]] = {}
     for observation in record.observations:
-        if not _usable(observation, today) or observation.value_quantity is None:
+        # Non-finite quantities (a feed's overflow or NaN) carry no frequency.
+        if not _usable(observation, today) or not _finite(observation.value_quantity):
             continue
         for coding in frequency_vs.matching(observation.codings)[:1]:
             by_code.setdefault(coding.key, []).append(observation)
@@ -536,7 +542,10 @@ def diagnostic_block_positive(
             continue
         if positive_vs.contains_any(observation.value_codings):
             return True
-        if observation.value_quantity is not None and observation.value_quantity >= thresholds.block_relief_percent:
+        if (
+            _finite(observation.value_quantity)
+            and (observation.value_quantity or 0.0) >= thresholds.block_relief_percent
+        ):
             return True
     for block in blocks:
         if positive_vs.contains_any(block.outcome):

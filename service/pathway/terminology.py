@@ -126,8 +126,7 @@ class ConceptEntry:
 class ValueSet:
     """One loaded value set: membership by normalised ``(system, code)`` and the metadata of its groups."""
 
-    __slots__ = ("id", "url", "title", "systems", "_exact", "_prefixes", "_groups", "_weeks", "_names",
-                 "_entries")
+    __slots__ = ("id", "url", "title", "systems", "_exact", "_prefixes", "_groups", "_weeks", "_names", "_entries")
 
     def __init__(
         self,
@@ -232,8 +231,7 @@ def _confidence(source: str, element: Mapping[str, Any], what: str) -> str:
     extension = _extension(element, CONFIDENCE_URL)
     value = extension.get("valueCode") if extension else None
     if value not in CONFIDENCE_LABELS:
-        raise _fail(source, f"{what} needs a code-confidence extension with valueCode in "
-                            f"{sorted(CONFIDENCE_LABELS)}")
+        raise _fail(source, f"{what} needs a code-confidence extension with valueCode in {sorted(CONFIDENCE_LABELS)}")
     return str(value)
 
 
@@ -293,8 +291,7 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
             if coding is None or not isinstance(concept, dict):
                 raise _fail(source, f"include #{index} has a concept without a code")
             display = concept.get("display") if isinstance(concept.get("display"), str) else None
-            entries.append(ConceptEntry(system, str(code), display,
-                                        _confidence(source, concept, f"concept {code}")))
+            entries.append(ConceptEntry(system, str(code), display, _confidence(source, concept, f"concept {code}")))
             exact.setdefault(coding.key, []).append(index)
             weeks_ext = _extension(concept, GESTATIONAL_WEEKS_URL)
             if weeks_ext is not None:
@@ -317,8 +314,7 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
                 raise _fail(source, f"include #{index}: is-a families are supported for ICD-10(-CM) only")
             if not isinstance(stem, str) or not stem.strip():
                 raise _fail(source, f"include #{index}: an is-a filter needs a value")
-            entries.append(ConceptEntry(system, stem, None,
-                                        _confidence(source, item, f"family {stem}"), family=True))
+            entries.append(ConceptEntry(system, stem, None, _confidence(source, item, f"family {stem}"), family=True))
             prefixes.setdefault(system, []).append((normalise_code(system, stem), index))
     return ValueSet(
         id=vs_id,

@@ -1,0 +1,408 @@
+"""Property-based checks of the pathway over generated ``PatientRecord``s (hypothesis).
+
+Codings are drawn from the value sets themselves (with and without the ICD-10-CM dot) plus arbitrary codes,
+dates from the whole ``date`` range, statuses from the FHIR vocabularies plus junk, so the engine meets the
+odd records real feeds produce. Properties: it never raises; at most one advice per id, most urgent first;
+no CGH, a refuted-only diagnosis or a deceased patient get nothing; a red flag never lets escalation or
+imaging-not-indicated through.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from datetime import timedelta
+from random import Random
+
+import pytest
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from service.fhir.coding import ICD10CM
+from service.fhir.coding import Coding
+from service.fhir.coding import normalise
+from service.fhir.record import ConditionFacts
+from service.fhir.record import MedicationRequestFacts
+from service.fhir.record import ObservationFacts
+from service.fhir.record import OrderFacts
+from service.fhir.record import PatientFacts
+from service.fhir.record import PatientRecord
+from service.fhir.record import ProcedureFacts
+from service.fhir.record import ServiceRequestFacts
+from service.pathway import Moment
+from service.pathway import evaluate
+from service.pathway.terminology import ValueSetId as VS
+from service.pathway.terminology import all_value_sets
+from service.pathway.terminology import value_set
+from tests.unit.pathway.builders import ids
+
+pytestmark = pytest.mark.fuzz
+PROPERTY = settings(max_examples=200, deadline=None, database=None)
+
+#: Value sets whose codes make CGH (alone or, for headache, with a cervical disorder).
+CGH_SETS = (VS.CGH_DX_SPECIFIC, VS.CGH_DX_LEGACY, VS.HEADACHE_SYMPTOMS)
+ESCALATION_OR_IMAGING = {
+    "pt-first-line",
+    "escalate-occipital-nerve-block",
+    "escalate-percutaneous",
+    "refractory-options",
+    "imaging-not-indicated",
+}
+
+
+def _codings(vs_ids: list[str]) -> list[Coding]:
+    pool: list[Coding] = []
+    for vs_id in vs_ids:
+        for entry in all_value_sets()[vs_id].entries():
+            if entry.family:
+                continue
+            for raw in {entry.code, entry.code.replace(".", "") if entry.system == ICD10CM else entry.code}:
+                coding = normalise(entry.system, raw, entry.display)
+                if coding is not None:
+                    pool.append(coding)
+    return pool
+
+
+ALL_CODINGS = _codings(sorted(all_value_sets()))
+CGH_CODINGS = _codings([vs.value for vs in CGH_SETS])
+NON_CGH_CODINGS = [c for c in ALL_CODINGS if not any(value_set(vs).contains(c) for vs in CGH_SETS)]
+OUTCOME_CODINGS = _codings(
+    [VS.BLOCK_POSITIVE.value, VS.RESPONSE_INADEQUATE.value, VS.RESPONSE_ADEQUATE.value, VS.PREGNANCY.value]
+)
+RED_FLAG_CODINGS = _codings([VS.RED_FLAGS.value, VS.IMMUNOSUPPRESSION.value])
+
+any_date = st.one_of(st.none(), st.dates())
+near_date = st.one_of(st.none(), st.dates(min_value=date(2015, 1, 1), max_value=date(2026, 1, 1)))
+junk = st.sampled_from(["", "ACTIVE", " confirmed ", "unknown"])
+clinical = st.one_of(
+    st.none(), junk, st.sampled_from(["active", "recurrence", "relapse", "inactive", "resolved", "remission"])
+)
+verification = st.one_of(
+    st.none(),
+    junk,
+    st.sampled_from(["confirmed", "provisional", "differential", "unconfirmed", "refuted", "entered-in-error"]),
+)
+status = st.one_of(
+    st.none(),
+    junk,
+    st.sampled_from(
+        ["completed", "active", "draft", "final", "not-done", "entered-in-error", "stopped", "in-progress"]
+    ),
+)
+random_coding = st.builds(
+    normalise,
+    st.sampled_from(
+        [
+            "http://snomed.info/sct",
+            "http://hl7.org/fhir/sid/icd-10-cm",
+            "urn:oid:2.16.840.1.113883.6.12",
+            "http://example.org",
+            "",
+        ]
+    ),
+    st.text(alphabet="RG4.5186xM30 ", min_size=1, max_size=6),
+    st.one_of(st.none(), st.sampled_from(["", "Headache", "oxycodone"])),
+).filter(lambda c: c is not None)
+
+
+def pick(pool: list[Coding]) -> st.SearchStrategy[Coding]:
+    """One coding of ``pool``, drawn by index (a ``sampled_from`` of the whole pool has a huge repr)."""
+    return st.integers(0, len(pool) - 1).map(lambda index: pool[index])
+
+
+def codings(pool: list[Coding]) -> st.SearchStrategy[tuple[Coding, ...]]:
+    return st.lists(st.one_of(pick(pool), random_coding), max_size=2).map(tuple)  # type: ignore[arg-type]
+
+
+def refs(kind: str) -> st.SearchStrategy[str]:
+    return st.integers(0, 30).map(lambda n: f"{kind}/{n}")
+
+
+text = st.one_of(
+    st.none(),
+    st.sampled_from(
+        [
+            "",
+            "HVLA thrust cervical",
+            "occipital",
+            "85% relief",
+            "100000 %",
+            "Ibuprofen 400 mg",
+            "warfarin",
+            "Acetaminophen/Hydrocodone",
+        ]
+    ),
+)
+
+
+def conditions(
+    pool: list[Coding], verifications: st.SearchStrategy[str | None] = verification
+) -> st.SearchStrategy[ConditionFacts]:
+    return st.builds(
+        ConditionFacts, refs("Condition"), codings(pool), text, clinical, verifications, any_date, any_date, any_date
+    )
+
+
+ANY_CONDITION = conditions(ALL_CODINGS)
+procedures = st.builds(
+    ProcedureFacts,
+    refs("Procedure"),
+    codings(ALL_CODINGS),
+    status,
+    near_date,
+    st.just(()),
+    text,
+    codings(OUTCOME_CODINGS),
+    st.lists(text.filter(bool), max_size=1).map(tuple),
+)
+quantities = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))
+observations = st.builds(
+    ObservationFacts,
+    refs("Observation"),
+    codings(ALL_CODINGS),
+    status,
+    near_date,
+    quantities,
+    st.one_of(st.none(), st.just("d/mo")),
+    codings(ALL_CODINGS),
+    text,
+)
+service_requests = st.builds(
+    ServiceRequestFacts,
+    refs("ServiceRequest"),
+    codings(ALL_CODINGS),
+    status,
+    status,
+    any_date,
+    any_date,
+    st.just(()),
+    text,
+    st.just(()),
+    st.just(()),
+)
+medication_requests = st.builds(
+    MedicationRequestFacts, refs("MedicationRequest"), codings(ALL_CODINGS), text, status, status, any_date
+)
+patients = st.one_of(st.none(), st.builds(PatientFacts, st.just("Patient/p"), any_date, st.none(), st.booleans()))
+
+
+@st.composite
+def records(
+    draw: st.DrawFn,
+    condition_strategy: st.SearchStrategy[ConditionFacts] | None = None,
+    patient: st.SearchStrategy[PatientFacts | None] = patients,
+) -> PatientRecord:
+    drafts = draw(st.lists(st.one_of(service_requests, medication_requests), max_size=3))
+    return PatientRecord(
+        patient=draw(patient),
+        conditions=tuple(
+            draw(st.lists(ANY_CONDITION if condition_strategy is None else condition_strategy, max_size=4))
+        ),
+        procedures=tuple(draw(st.lists(procedures, max_size=5))),
+        service_requests=tuple(draw(st.lists(service_requests, max_size=2))),
+        medication_requests=tuple(draw(st.lists(medication_requests, max_size=2))),
+        observations=tuple(draw(st.lists(observations, max_size=4))),
+        draft_orders=tuple(drafts),
+        selections=frozenset(draw(st.lists(st.sampled_from([d.ref for d in drafts] or ["X/1"]), max_size=3))),
+    )
+
+
+moments = st.sampled_from(list(Moment))
+todays = st.one_of(st.dates(), st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 1, 1)))
+
+
+def _well_formed(record: PatientRecord, moment: Moment, today: date) -> None:
+    advice = evaluate(record, moment, today)
+    assert len(advice) == len(ids(advice))
+    ranks = [item.indicator.rank for item in advice]
+    assert ranks == sorted(ranks, reverse=True)
+
+
+@settings(PROPERTY, max_examples=50)
+@given(records(), moments, todays)
+def test_never_raises_on_structured_records(record: PatientRecord, moment: Moment, today: date) -> None:
+    """Structured generation (shrinks to a minimal failing record); fewer examples, as it is costly."""
+    _well_formed(record, moment, today)
+
+
+# The four properties below build records from one seeded ``random.Random`` per example: hypothesis still picks
+# (and reports) the seed, but generation costs one draw instead of hundreds, which keeps the suite fast.
+STATUSES = {
+    "clinical": [None, "", "active", "recurrence", "relapse", "inactive", "resolved", "remission", "ACTIVE"],
+    "verification": [
+        None,
+        "",
+        "confirmed",
+        "provisional",
+        "differential",
+        "unconfirmed",
+        "refuted",
+        "entered-in-error",
+    ],
+    "other": [None, "", "completed", "active", "draft", "final", "not-done", "entered-in-error", "stopped"],
+}
+TEXTS = [
+    None,
+    "",
+    "HVLA thrust cervical",
+    "occipital",
+    "85% relief",
+    "Ibuprofen 400 mg",
+    "warfarin",
+    "Acetaminophen/Hydrocodone",
+]
+
+
+def _date(rng: Random) -> date | None:
+    if rng.random() < 0.15:
+        return None
+    if rng.random() < 0.1:
+        return date.fromordinal(rng.randint(1, date.max.toordinal()))
+    return date(2015, 1, 1) + timedelta(days=rng.randint(0, 4000))
+
+
+def _codings(rng: Random, pool: list[Coding]) -> tuple[Coding, ...]:
+    return tuple(rng.choice(pool) for _ in range(rng.randint(0, 2)))
+
+
+def random_record(
+    rng: Random,
+    condition_pool: list[Coding],
+    verifications: list[str | None] | None = None,
+    deceased: bool | None = None,
+) -> PatientRecord:
+    verification_choices = verifications or STATUSES["verification"]
+    drafts: list[OrderFacts] = []
+    for index in range(rng.randint(0, 3)):
+        if rng.random() < 0.5:
+            drafts.append(
+                ServiceRequestFacts(
+                    f"ServiceRequest/d{index}",
+                    _codings(rng, ALL_CODINGS),
+                    rng.choice(STATUSES["other"]),
+                    text=rng.choice(TEXTS),
+                )
+            )
+        else:
+            drafts.append(
+                MedicationRequestFacts(
+                    f"MedicationRequest/d{index}",
+                    _codings(rng, ALL_CODINGS),
+                    rng.choice(TEXTS),
+                    rng.choice(STATUSES["other"]),
+                )
+            )
+    return PatientRecord(
+        patient=None
+        if rng.random() < 0.05
+        else PatientFacts("Patient/p", _date(rng), None, rng.random() < 0.1 if deceased is None else deceased),
+        conditions=tuple(
+            ConditionFacts(
+                f"Condition/{index}",
+                _codings(rng, condition_pool),
+                rng.choice(TEXTS),
+                rng.choice(STATUSES["clinical"]),
+                rng.choice(verification_choices),
+                _date(rng),
+                _date(rng),
+                _date(rng),
+            )
+            for index in range(rng.randint(0, 5))
+        ),
+        procedures=tuple(
+            ProcedureFacts(
+                f"Procedure/{index}",
+                _codings(rng, ALL_CODINGS),
+                rng.choice(STATUSES["other"]),
+                _date(rng),
+                (),
+                rng.choice(TEXTS),
+                _codings(rng, OUTCOME_CODINGS),
+            )
+            for index in range(rng.randint(0, 14))
+        ),
+        service_requests=tuple(
+            ServiceRequestFacts(f"ServiceRequest/{index}", _codings(rng, ALL_CODINGS), rng.choice(STATUSES["other"]))
+            for index in range(rng.randint(0, 2))
+        ),
+        medication_requests=tuple(
+            MedicationRequestFacts(
+                f"MedicationRequest/{index}",
+                _codings(rng, ALL_CODINGS),
+                rng.choice(TEXTS),
+                rng.choice(STATUSES["other"]),
+            )
+            for index in range(rng.randint(0, 2))
+        ),
+        observations=tuple(
+            ObservationFacts(
+                f"Observation/{index}",
+                _codings(rng, ALL_CODINGS),
+                rng.choice(STATUSES["other"]),
+                _date(rng),
+                rng.choice([None, 0.0, 5.0, 12.0, 85.0, -1.0, float("inf"), float("-inf"), float("nan")]),
+                None,
+                _codings(rng, OUTCOME_CODINGS),
+            )
+            for index in range(rng.randint(0, 4))
+        ),
+        draft_orders=tuple(drafts),
+        selections=frozenset(d.ref for d in drafts if rng.random() < 0.6),
+    )
+
+
+seeded = st.randoms(use_true_random=True)
+
+
+@PROPERTY
+@given(seeded, moments, todays)
+def test_never_raises_at_most_one_per_id_most_urgent_first(rng: Random, moment: Moment, today: date) -> None:
+    _well_formed(random_record(rng, ALL_CODINGS), moment, today)
+
+
+@PROPERTY
+@given(seeded, moments, todays)
+def test_no_cgh_means_no_advice(rng: Random, moment: Moment, today: date) -> None:
+    assert evaluate(random_record(rng, NON_CGH_CODINGS), moment, today) == ()
+
+
+@PROPERTY
+@given(seeded, moments, todays)
+def test_refuted_only_diagnosis_means_no_advice(rng: Random, moment: Moment, today: date) -> None:
+    refuted = random_record(rng, CGH_CODINGS, ["refuted", "entered-in-error"])
+    others = random_record(rng, NON_CGH_CODINGS)
+    record = replace(refuted, conditions=refuted.conditions + others.conditions)
+    assert evaluate(record, moment, today) == ()
+
+
+@PROPERTY
+@given(seeded, moments, todays)
+def test_deceased_patient_gets_no_advice(rng: Random, moment: Moment, today: date) -> None:
+    assert evaluate(random_record(rng, ALL_CODINGS, deceased=True), moment, today) == ()
+
+
+@PROPERTY
+@given(
+    seeded,
+    pick(RED_FLAG_CODINGS),
+    pick(CGH_CODINGS),
+    moments,
+    st.dates(min_value=date(1950, 1, 1), max_value=date(2100, 1, 1)),
+)
+def test_red_flag_means_no_escalation_and_no_imaging_not_indicated(
+    rng: Random, flag: Coding, cgh: Coding, moment: Moment, today: date
+) -> None:
+    record = random_record(rng, ALL_CODINGS)
+    flagged = replace(
+        record,
+        conditions=(
+            *record.conditions,
+            ConditionFacts("Condition/flag", (flag,), clinical_status="active", verification_status="confirmed"),
+            ConditionFacts("Condition/cgh", (cgh,), clinical_status="active", verification_status="confirmed"),
+        ),
+    )
+    found = ids(evaluate(flagged, moment, today))
+    assert not ESCALATION_OR_IMAGING & found
+    if found:
+        assert "red-flags" in found
