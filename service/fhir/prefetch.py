@@ -18,14 +18,14 @@ from typing import Any
 from urllib.parse import quote
 
 #: The prefetch key of each template, as declared in discovery (``service.services``) and read back from the
-#: request. Status filters follow ``reference.md`` §2.1; the page size keeps each search to a few pages.
+#: request. Status filters follow ``reference.md`` §2.1 except for Conditions, which are all requested: the
+#: §2.1 filter (active, recurrence, relapse, resolved) would hide a malignancy in remission (a red flag) and
+#: rows without ``clinicalStatus`` (entered-in-error), which the pathway must see to ignore; a patient's
+#: problem list is short. The page size keeps each search to a few pages.
 PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
     {
         "patient": "Patient/{{context.patientId}}",
-        "conditions": (
-            "Condition?patient={{context.patientId}}"
-            "&clinical-status=active,recurrence,relapse,resolved&_count=100"
-        ),
+        "conditions": "Condition?patient={{context.patientId}}&_count=100",
         "procedures": "Procedure?patient={{context.patientId}}&_sort=-date&_count=100",
         "servicerequests": (
             "ServiceRequest?patient={{context.patientId}}&status=active,completed,draft&_count=100"

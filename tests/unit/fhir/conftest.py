@@ -34,8 +34,9 @@ class StubFhirServer:
     routes: dict[str, Route] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
-    def route(self, path: str, body: Any = None, *, status: int = 200, raw: bytes | None = None,
-              delay_s: float = 0.0) -> None:
+    def route(
+        self, path: str, body: Any = None, *, status: int = 200, raw: bytes | None = None, delay_s: float = 0.0
+    ) -> None:
         self.routes[path] = Route(status, body, raw, delay_s)
 
     def paths(self) -> list[str]:
@@ -84,13 +85,15 @@ def patient(patient_id: str = PATIENT_ID, **fields: Any) -> dict[str, Any]:
     return {"resourceType": "Patient", "id": patient_id, "birthDate": "1980-02-03", "gender": "female", **fields}
 
 
-def condition(resource_id: str, code: str = "G44.86", subject: str = f"Patient/{PATIENT_ID}",
-              **fields: Any) -> dict[str, Any]:
+def condition(
+    resource_id: str, code: str = "G44.86", subject: str = f"Patient/{PATIENT_ID}", **fields: Any
+) -> dict[str, Any]:
     return {
         "resourceType": "Condition",
         "id": resource_id,
-        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                                       "code": "active"}]},
+        "clinicalStatus": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
+        },
         "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": code}]},
         "subject": {"reference": subject},
         "onsetDateTime": "2025-03-01",
@@ -98,8 +101,9 @@ def condition(resource_id: str, code: str = "G44.86", subject: str = f"Patient/{
     }
 
 
-def procedure(resource_id: str, code: str = "97110", subject: str = f"Patient/{PATIENT_ID}",
-              **fields: Any) -> dict[str, Any]:
+def procedure(
+    resource_id: str, code: str = "97110", subject: str = f"Patient/{PATIENT_ID}", **fields: Any
+) -> dict[str, Any]:
     return {
         "resourceType": "Procedure",
         "id": resource_id,

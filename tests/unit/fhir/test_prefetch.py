@@ -15,7 +15,12 @@ CONTEXT = {"patientId": "p1", "userId": "Practitioner/doc-7", "encounterId": "e9
 
 def test_templates_declare_the_six_keys() -> None:
     assert set(PREFETCH_TEMPLATES) == {
-        "patient", "conditions", "procedures", "servicerequests", "medicationrequests", "observations",
+        "patient",
+        "conditions",
+        "procedures",
+        "servicerequests",
+        "medicationrequests",
+        "observations",
     }
     assert PREFETCH_TEMPLATES["patient"] == "Patient/{{context.patientId}}"
 
