@@ -63,9 +63,7 @@ from service.fhir.record import ServiceRequestFacts
 #: Bundles inside Bundles (batch-response of searchsets) are read this deep; deeper ones are ignored.
 MAX_BUNDLE_DEPTH = 3
 
-_PATIENT_RESOURCES = frozenset(
-    {"Condition", "Procedure", "ServiceRequest", "MedicationRequest", "Observation"}
-)
+_PATIENT_RESOURCES = frozenset({"Condition", "Procedure", "ServiceRequest", "MedicationRequest", "Observation"})
 _ORDER_RESOURCES = frozenset({"ServiceRequest", "ProcedureRequest", "MedicationRequest", "MedicationOrder"})
 
 
@@ -99,9 +97,7 @@ def parse_context(context: Any) -> HookContext:
         raise BadRequestError("context must be a JSON object holding the hook's context fields")
     patient_id = context.get("patientId")
     if not isinstance(patient_id, str) or not patient_id.strip():
-        raise BadRequestError(
-            "context.patientId is required: the FHIR id of the patient (without 'Patient/')"
-        )
+        raise BadRequestError("context.patientId is required: the FHIR id of the patient (without 'Patient/')")
     selections = context.get("selections")
     if selections is None:
         selections = []
@@ -142,9 +138,7 @@ def flatten(value: Any, *, depth: int = 0) -> Iterator[Entry]:
         return
     if depth >= MAX_BUNDLE_DEPTH:
         return
-    entries = [
-        e for e in as_list(value.get("entry")) if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-    ]
+    entries = [e for e in as_list(value.get("entry")) if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
     full_urls: dict[str, str] = {}
     refs: list[str | None] = []
     for entry in entries:
@@ -232,6 +226,9 @@ def build_record(context: HookContext, sources: Iterable[Any], *, notes: Iterabl
 
     patient: PatientFacts | None = None
     facts: dict[str, dict[str, Any]] = {name: {} for name in _PATIENT_RESOURCES}
+    # Read, skipped or another patient's: the same resource under several keys is looked at (and counted) once.
+    seen: set[str] = set()
+    seen_idless: set[int] = set()
     for entry in entries:
         resource_type = entry.resource.get("resourceType")
         if resource_type == "Patient":
@@ -246,10 +243,13 @@ def build_record(context: HookContext, sources: Iterable[Any], *, notes: Iterabl
             continue
         assert isinstance(resource_type, str)
         if entry.ref is None:
-            skips.add(resource_type, "id")
+            if id(entry.resource) not in seen_idless:
+                seen_idless.add(id(entry.resource))
+                skips.add(resource_type, "id")
             continue
-        if entry.ref in facts[resource_type]:
+        if entry.ref in seen:
             continue
+        seen.add(entry.ref)
         try:
             owner = reader.owner(entry)
             if owner is None:

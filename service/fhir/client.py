@@ -74,9 +74,7 @@ def check_fhir_server(url: Any) -> str:
         parts = urlsplit(base)
         _ = parts.port  # urlsplit checks the port only when asked
     except ValueError:
-        raise BadRequestError(
-            "fhirServer is not a valid URL; send the absolute base URL of your FHIR server"
-        ) from None
+        raise BadRequestError("fhirServer is not a valid URL; send the absolute base URL of your FHIR server") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadRequestError("fhirServer must be an absolute http(s) URL, e.g. https://ehr.example.org/fhir")
     if parts.username or parts.password or parts.query or parts.fragment:
@@ -184,9 +182,7 @@ class FhirClient:
                 return pages, True
             url = urljoin(self.base + "/", link)
             if _origin(url) != _origin(self.base):
-                raise FetchError(
-                    "sent a next link outside fhirServer's origin, which the service does not follow"
-                )
+                raise FetchError("sent a next link outside fhirServer's origin, which the service does not follow")
             if url in seen:
                 break
             seen.add(url)

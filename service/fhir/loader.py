@@ -167,9 +167,7 @@ def _fetch(
     if request.fhir_server is None:
         failures = {key: f"{why} and fhirServer is absent" for key, why in to_fetch.items()}
         failures.update({key: "has more pages (a next link) and fhirServer is absent" for key in to_page})
-        raise FhirDataUnavailableError(
-            _message(failures) + "; send the key or a fhirServer the service can query"
-        )
+        raise FhirDataUnavailableError(_message(failures) + "; send the key or a fhirServer the service can query")
     base = check_fhir_server(request.fhir_server)
     token = request.access_token if isinstance(request.access_token, str) else None
     client = FhirClient(session, base, token, deadline=deadline, budget_s=timeout_s)

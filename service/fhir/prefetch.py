@@ -27,12 +27,8 @@ PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
         "patient": "Patient/{{context.patientId}}",
         "conditions": "Condition?patient={{context.patientId}}&_count=100",
         "procedures": "Procedure?patient={{context.patientId}}&_sort=-date&_count=100",
-        "servicerequests": (
-            "ServiceRequest?patient={{context.patientId}}&status=active,completed,draft&_count=100"
-        ),
-        "medicationrequests": (
-            "MedicationRequest?patient={{context.patientId}}&status=active,draft&_count=100"
-        ),
+        "servicerequests": ("ServiceRequest?patient={{context.patientId}}&status=active,completed,draft&_count=100"),
+        "medicationrequests": ("MedicationRequest?patient={{context.patientId}}&status=active,draft&_count=100"),
         "observations": "Observation?patient={{context.patientId}}&_sort=-date&_count=100",
     }
 )
