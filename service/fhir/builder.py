@@ -216,7 +216,8 @@ def build_record(context: HookContext, sources: Iterable[Any], *, notes: Iterabl
     """
     patient_ref = f"Patient/{context.patient_id}"
     skips = _Skips()
-    entries = [entry for source in sources for entry in flatten(source)]
+    unique = {id(source): source for source in sources}  # the same Bundle sent for several keys is read once
+    entries = [entry for source in unique.values() for entry in flatten(source)]
     medications = {
         entry.ref: entry.resource
         for entry in entries

@@ -7,12 +7,18 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+import requests
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+from requests.adapters import BaseAdapter
 
 from service.errors import BadRequestError
 from service.errors import FhirDataUnavailableError
 from service.fhir import PREFETCH_TEMPLATES
 from service.fhir import load_record
 from service.fhir import make_session
+from service.fhir.record import PatientRecord
 from service.fhir.request import DataRequest
 from tests.unit.fhir.conftest import PATIENT_ID
 from tests.unit.fhir.conftest import StubFhirServer
@@ -345,3 +351,74 @@ def test_fetched_procedures_are_read(fhir_stub: StubFhirServer) -> None:
     templates = {"procedures": PREFETCH_TEMPLATES["procedures"]}
     record = load({}, templates=templates, fhir_server=fhir_stub.base_url)
     assert [p.ref for p in record.procedures] == ["Procedure/pr1"]
+
+
+# --- never anything but a record, 400 or 412 ------------------------------------------------------------
+
+_LEAF = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=10)
+    | st.sampled_from(
+        ["Bundle", "Patient", "Condition", "OperationOutcome", "p1", "Patient/p1", "next", "error", "2020-01-01"]
+    )
+)
+_JSON = st.recursive(
+    _LEAF,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "resourceType",
+                    "id",
+                    "entry",
+                    "resource",
+                    "link",
+                    "relation",
+                    "url",
+                    "issue",
+                    "severity",
+                    "subject",
+                    "reference",
+                    "patientId",
+                    "draftOrders",
+                    "selections",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    context=_JSON | st.fixed_dictionaries({"patientId": st.just(PATIENT_ID)}, optional={"draftOrders": _JSON}),
+    prefetch=st.none() | st.dictionaries(st.sampled_from(sorted(TEMPLATES) + ["other"]), _JSON, max_size=3),
+    fhir_server=st.none() | st.sampled_from(["http://ehr.example/fhir", "https://127.0.0.1:9/fhir", "nonsense"]),
+)
+def test_load_record_only_ever_gives_a_record_400_or_412(context: Any, prefetch: Any, fhir_server: Any) -> None:
+    session = make_session()
+    session.mount("http://", _Refuse())
+    session.mount("https://", _Refuse())
+    request = DataRequest(hook="patient-view", context=context, prefetch=prefetch, fhir_server=fhir_server)
+    try:
+        result = load_record(request, TEMPLATES, timeout_s=1.0, session=session)
+    except (BadRequestError, FhirDataUnavailableError):
+        return
+    assert isinstance(result, PatientRecord)
+
+
+class _Refuse(BaseAdapter):
+    """No network in property tests: every connection is refused."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        raise requests.ConnectionError("refused")
+
+    def close(self) -> None:
+        pass
