@@ -70,7 +70,8 @@ class OpenApiDocument:
 
     :param spec_path: the contract file.
     :param fixtures_dir: the scenario files; a missing folder means no request examples, not an error.
-    :raises OSError, yaml.YAMLError: the contract cannot be read or parsed (the app does not start).
+    :raises OSError, yaml.YAMLError, ValueError: the contract cannot be read or is not an OpenAPI document
+        (the app does not start).
     """
 
     def __init__(self, spec_path: Path = OPENAPI_PATH, fixtures_dir: Path = FIXTURES_DIR) -> None:
