@@ -391,3 +391,39 @@ def test_bad_trusted_clients_file_stops_start_up(tmp_path: Path, content: str, m
     assert result.returncode != 0
     assert message in result.stderr and "CGH_TRUSTED_CLIENTS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.browser
+def test_swagger_ui_renders_under_the_csp(deployment: Deployment) -> None:
+    """A real Chromium loads /docs/ with our CSP: the UI renders and the console has no CSP violation."""
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip("needs Chromium and chromedriver")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
+    try:
+        driver.set_page_load_timeout(30)
+        driver.get(deployment.base + "/docs/")
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        title = WebDriverWait(driver, 20).until(
+            expected_conditions.visibility_of_element_located((By.CSS_SELECTOR, ".swagger-ui .info .title"))
+        )
+        assert "Cervicogenic" in title.text
+        WebDriverWait(driver, 20).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".swagger-ui .opblock"))
+        )
+        console = [entry["message"] for entry in driver.get_log("browser")]
+        assert not [m for m in console if "Content Security Policy" in m or "Refused to" in m], console
+    finally:
+        driver.quit()

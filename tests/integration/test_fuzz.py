@@ -1,0 +1,335 @@
+"""Fuzzing: no 5xx, whatever arrives.
+
+1. The schemathesis CLI against a real ``cgh-cds serve`` (gunicorn, two workers, ``CGH_AUTH=required``): every
+   operation of ``openapi.yaml``, examples + coverage + fuzzing phases, with a fresh valid client JWT per
+   request (a hooks module signs one for the exact path called), and the same again with no token at all.
+2. hypothesis over request bodies, in process, with a valid JWT on each call: arbitrary JSON, raw bytes and
+   scenario requests from ``fhir_fixtures/`` with subtrees replaced, deleted or retyped. The app runs with
+   exceptions propagating, so a would-be 500 fails the test with its traceback.
+
+At least 2,000 generated cases in total; each part asserts its own count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from flask import Flask
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from service import create_app
+from service.config import AuthMode
+from service.config import Settings
+from service.scenarios import iter_scenarios
+from tests.conftest import FIXTURES_DIR
+from tests.servers import RunningService
+from tests.servers import running_service
+from tests.unit.security.signing import ISS
+from tests.unit.security.signing import mint
+from tests.unit.security.signing import new_rsa_key
+
+pytestmark = pytest.mark.fuzz
+
+SERVICE_IDS = ["cgh-patient-view", "cgh-encounter-start", "cgh-order-select", "cgh-order-sign"]
+SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
+KEY = new_rsa_key("fuzz-key")  # RS384: the cheapest signature to make and check, so the budget goes to bodies
+#: A loopback port nothing listens on: a fhirServer fallback fails at once instead of reaching out.
+DEAD_FHIR_SERVER = "http://127.0.0.1:9/fhir"
+
+HOOKS_MODULE = '''
+"""Schemathesis hooks: sign a fresh CDS client JWT for the exact path of each generated request."""
+import os
+import time
+import uuid
+from urllib.parse import unquote
+
+import jwt
+import schemathesis
+
+_KEY = open(os.environ["CGH_FUZZ_KEY_PEM"], "rb").read()
+_BASE = os.environ["CGH_FUZZ_BASE"]
+_ISS = os.environ["CGH_FUZZ_ISS"]
+_KID = os.environ["CGH_FUZZ_KID"]
+
+
+@schemathesis.auth(refresh_interval=None)
+class CdsClientJwt:
+    def get(self, case, ctx):
+        return "unused"
+
+    def set(self, case, data, ctx):
+        path = unquote(case.formatted_path)
+        if os.environ.get("CGH_FUZZ_NO_TOKEN") == "1" or not path.startswith("/cds-services"):
+            return
+        now = int(time.time())
+        claims = {"iss": _ISS, "aud": _BASE + path, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
+        token = jwt.encode(claims, _KEY, algorithm="RS384", headers={"kid": _KID, "typ": "JWT"})
+        case.headers = {**(case.headers or {}), "Authorization": "Bearer " + token}
+'''
+
+
+# --- 1. schemathesis CLI against gunicorn -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
+    tmp = tmp_path_factory.mktemp("fuzz")
+    clients = tmp / "trusted-clients.json"
+    clients.write_text(json.dumps([{"iss": ISS, "jwks": KEY.jwks()}]))
+    pem = tmp / "client-key.pem"
+    pem.write_bytes(
+        KEY.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    (tmp / "cgh_fuzz_hooks.py").write_text(HOOKS_MODULE)
+    env = {
+        "CGH_AUTH": "required",
+        "CGH_TRUSTED_CLIENTS": str(clients),
+        "CGH_CORS_ORIGINS": "https://sandbox.cds-hooks.org",
+        "CGH_ADMIN_TOKEN": "fuzz-admin",
+        "CGH_FHIR_TIMEOUT_S": "0.5",
+    }
+    with running_service(tmp, env, workers=2) as service:
+        hooks_env = {
+            "SCHEMATHESIS_HOOKS": "cgh_fuzz_hooks",
+            "PYTHONPATH": str(tmp),
+            "CGH_FUZZ_KEY_PEM": str(pem),
+            "CGH_FUZZ_BASE": service.base_url,
+            "CGH_FUZZ_ISS": ISS,
+            "CGH_FUZZ_KID": KEY.kid,
+        }
+        yield FuzzTarget(service, tmp, hooks_env)
+        log = service.log()
+    assert "Traceback" not in log
+
+
+@dataclass
+class FuzzTarget:
+    service: RunningService
+    tmp: Path
+    hooks_env: dict[str, str]
+
+    def rejection_reasons(self) -> Counter[str]:
+        """Why the service refused tokens so far (its log lines name the reason, never the token)."""
+        return Counter(re.findall(r'"reason": "([^"]*)"', self.service.log()))
+
+
+def _schemathesis(target: FuzzTarget, env: dict[str, str], *, max_examples: int, name: str) -> int:
+    """Run the CLI; returns the number of test cases it generated (its summary line "N generated")."""
+    base_url, tmp = target.service.base_url, target.tmp
+    events = tmp / f"{name}.ndjson"
+    command = [
+        str(SCHEMATHESIS), "run", f"{base_url}/openapi.yaml",
+        "--url", base_url,
+        "--checks", "not_a_server_error",
+        "--phases", "examples,coverage,fuzzing",
+        "--max-examples", str(max_examples),
+        "--workers", "4",
+        "--seed", "20261125",
+        "--request-timeout", "15",
+        "--generation-database", "none",
+        "--report", "ndjson", "--report-ndjson-path", str(events),
+        "--no-color",
+    ]  # fmt: skip
+    full_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()} | env
+    result = subprocess.run(command, cwd=tmp, env=full_env, capture_output=True, text=True, timeout=900)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    generated = re.search(r"Test cases:\s+(\d+) generated, (\d+) passed", output)
+    assert generated is not None, output[-3000:]
+    assert generated.group(1) == generated.group(2), output[-6000:]
+    return int(generated.group(1))
+
+
+def test_schemathesis_with_valid_tokens_finds_no_5xx(fuzz_target: FuzzTarget) -> None:
+    cases = _schemathesis(fuzz_target, fuzz_target.hooks_env, max_examples=100, name="with-token")
+    print(f"schemathesis (valid JWT per request): {cases} generated cases, no 5xx")
+    assert cases >= 1000
+    # The hook's tokens are all good: the only refusals are schemathesis' own missing/garbled-auth probes.
+    probes = {"no Authorization header", "Authorization scheme is not Bearer", "bearer value is not a compact JWS",
+              "malformed token"}  # fmt: skip
+    assert set(fuzz_target.rejection_reasons()) <= probes, fuzz_target.rejection_reasons()
+
+
+def test_schemathesis_without_tokens_finds_no_5xx(fuzz_target: FuzzTarget) -> None:
+    env = fuzz_target.hooks_env | {"CGH_FUZZ_NO_TOKEN": "1"}
+    cases = _schemathesis(fuzz_target, env, max_examples=30, name="no-token")
+    print(f"schemathesis (no JWT): {cases} generated cases, no 5xx")
+    assert cases >= 500
+
+
+# --- 2. hypothesis over request bodies, in process --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    tmp = tmp_path_factory.mktemp("fuzz-app")
+    clients = tmp / "trusted-clients.json"
+    clients.write_text(json.dumps([{"iss": ISS, "jwks": KEY.jwks()}]))
+    app = create_app(
+        Settings(
+            public_base_url="https://cds.example.org",
+            database_url=f"sqlite:///{tmp / 'fuzz.sqlite3'}",
+            auth=AuthMode.REQUIRED,
+            trusted_clients_path=clients,
+            cors_origins=("https://sandbox.cds-hooks.org",),
+            fhir_timeout_s=0.5,
+            instance_path=tmp,
+            audit_key="fuzz",
+            testing=True,  # exceptions propagate: a would-be 500 fails the example with its traceback
+        )
+    )
+    yield app
+    app.extensions["cgh_runtime"].store.dispose()
+
+
+_COUNTS: dict[str, int] = {}
+
+
+def _post(app: Flask, path: str, body: bytes, content_type: str = "application/json") -> int:
+    token = mint(KEY, iss=ISS, aud="https://cds.example.org" + path)
+    response = app.test_client().post(
+        path, data=body, headers={"Authorization": f"Bearer {token}", "Content-Type": content_type}
+    )
+    assert response.status_code < 500, (path, response.status_code, response.get_data()[:500])
+    if response.status_code >= 400:
+        assert set(response.get_json()) <= {"error", "message"}
+        assert "Traceback" not in response.get_data(as_text=True)
+    return response.status_code
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=25,
+)
+
+_SCENARIOS = [s.rolled_to(date.today()) for s in iter_scenarios(FIXTURES_DIR) if not s.server_resources]
+
+
+def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield prefix
+    if isinstance(document, dict):
+        for key, value in document.items():
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            yield from _paths(value, (*prefix, index))
+
+
+@st.composite
+def mutated_requests(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A real scenario request with one to three subtrees replaced, deleted or retyped."""
+    scenario = draw(st.sampled_from(_SCENARIOS))
+    request = json.loads(json.dumps(scenario.request))
+    if "fhirServer" in request:
+        request["fhirServer"] = DEAD_FHIR_SERVER
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(request) if p]
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent = request
+        for step in path[:-1]:
+            parent = parent[step]
+        action = draw(st.sampled_from(["replace", "delete", "stringify", "wrap"]))
+        last = path[-1]
+        if action == "delete":
+            del parent[last]
+        elif action == "replace":
+            parent[last] = draw(json_values)
+        elif action == "stringify":
+            parent[last] = json.dumps(parent[last])
+        else:
+            parent[last] = [parent[last]]
+    if isinstance(request.get("fhirServer"), str):
+        request["fhirServer"] = DEAD_FHIR_SERVER
+    return scenario.service, request
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    return settings(
+        max_examples=max_examples, deadline=None, database=None, derandomize=True,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+    )  # fmt: skip
+
+
+@fuzz_settings(900)
+@given(case=mutated_requests())
+def test_mutated_scenario_requests_never_5xx(fuzz_app: Flask, case: tuple[str, dict[str, Any]]) -> None:
+    service_id, request = case
+    _post(fuzz_app, f"/cds-services/{service_id}", json.dumps(request).encode())
+    _COUNTS["mutated"] = _COUNTS.get("mutated", 0) + 1
+
+
+@fuzz_settings(500)
+@given(service_id=st.sampled_from(SERVICE_IDS), body=json_values, feedback=st.booleans())
+def test_arbitrary_json_bodies_never_5xx(fuzz_app: Flask, service_id: str, body: Any, feedback: bool) -> None:
+    path = f"/cds-services/{service_id}" + ("/feedback" if feedback else "")
+    _post(fuzz_app, path, json.dumps(body).encode())
+    _COUNTS["json"] = _COUNTS.get("json", 0) + 1
+
+
+@fuzz_settings(300)
+@given(
+    service_id=st.sampled_from([*SERVICE_IDS, "no-such-service"]),
+    body=st.binary(max_size=300),
+    content_type=st.sampled_from(["application/json", "application/fhir+json", "text/plain", "", "application/x"]),
+)
+def test_raw_bytes_never_5xx(fuzz_app: Flask, service_id: str, body: bytes, content_type: str) -> None:
+    _post(fuzz_app, f"/cds-services/{service_id}", body, content_type)
+    _COUNTS["bytes"] = _COUNTS.get("bytes", 0) + 1
+
+
+@fuzz_settings(300)
+@given(
+    feedback=st.lists(
+        st.fixed_dictionaries(
+            {
+                "card": st.one_of(st.uuids().map(str), json_values),
+                "outcome": st.sampled_from(["accepted", "overridden", "other", 3]),
+                "outcomeTimestamp": st.one_of(
+                    st.datetimes().map(lambda d: d.isoformat() + "Z"), st.dates().map(str), json_values
+                ),
+            },
+            optional={"acceptedSuggestions": json_values, "overrideReason": json_values},
+        ),
+        max_size=4,
+    )
+)
+def test_feedback_shapes_never_5xx(fuzz_app: Flask, feedback: list[dict[str, Any]]) -> None:
+    _post(fuzz_app, "/cds-services/cgh-patient-view/feedback", json.dumps({"feedback": feedback}).encode())
+    _COUNTS["feedback"] = _COUNTS.get("feedback", 0) + 1
+
+
+def test_hypothesis_ran_at_least_2000_cases() -> None:
+    """Runs after the property tests above (file order): their generated cases add up to 2,000 or more."""
+    total = sum(_COUNTS.values())
+    print(f"hypothesis cases: {_COUNTS} = {total}")
+    if not _COUNTS:
+        pytest.skip("run with the property tests above")
+    assert total >= 2000, _COUNTS
+
+
+def test_deep_nesting_is_refused_cleanly(fuzz_app: Flask) -> None:
+    for depth in (100, 500, 1000, 1100, 50_000):
+        body = b'{"hook": "patient-view", "hookInstance": "x", "context": ' + b"[" * depth + b"]" * depth + b"}"
+        assert 400 <= _post(fuzz_app, "/cds-services/cgh-patient-view", body) < 500
+        body = b'{"feedback": [' + b'{"a":' * depth + b"1" + b"}" * depth + b"]}"
+        assert 400 <= _post(fuzz_app, "/cds-services/cgh-patient-view/feedback", body) < 500
