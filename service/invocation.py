@@ -31,6 +31,8 @@ from service.store.repository import IssuedCard
 #: Reverse-DNS extension key (CDS Hooks 2.0 §extensions) telling integration testers how many resources
 #: were left out because a field the pathway relies on was invalid.
 SKIPPED_EXTENSION = "org.example.cgh-cds.skipped-resources"
+#: What was skipped or cut short while reading the data (types, elements and counts only: no patient data).
+DATA_NOTES_EXTENSION = "org.example.cgh-cds.data-notes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +73,14 @@ def answer_hook(
     advice = evaluate(record, service.moment, today, runtime.settings.thresholds)
     cards = render_cards(advice, runtime.cards, hook_instance=request.hook_instance, service_id=service.id)
     response: dict[str, Any] = {"cards": cards}
-    if record.skipped:
-        response["extension"] = {SKIPPED_EXTENSION: record.skipped}
-        runtime.on_skipped(record.skipped)
+    if record.skipped or record.notes:
+        extension: dict[str, Any] = {}
+        if record.skipped:
+            extension[SKIPPED_EXTENSION] = record.skipped
+            runtime.on_skipped(record.skipped)
+        if record.notes:
+            extension[DATA_NOTES_EXTENSION] = list(record.notes)
+        response["extension"] = extension
     runtime.store.record_invocation(
         InvocationRecord(
             hook_instance=request.hook_instance,

@@ -246,3 +246,18 @@ def test_logs_hold_no_patient_data_or_tokens(client: FlaskClient, caplog: pytest
     logged = "\n".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
     assert "token-abc-123" not in logged
     assert "patient-identifier-xyz" not in logged
+
+
+def test_invalid_resources_are_skipped_counted_and_reported(client: FlaskClient) -> None:
+    body = _no_cgh_request()
+    body["prefetch"]["conditions"] = {
+        "resourceType": "Bundle", "type": "searchset",
+        "entry": [{"resource": {"resourceType": "Condition", "id": "bad", "subject": {"reference": "Patient/p1"},
+                                "onsetDateTime": "not-a-date", "code": {"text": "something"}}}],
+    }
+    response = client.post("/cds-services/cgh-patient-view", json=body)
+    assert response.status_code == 200
+    extension = response.get_json()["extension"]
+    assert extension["org.example.cgh-cds.skipped-resources"] == 1
+    assert any("Condition" in note for note in extension["org.example.cgh-cds.data-notes"])
+    assert "cgh_skipped_resources_total 1.0" in client.get("/metrics").get_data(as_text=True)
