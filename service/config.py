@@ -124,34 +124,24 @@ def _positive_int(name: str, raw: str) -> int:
     return value
 
 
-def _fraction(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number; give a fraction such as 0.5.") from None
-    if not 0 < value < 1:
-        raise ConfigError(f"{name}={raw!r} must be between 0 and 1 (exclusive).")
-    return value
+def _number_between(low: float, high: float, what: str, example: str) -> Callable[[str, str], float]:
+    """A coercer for a number within ``[low, high]`` (``what`` names the unit in the error message)."""
+
+    def coerce(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number of {what}, e.g. {example}.") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{name}={raw!r} must be between {low:g} and {high:g} ({what}).")
+        return value
+
+    return coerce
 
 
-def _timeout(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds, e.g. 3 or 2.5.") from None
-    if not 0.1 <= value <= 30:
-        raise ConfigError(f"{name}={raw!r} must be between 0.1 and 30 seconds.")
-    return value
-
-
-def _body_mb(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number of megabytes, e.g. 5.") from None
-    if not 0.01 <= value <= 100:
-        raise ConfigError(f"{name}={raw!r} must be between 0.01 and 100 (megabytes).")
-    return value
+_fraction = _number_between(0.05, 0.95, "fraction", "0.5")
+_timeout = _number_between(0.1, 30, "seconds", "3 or 2.5")
+_body_mb = _number_between(0.01, 100, "megabytes", "5")
 
 
 def _boolean(name: str, raw: str) -> bool:
