@@ -128,6 +128,9 @@ def init_app(app: Flask, settings: Settings, store: JtiRegistry) -> SecurityStat
         path = request.path
         if is_cds_path(path):
             state.cors.apply(response, request.headers.get("Origin"))
+            if response.status_code == 401:
+                # RFC 6750 §3: name the scheme, nothing more (no error, no description: the reason is logged).
+                response.headers["WWW-Authenticate"] = "Bearer"
         state.headers.apply(response, path)
         return response
 

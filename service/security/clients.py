@@ -87,9 +87,7 @@ def load_trusted_clients(path: Path) -> TrustedClients:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{where}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})."
-        ) from None
+        raise ConfigError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}).") from None
     return parse_trusted_clients(document, where=where)
 
 
@@ -107,9 +105,7 @@ def parse_trusted_clients(document: Any, *, where: str = "CGH_TRUSTED_CLIENTS") 
     for index, entry in enumerate(document):
         client = _parse_client(entry, f"{where}: client #{index}")
         if client.iss in clients:
-            raise ConfigError(
-                f"{where}: client #{index}: iss {client.iss!r} is listed twice; merge the entries."
-            )
+            raise ConfigError(f"{where}: client #{index}: iss {client.iss!r} is listed twice; merge the entries.")
         clients[client.iss] = client
     return TrustedClients(clients)
 
@@ -133,13 +129,9 @@ def _parse_client(entry: Any, where: str) -> TrustedClient:
 
     keys = _parse_jwks(entry["jwks"], f"{where}: 'jwks'") if "jwks" in entry else {}
     jwks_url = _url(entry["jwks_url"], f"{where}: 'jwks_url'") if "jwks_url" in entry else None
-    jku_allowlist = frozenset(
-        _url(url, f"{where}: 'jku_allowlist'") for url in _strings(entry, "jku_allowlist", where)
-    )
+    jku_allowlist = frozenset(_url(url, f"{where}: 'jku_allowlist'") for url in _strings(entry, "jku_allowlist", where))
     if not keys and jwks_url is None and not jku_allowlist:
-        raise ConfigError(
-            f"{where}: no key source; give 'jwks' (inline public keys), 'jwks_url' or 'jku_allowlist'."
-        )
+        raise ConfigError(f"{where}: no key source; give 'jwks' (inline public keys), 'jwks_url' or 'jku_allowlist'.")
     audiences = frozenset(_audience(a, f"{where}: 'audiences'") for a in _strings(entry, "audiences", where))
     return TrustedClient(
         iss=iss,
@@ -161,9 +153,7 @@ def _strings(entry: Mapping[str, Any], name: str, where: str) -> list[str]:
 
 def _parse_jwks(value: Any, where: str) -> dict[str, VerificationKey]:
     if not isinstance(value, dict) or not isinstance(value.get("keys"), list) or not value["keys"]:
-        raise ConfigError(
-            f'{where}: must be a JWK Set: {{"keys": [<public JWK>, ...]}} with at least one key.'
-        )
+        raise ConfigError(f'{where}: must be a JWK Set: {{"keys": [<public JWK>, ...]}} with at least one key.')
     keys: dict[str, VerificationKey] = {}
     for index, jwk in enumerate(value["keys"]):
         try:
@@ -187,9 +177,7 @@ def _url(value: Any, where: str) -> str:
     except ValueError:
         raise ConfigError(f"{where}: {value!r} is not a valid URL.") from None
     if not host or parts.username is not None or parts.password is not None or parts.fragment:
-        raise ConfigError(
-            f"{where}: {value!r} must be an absolute URL with a host, no user:password, no #fragment."
-        )
+        raise ConfigError(f"{where}: {value!r} must be an absolute URL with a host, no user:password, no #fragment.")
     if parts.scheme == "https":
         return value
     if parts.scheme == "http" and is_loopback_host(host):

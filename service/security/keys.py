@@ -74,8 +74,7 @@ def parse_jwk(jwk: Any) -> VerificationKey:
     private = sorted(_PRIVATE_MEMBERS & set(jwk))
     if private:
         raise ValueError(
-            f"kid {kid!r} holds private key material {private}; give only the public key (never share a "
-            "private key)."
+            f"kid {kid!r} holds private key material {private}; give only the public key (never share a private key)."
         )
     if jwk.get("use", "sig") != "sig":
         raise ValueError(f"kid {kid!r}: 'use' is {jwk.get('use')!r}; a signing key has use 'sig'.")

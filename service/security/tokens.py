@@ -85,9 +85,7 @@ class VerifiedClient:
 class TokenRejectedError(UnauthorizedError):
     """The bearer token was missing or failed a check; ``reason`` is for the log, never for the response."""
 
-    def __init__(
-        self, reason: str, *, iss: str | None = None, kid: str | None = None, jti: str | None = None
-    ) -> None:
+    def __init__(self, reason: str, *, iss: str | None = None, kid: str | None = None, jti: str | None = None) -> None:
         super().__init__(f"JWT rejected: {reason}")
         self.reason = reason
         self.iss = iss
@@ -183,9 +181,7 @@ class TokenVerifier:
             raise _reject("jti already used (replay)", **context)
         return VerifiedClient(iss=iss, kid=kid, jti=jti, tenant=tenant)
 
-    def _find_key(
-        self, client: TrustedClient, kid: str, jku: str | None, context: dict[str, Any]
-    ) -> VerificationKey:
+    def _find_key(self, client: TrustedClient, kid: str, jku: str | None, context: dict[str, Any]) -> VerificationKey:
         if jku is not None and jku not in client.jku_allowlist:
             # Never fetch an unlisted jku: anyone can host a key set, and the URL may point into our network.
             raise _reject(f"jku {_short(jku)} not on this issuer's allowlist", **context)

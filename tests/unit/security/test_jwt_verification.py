@@ -46,9 +46,7 @@ def test_negative_matrix_is_401_without_detail(app: Flask, world: World, case: C
     response = _call(app, case.method, case.path, case.build(world, case.path))
     assert response.status_code == 401
     assert response.get_json() == {"error": "unauthorized"}
-    assert "WWW-Authenticate" not in response.headers or "error_description" not in response.headers.get(
-        "WWW-Authenticate", ""
-    )
+    assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
 @pytest.mark.parametrize("case", POSITIVE, ids=lambda c: c.name)
