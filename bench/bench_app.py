@@ -5,6 +5,9 @@ plus ``POST /bench/floor``: read the body exactly like the CDS endpoints (media 
 answer ``{"cards": []}``. That is the HTTP floor: the same app, middleware, gunicorn and JSON parse, without
 the hook. Production code carries no bench route.
 
+With ``BENCH_AUDIT=off`` (a diagnostic run of the benchmark, never production) the audit write of each
+invocation is skipped, to attribute the HTTP cost between the hook's work and the database.
+
 ``python -m bench.bench_app --port N [--workers W --threads T]`` runs it under
 ``service.gunicorn_app.serve`` (gthread, preload, warm-up before fork), the production runner.
 """
@@ -12,8 +15,11 @@ the hook. Production code carries no bench route.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from flask import Flask
 from flask import Response
@@ -30,6 +36,9 @@ def create_bench_app() -> Flask:
 
     app = create_app(Settings.from_env())
     warm_up(app)
+    if os.environ.get("BENCH_AUDIT") == "off":
+        runtime = app.extensions["cgh_runtime"]
+        app.extensions["cgh_runtime"] = dataclasses.replace(runtime, store=_NoAuditStore(runtime.store))
 
     def floor() -> Response:
         read_json_body()
@@ -37,6 +46,19 @@ def create_bench_app() -> Flask:
 
     app.add_url_rule(FLOOR_PATH, "bench_floor", floor, methods=["POST"])
     return app
+
+
+class _NoAuditStore:
+    """The real store (ping, engine, feedback) except that invocations are not written."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def record_invocation(self, record: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,6 +71,8 @@ class Workload:
     #: For the FHIR-fallback run: the resources the FHIR server must hold (the prefetch content).
     server_resources: list[dict[str, Any]] = field(default_factory=list)
     body: bytes = b""
+    #: Whether the pathway must answer with cards (a deceased Synthea patient gets exactly no cards).
+    expect_cards: bool = True
 
     def __post_init__(self) -> None:
         if not self.body:
@@ -85,7 +87,7 @@ class Workload:
         request = {k: v for k, v in self.request.items() if k != "prefetch"}
         request["fhirServer"] = fhir_server
         return Workload(f"{self.name} (fallback)", "fallback", self.service, request, self.resources,
-                        self.scenario, self.server_resources)
+                        self.scenario, self.server_resources, expect_cards=self.expect_cards)
 
 
 def count_resources(request: dict[str, Any]) -> int:
@@ -199,8 +201,9 @@ def synthea_workloads(path: Path, today: date) -> tuple[Workload, Workload]:
     split_request = {"hook": "patient-view", "hookInstance": f"bench-{patient_id}", "context": context,
                      "prefetch": prefetch}
     server = [patient] + [e["resource"] for key in PREFETCH_TYPES for e in prefetch[key]["entry"]]
+    alive = not (patient.get("deceasedDateTime") or patient.get("deceasedBoolean"))
     split = Workload(f"synthea {label}", "synthea-split", "cgh-patient-view", split_request,
-                     count_resources(split_request), server_resources=server)
+                     count_resources(split_request), server_resources=server, expect_cards=alive)
 
     whole = dict(bundle)
     whole["entry"] = [*bundle["entry"], {"fullUrl": f"urn:uuid:{injected['id']}", "resource": injected,
@@ -209,7 +212,7 @@ def synthea_workloads(path: Path, today: date) -> tuple[Workload, Workload]:
     naive_request = {"hook": "patient-view", "hookInstance": f"bench-naive-{patient_id}", "context": context,
                      "prefetch": naive_prefetch}
     naive = Workload(f"synthea {label} naive", "synthea-naive", "cgh-patient-view", naive_request,
-                     len(whole["entry"]))
+                     len(whole["entry"]), expect_cards=alive)
     return split, naive
 
 
