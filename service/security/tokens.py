@@ -163,7 +163,7 @@ class TokenVerifier:
         client = self.clients.get(iss) if isinstance(iss, str) else None
         if client is None:
             raise _reject("issuer not trusted", iss=iss, kid=kid, jti=unverified.get("jti"))
-        assert isinstance(iss, str)
+        iss = client.iss
         context: dict[str, Any] = {"iss": iss, "kid": kid, "jti": unverified.get("jti")}
 
         key = self._find_key(client, kid, jku, context)

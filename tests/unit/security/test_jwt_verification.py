@@ -80,6 +80,15 @@ def test_allowlisted_jku_is_fetched_once_and_cached(make_app: Callable[..., Flas
     assert world.jwks.count("/ehr/jwks.json?only-jku") == 1
 
 
+@pytest.mark.parametrize("kind", ["ec", "rsa"])
+@pytest.mark.parametrize("signature", ["", "AAAA", "A" * 700])
+def test_signature_of_the_wrong_length_is_refused(app: Flask, world: World, kind: str, signature: str) -> None:
+    key = world.ec if kind == "ec" else world.rsa
+    iss = ISS if kind == "ec" else "https://epic.example.org/interconnect-fhir/api/FHIR/R4"
+    head, body, _ = mint(key, iss=iss, aud=world.aud("/cds-services")).split(".")
+    assert _call(app, "GET", "/cds-services", f"Bearer {head}.{body}.{signature}").status_code == 401
+
+
 def test_feedback_needs_the_feedback_aud(app: Flask, world: World) -> None:
     token = mint(world.ec, iss=ISS, aud=world.aud(INVOKE))
     assert _call(app, "POST", FEEDBACK, f"Bearer {token}", json={}).status_code == 401
