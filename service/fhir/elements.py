@@ -86,11 +86,15 @@ def codeable_concept(value: Any, element: str) -> tuple[tuple[Coding, ...], str 
         return (), None
     if not isinstance(value, dict):
         raise InvalidElementError(element)
+    raw_codings = value.get("coding") or ()
+    # The models coerce a JSON *string* (or a lone object) into a Coding, so check the shape we iterate.
+    if not isinstance(raw_codings, list | tuple) or not all(isinstance(raw, dict) for raw in raw_codings):
+        raise InvalidElementError(element)
     if not _valid(CodeableConcept, value):
         raise InvalidElementError(element)
     codings = tuple(
         coding
-        for raw in value.get("coding") or ()
+        for raw in raw_codings
         if (coding := normalise(raw.get("system"), raw.get("code"), raw.get("display"))) is not None
     )
     text = value.get("text")
