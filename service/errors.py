@@ -70,6 +70,13 @@ class UnsupportedMediaTypeError(CdsServiceError):
     code = "unsupported-media-type"
 
 
+class StoreUnavailableError(CdsServiceError):
+    """503: the database is unreachable; nothing was stored, so the client may retry."""
+
+    status = 503
+    code = "store-unavailable"
+
+
 class StartupError(Exception):
     """Root of problems that stop the service from starting; never an HTTP answer."""
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -19,11 +21,13 @@ from sqlalchemy import event
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
+from service.errors import StoreUnavailableError
 from service.store.models import Base
 from service.store.models import CardIssued
 from service.store.models import Feedback
@@ -74,8 +78,23 @@ class Store:
     def create_schema(self) -> None:
         Base.metadata.create_all(self.engine)
 
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        """A session in a transaction committed on exit; database outages become a 503."""
+        with _database_errors(), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with _database_errors(), self._sessions() as session:
+            yield session
+
     def ping(self) -> bool:
-        with self.engine.connect() as connection:
+        """True when the database answers.
+
+        :raises StoreUnavailableError: it does not.
+        """
+        with _database_errors(), self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return True
 
@@ -87,7 +106,7 @@ class Store:
         return hmac.new(self._audit_key, patient_id.encode(), hashlib.sha256).hexdigest()
 
     def record_invocation(self, record: InvocationRecord) -> None:
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             invocation = Invocation(
                 hook_instance=record.hook_instance,
                 service_id=record.service_id,
@@ -120,7 +139,7 @@ class Store:
         """Store every item in one transaction; returns how many were stored. Commits before returning."""
         now = datetime.now(UTC)
         rows = list(items)
-        with self._sessions.begin() as session:
+        with self._transaction() as session:
             uuids = {row.card_uuid for row in rows}
             known = dict(
                 session.execute(
@@ -149,7 +168,7 @@ class Store:
         """Record ``(iss, jti)`` as used; False if it was already used and has not expired (a replay)."""
         now = datetime.now(UTC)
         try:
-            with self._sessions.begin() as session:
+            with self._transaction() as session:
                 session.execute(delete(SeenJwt).where(SeenJwt.expires_at < now))
                 session.add(SeenJwt(iss=iss, jti=jti, expires_at=expires_at))
         except IntegrityError:
@@ -158,7 +177,7 @@ class Store:
 
     def recommendation_summary(self) -> list[dict[str, Any]]:
         """Per recommendation id: cards issued, feedback accepted / overridden, override rate."""
-        with self._sessions() as session:
+        with self._reading() as session:
             issued = dict(
                 session.execute(
                     select(CardIssued.recommendation, func.count()).group_by(CardIssued.recommendation)
@@ -194,6 +213,19 @@ class Store:
                 }
             )
         return summary
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """Translate a lost or refusing database into :class:`StoreUnavailableError` (503), at this one boundary."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except DBAPIError as exc:
+        raise StoreUnavailableError(
+            "The service's database is unavailable; nothing was stored. Retry shortly."
+        ) from exc
 
 
 def _make_engine(url: str) -> Engine:

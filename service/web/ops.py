@@ -15,9 +15,9 @@ from flask import jsonify
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
 from prometheus_flask_exporter import PrometheusMetrics
-from sqlalchemy.exc import SQLAlchemyError
 
 from service.config import AuthMode
+from service.errors import StoreUnavailableError
 from service.invocation import Runtime
 
 bp = Blueprint("ops", __name__)
@@ -42,7 +42,7 @@ def readyz() -> Response | tuple[Response, int]:
     try:
         runtime.store.ping()
         checks["database"] = "ok"
-    except SQLAlchemyError:
+    except StoreUnavailableError:
         log.warning("readiness: database unreachable")
         checks["database"] = "unreachable"
         ready = False

@@ -6,6 +6,7 @@ import copy
 import logging
 import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -261,3 +262,21 @@ def test_invalid_resources_are_skipped_counted_and_reported(client: FlaskClient)
     assert extension["org.example.cgh-cds.skipped-resources"] == 1
     assert any("Condition" in note for note in extension["org.example.cgh-cds.data-notes"])
     assert "cgh_skipped_resources_total 1.0" in client.get("/metrics").get_data(as_text=True)
+
+
+def test_a_lost_database_is_503_and_readiness_fails(app: Flask, client: FlaskClient, tmp_path: Path) -> None:
+    store = app.extensions["cgh_runtime"].store
+    store.engine.dispose()
+    # Point the engine at a database file in a folder that no longer exists: every connection fails.
+    from sqlalchemy import create_engine
+
+    store.engine = create_engine(f"sqlite:///{tmp_path}/gone/missing.sqlite3")
+    store._sessions.configure(bind=store.engine)
+    response = client.post("/cds-services/cgh-patient-view", json=_no_cgh_request())
+    assert response.status_code == 503
+    assert _error(response)["error"] == "store-unavailable"
+    feedback = client.post("/cds-services/cgh-patient-view/feedback", json={"feedback": [
+        {"card": "c", "outcome": "overridden", "outcomeTimestamp": "2025-06-01T00:00:00Z"}]})
+    assert feedback.status_code == 503
+    ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["checks"]["database"] == "unreachable"
