@@ -8,6 +8,8 @@ goes through :func:`normalise`, so value-set membership is a plain set lookup.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 SNOMED = "http://snomed.info/sct"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -81,9 +83,22 @@ def normalise_code(system: str, code: str) -> str:
     return value
 
 
-def normalise(system: str | None, code: str | None, display: str | None = None) -> Coding | None:
-    """A normalised :class:`Coding`, or ``None`` when the code is missing or blank."""
-    if not isinstance(code, str) or not code.strip():
+def normalise(system: Any, code: Any, display: Any = None) -> Coding | None:
+    """A normalised :class:`Coding`, or ``None`` when the code is missing or blank.
+
+    Arguments are raw JSON values: anything that is not a string counts as absent.
+    """
+    if not isinstance(code, str):
         return None
-    canonical = canonical_system(system if isinstance(system, str) else None)
-    return Coding(canonical, normalise_code(canonical, code), display if isinstance(display, str) else None)
+    return _normalised(
+        system if isinstance(system, str) else None, code, display if isinstance(display, str) else None
+    )
+
+
+@lru_cache(maxsize=16384)
+def _normalised(system: str | None, code: str, display: str | None) -> Coding | None:
+    # Real records repeat a few concepts many times (Synthea: one LOINC code per vital sign): normalise once.
+    if not code.strip():
+        return None
+    canonical = canonical_system(system)
+    return Coding(canonical, normalise_code(canonical, code), display)

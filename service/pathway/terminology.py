@@ -126,7 +126,11 @@ class ConceptEntry:
 class ValueSet:
     """One loaded value set: membership by normalised ``(system, code)`` and the metadata of its groups."""
 
-    __slots__ = ("id", "url", "title", "systems", "_exact", "_prefixes", "_groups", "_weeks", "_names", "_entries")
+    __slots__ = (
+        "id", "url", "title", "systems", "_exact", "_prefixes", "_groups", "_weeks", "_names", "_entries", "_memo",
+    )
+    #: Membership verdicts remembered per (system, code); bounded so odd input cannot grow it without limit.
+    _MEMO_LIMIT = 50_000
 
     def __init__(
         self,
@@ -154,15 +158,22 @@ class ValueSet:
             re.compile(r"\b(?:" + alternatives + r")\b", re.IGNORECASE) if names else None
         )
         self._entries = entries
+        self._memo: dict[tuple[str, str], tuple[int, ...]] = {}
 
     def __repr__(self) -> str:
         return f"ValueSet({self.id!r})"
 
     def _indexes(self, coding: Coding) -> tuple[int, ...]:
-        found = self._exact.get(coding.key, ())
-        prefixes = self._prefixes.get(coding.system)
-        if prefixes:
-            found = found + tuple(index for stem, index in prefixes if coding.code.startswith(stem))
+        key = coding.key
+        found = self._memo.get(key)
+        if found is None:
+            found = self._exact.get(key, ())
+            prefixes = self._prefixes.get(coding.system)
+            if prefixes:
+                found = found + tuple(index for stem, index in prefixes if coding.code.startswith(stem))
+            if len(self._memo) >= self._MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = found
         return found
 
     def contains(self, coding: Coding) -> bool:
