@@ -19,7 +19,6 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from flask import Flask
 from flask import Response
@@ -38,7 +37,7 @@ def create_bench_app() -> Flask:
     warm_up(app)
     if os.environ.get("BENCH_AUDIT") == "off":
         runtime = app.extensions["cgh_runtime"]
-        app.extensions["cgh_runtime"] = dataclasses.replace(runtime, store=_NoAuditStore(runtime.store))
+        app.extensions["cgh_runtime"] = dataclasses.replace(runtime, audit=_NoAudit())
 
     def floor() -> Response:
         read_json_body()
@@ -48,17 +47,17 @@ def create_bench_app() -> Flask:
     return app
 
 
-class _NoAuditStore:
-    """The real store (ping, engine, feedback) except that invocations are not written."""
+class _NoAudit:
+    """An audit writer that writes nothing (the BENCH_AUDIT=off diagnostic row)."""
 
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def record_invocation(self, record: object) -> None:
+    def submit(self, record: object) -> None:
         return None
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
+    def flush(self, timeout_s: float = 5.0) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

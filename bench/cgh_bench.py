@@ -150,10 +150,10 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------------------------------------- in-process
 
 
-class _NullStore:
-    """Stands in for the audit store: ``answer_hook`` runs unchanged, minus the database write."""
+class _NullAudit:
+    """Stands in for the audit writer: ``answer_hook`` runs unchanged, minus the database write."""
 
-    def record_invocation(self, record: object) -> None:
+    def submit(self, record: object) -> None:
         return None
 
 
@@ -172,7 +172,7 @@ def inproc_runtime() -> Iterator[tuple[Any, Callable[[Workload], dict[str, Any]]
                             instance_path=Path(tmp), audit_key="bench")
         app = create_app(settings)
         warm_up(app)
-        runtime = dataclasses.replace(app.extensions["cgh_runtime"], store=_NullStore())
+        runtime = dataclasses.replace(app.extensions["cgh_runtime"], audit=_NullAudit())
         today = date.today()
 
         def run(workload: Workload) -> dict[str, Any]:

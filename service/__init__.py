@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     from service.render import load_card_library
     from service.security import init_app as init_security
     from service.store import Store
+    from service.store.audit import AuditWriter
     from service.web import analytics
     from service.web import cds
     from service.web import docs
@@ -58,10 +59,12 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     audit_key = settings.audit_key or _instance_secret(Path(app.instance_path) / "audit.key")
     store = Store(settings.effective_database_url, audit_key=audit_key)
     store.create_schema()
-    count_cards, count_skipped = ops.init_metrics(app)
+    count_cards, count_skipped, count_dropped = ops.init_metrics(app)
     runtime = Runtime(
         settings=settings,
         store=store,
+        # Tests see each audit row as soon as the answer is sent; the real service batches them.
+        audit=AuditWriter(store, synchronous=settings.testing, on_dropped=count_dropped),
         cards=load_card_library(cards_dir or CARDS_DIR),
         http=make_session(),
         on_cards=count_cards,

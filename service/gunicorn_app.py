@@ -41,6 +41,14 @@ def _post_fork(server: Any, worker: Any) -> None:
         runtime.store.engine.dispose(close=False)
 
 
+def _worker_exit(server: Any, worker: Any) -> None:
+    # Graceful stop: write the batched audit rows before the worker goes.
+    app = worker.app.callable if hasattr(worker.app, "callable") else None
+    runtime = getattr(app, "extensions", {}).get("cgh_runtime") if app is not None else None
+    if runtime is not None:
+        runtime.audit.close()
+
+
 def _child_exit(server: Any, worker: Any) -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -65,6 +73,7 @@ def serve(app_factory: Callable[[], Flask], *, host: str, port: int, workers: in
         "graceful_timeout": 10,
         "keepalive": 5,
         "post_fork": _post_fork,
+        "worker_exit": _worker_exit,
         "child_exit": _child_exit,
         # No request bodies or headers in access logs: the default format logs only the request line.
         "accesslog": "-",

@@ -26,6 +26,7 @@ from service.render import render_cards
 from service.services import CdsService
 from service.store import InvocationRecord
 from service.store import Store
+from service.store.audit import AuditWriter
 from service.store.repository import IssuedCard
 
 #: Reverse-DNS extension key (CDS Hooks 2.0 §extensions) telling integration testers how many resources
@@ -41,6 +42,7 @@ class Runtime:
 
     settings: Settings
     store: Store
+    audit: AuditWriter
     cards: CardLibrary
     http: requests.Session
     on_cards: Callable[[str, list[dict[str, Any]]], None] = lambda service_id, cards: None
@@ -81,7 +83,7 @@ def answer_hook(
         if record.notes:
             extension[DATA_NOTES_EXTENSION] = list(record.notes)
         response["extension"] = extension
-    runtime.store.record_invocation(
+    runtime.audit.submit(
         InvocationRecord(
             hook_instance=request.hook_instance,
             service_id=service.id,

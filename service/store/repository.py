@@ -106,32 +106,37 @@ class Store:
         return hmac.new(self._audit_key, patient_id.encode(), hashlib.sha256).hexdigest()
 
     def record_invocation(self, record: InvocationRecord) -> None:
+        self.record_invocations((record,))
+
+    def record_invocations(self, records: Sequence[InvocationRecord]) -> None:
+        """Store a batch of answered calls and the cards they issued, in one transaction."""
         with self._transaction() as session:
-            invocation = Invocation(
-                hook_instance=record.hook_instance,
-                service_id=record.service_id,
-                hook=record.hook,
-                patient_hash=self.patient_hash(record.patient_id),
-                client_iss=record.client_iss,
-                received_at=record.received_at,
-                duration_ms=record.duration_ms,
-                recommendations=" ".join(card.recommendation for card in record.cards),
-                skipped_resources=record.skipped_resources,
-            )
-            session.add(invocation)
-            session.flush()
-            for card in record.cards:
-                # A client may repeat a hookInstance; the card uuid then repeats too and is already known.
-                session.merge(
-                    CardIssued(
-                        uuid=card.uuid,
-                        invocation_id=invocation.id,
-                        service_id=record.service_id,
-                        recommendation=card.recommendation,
-                        indicator=card.indicator,
-                        issued_at=record.received_at,
-                    )
+            for record in records:
+                invocation = Invocation(
+                    hook_instance=record.hook_instance,
+                    service_id=record.service_id,
+                    hook=record.hook,
+                    patient_hash=self.patient_hash(record.patient_id),
+                    client_iss=record.client_iss,
+                    received_at=record.received_at,
+                    duration_ms=record.duration_ms,
+                    recommendations=" ".join(card.recommendation for card in record.cards),
+                    skipped_resources=record.skipped_resources,
                 )
+                session.add(invocation)
+                session.flush()
+                for card in record.cards:
+                    # A client may repeat a hookInstance; the card uuid then repeats too and is already known.
+                    session.merge(
+                        CardIssued(
+                            uuid=card.uuid,
+                            invocation_id=invocation.id,
+                            service_id=record.service_id,
+                            recommendation=card.recommendation,
+                            indicator=card.indicator,
+                            issued_at=record.received_at,
+                        )
+                    )
 
     def record_feedback(
         self, service_id: str, items: Iterable[FeedbackRecord], *, client_iss: str | None, store_comments: bool
@@ -177,6 +182,10 @@ class Store:
 
     def recommendation_summary(self) -> list[dict[str, Any]]:
         """Per recommendation id: cards issued, feedback accepted / overridden, override rate."""
+        # Feedback may arrive before the audit of its card is written (the audit is batched), so the
+        # recommendation of a feedback row is resolved here, at query time, from the cards issued.
+        feedback_rec = func.coalesce(Feedback.recommendation, CardIssued.recommendation)
+        on_card = CardIssued.uuid == Feedback.card_uuid
         with self._reading() as session:
             issued = dict(
                 session.execute(
@@ -184,19 +193,23 @@ class Store:
                 ).all()
             )
             outcomes: dict[str, dict[str, int]] = {}
-            for rec, outcome, count in session.execute(
-                select(Feedback.recommendation, Feedback.outcome, func.count(func.distinct(Feedback.card_uuid)))
-                .where(Feedback.recommendation.is_not(None))
-                .group_by(Feedback.recommendation, Feedback.outcome)
+            for recommendation, outcome, count in session.execute(
+                select(feedback_rec, Feedback.outcome, func.count(func.distinct(Feedback.card_uuid)))
+                .select_from(Feedback)
+                .outerjoin(CardIssued, on_card)
+                .where(feedback_rec.is_not(None))
+                .group_by(feedback_rec, Feedback.outcome)
             ).all():
-                outcomes.setdefault(str(rec), {})[outcome] = count
+                outcomes.setdefault(str(recommendation), {})[outcome] = count
             reasons: dict[str, dict[str, int]] = {}
-            for rec, code, count in session.execute(
-                select(Feedback.recommendation, Feedback.override_code, func.count())
-                .where(Feedback.recommendation.is_not(None), Feedback.override_code.is_not(None))
-                .group_by(Feedback.recommendation, Feedback.override_code)
+            for recommendation, code, count in session.execute(
+                select(feedback_rec, Feedback.override_code, func.count())
+                .select_from(Feedback)
+                .outerjoin(CardIssued, on_card)
+                .where(feedback_rec.is_not(None), Feedback.override_code.is_not(None))
+                .group_by(feedback_rec, Feedback.override_code)
             ).all():
-                reasons.setdefault(str(rec), {})[str(code)] = count
+                reasons.setdefault(str(recommendation), {})[str(code)] = count
         summary = []
         for rec in sorted(set(issued) | set(outcomes)):
             accepted = outcomes.get(rec, {}).get("accepted", 0)

@@ -44,6 +44,7 @@ def page() -> str:
 def recommendations() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
     _require_admin(runtime)
+    runtime.audit.flush()  # this worker's batched audit rows, so the figures include its latest cards
     figures = {row["recommendation"]: row for row in runtime.store.recommendation_summary()}
     rows: list[dict[str, Any]] = []
     for recommendation, content in runtime.cards.cards.items():

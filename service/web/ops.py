@@ -52,8 +52,10 @@ def readyz() -> Response | tuple[Response, int]:
     return jsonify(body), 200 if ready else 503
 
 
-def init_metrics(app: Flask) -> tuple[Callable[[str, list[dict[str, Any]]], None], Callable[[int], None]]:
-    """Expose ``/metrics`` (request latency per route and status) and return the card and skip counters.
+def init_metrics(
+    app: Flask,
+) -> tuple[Callable[[str, list[dict[str, Any]]], None], Callable[[int], None], Callable[[int], None]]:
+    """Expose ``/metrics`` (request latency per route and status); return the card, skip and audit-drop counters.
 
     Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes to that folder and
     ``/metrics`` aggregates them; otherwise each app gets its own registry (tests build many apps).
@@ -78,6 +80,11 @@ def init_metrics(app: Flask) -> tuple[Callable[[str, list[dict[str, Any]]], None
         registry=registry,
     )
 
+    dropped_total = Counter(
+        "cgh_audit_dropped_total", "Invocation audit records dropped because the database stayed unavailable",
+        registry=registry,
+    )
+
     def count_cards(service_id: str, cards: list[dict[str, Any]]) -> None:
         for card in cards:
             cards_total.labels(service_id, card["source"]["topic"]["code"], card["indicator"]).inc()
@@ -85,4 +92,7 @@ def init_metrics(app: Flask) -> tuple[Callable[[str, list[dict[str, Any]]], None
     def count_skipped(count: int) -> None:
         skipped_total.inc(count)
 
-    return count_cards, count_skipped
+    def count_dropped(count: int) -> None:
+        dropped_total.inc(count)
+
+    return count_cards, count_skipped, count_dropped

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from service.protocol import response_problems
+from service.scenarios import Scenario
 from service.scenarios import check_response
 from service.scenarios import iter_scenarios
 from tests.conftest import FIXTURES_DIR
@@ -21,6 +22,10 @@ from tests.servers import CLI
 from tests.servers import running_service
 
 SCENARIOS = [s for s in iter_scenarios(FIXTURES_DIR) if not s.server_resources and s.expect.status == 200]
+
+
+def _firing(recommendation: str) -> Scenario:
+    return next(s for s in SCENARIOS if any(c.recommendation == recommendation for c in s.expect.cards))
 
 
 def _exercise(base_url: str) -> None:
@@ -39,17 +44,19 @@ def _exercise(base_url: str) -> None:
     card = issued[0]
     feedback = requests.post(
         f"{base_url}/cds-services/cgh-patient-view/feedback",
-        json={"feedback": [{"card": card["uuid"], "outcome": "overridden",
-                            "outcomeTimestamp": "2025-06-01T00:00:00Z"}]},
+        json={
+            "feedback": [{"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2025-06-01T00:00:00Z"}]
+        },
         timeout=10,
     )
     assert feedback.status_code == 200 and feedback.json() == {"stored": 1}
-    bad = requests.post(f"{base_url}/cds-services/cgh-patient-view", data=b"{", timeout=10,
-                        headers={"Content-Type": "application/json"})
+    bad = requests.post(
+        f"{base_url}/cds-services/cgh-patient-view", data=b"{", timeout=10, headers={"Content-Type": "application/json"}
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "bad-request"
     # Metrics aggregate across both workers (prometheus multiprocess mode).
     metrics = requests.get(f"{base_url}/metrics", timeout=10).text
-    total = sum(float(v) for v in re.findall(r'^cgh_cards_total\{[^}]*\} ([0-9.]+)$', metrics, re.M))
+    total = sum(float(v) for v in re.findall(r"^cgh_cards_total\{[^}]*\} ([0-9.]+)$", metrics, re.M))
     assert total == len(issued)
 
 
@@ -67,7 +74,11 @@ def test_serve_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
 
 def test_serve_refuses_to_start_with_a_bad_setting(tmp_path: Path) -> None:
     result = subprocess.run(
-        [str(CLI), "serve", "--port", "1"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        [str(CLI), "serve", "--port", "1"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "CGH_AUTH": "sometimes"},
     )
     assert result.returncode == 2
@@ -81,21 +92,33 @@ def test_check_validates_content() -> None:
 
 
 def test_evaluate_prints_readable_cards_and_checks_the_expectation() -> None:
-    scenario = next(s for s in SCENARIOS if s.path.parent.name == "pt-first-line")
-    result = subprocess.run([str(CLI), "evaluate", str(scenario.path)], cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=120)
+    scenario = _firing("pt-first-line")
+    result = subprocess.run(
+        [str(CLI), "evaluate", str(scenario.path)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "pt-first-line" in result.stdout and "expectation: PASS" in result.stdout
+    assert "] pt-first-line: " in result.stdout and "expectation: PASS" in result.stdout
 
 
 def test_evaluate_a_bare_request_as_json(tmp_path: Path) -> None:
-    scenario = next(s for s in SCENARIOS if s.path.parent.name == "pt-first-line")
+    scenario = _firing("pt-first-line")
     request_file = tmp_path / "request.json"
     request_file.write_bytes(orjson.dumps(scenario.request))
     result = subprocess.run(
-        [str(CLI), "evaluate", str(request_file), "--service", scenario.service, "--json",
-         "--today", scenario.reference_date.isoformat()],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        [
+            str(CLI),
+            "evaluate",
+            str(request_file),
+            "--service",
+            scenario.service,
+            "--json",
+            "--today",
+            scenario.reference_date.isoformat(),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     body = orjson.loads(result.stdout)
@@ -106,13 +129,15 @@ def test_replay_against_a_running_service(tmp_path: Path) -> None:
     with running_service(tmp_path) as service:
         result = subprocess.run(
             [str(CLI), "replay", "--url", service.base_url, str(FIXTURES_DIR)],
-            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " 0 failed" in result.stdout
 
 
 def test_python_m_service_cli_matches_console_script() -> None:
-    result = subprocess.run([sys.executable, "-m", "service.cli", "--help"], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run([sys.executable, "-m", "service.cli", "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "evaluate" in result.stdout
