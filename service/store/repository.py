@@ -19,8 +19,11 @@ from sqlalchemy import create_engine
 from sqlalchemy import delete
 from sqlalchemy import event
 from sqlalchemy import func
+from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -109,34 +112,50 @@ class Store:
         self.record_invocations((record,))
 
     def record_invocations(self, records: Sequence[InvocationRecord]) -> None:
-        """Store a batch of answered calls and the cards they issued, in one transaction."""
+        """Store a batch of answered calls and the cards they issued, in one transaction.
+
+        Core bulk inserts, not ORM units of work: the audit runs for every call and the ORM's per-object
+        flush cost as much as answering the hook.
+        """
+        if not records:
+            return
+        invocation_rows = [
+            {
+                "hook_instance": record.hook_instance,
+                "service_id": record.service_id,
+                "hook": record.hook,
+                "patient_hash": self.patient_hash(record.patient_id),
+                "client_iss": record.client_iss,
+                "received_at": record.received_at,
+                "duration_ms": record.duration_ms,
+                "recommendations": " ".join(card.recommendation for card in record.cards),
+                "skipped_resources": record.skipped_resources,
+            }
+            for record in records
+        ]
         with self._transaction() as session:
-            for record in records:
-                invocation = Invocation(
-                    hook_instance=record.hook_instance,
-                    service_id=record.service_id,
-                    hook=record.hook,
-                    patient_hash=self.patient_hash(record.patient_id),
-                    client_iss=record.client_iss,
-                    received_at=record.received_at,
-                    duration_ms=record.duration_ms,
-                    recommendations=" ".join(card.recommendation for card in record.cards),
-                    skipped_resources=record.skipped_resources,
-                )
-                session.add(invocation)
-                session.flush()
+            ids = session.execute(
+                insert(Invocation).returning(Invocation.id, sort_by_parameter_order=True), invocation_rows
+            ).scalars().all()
+            cards: dict[str, dict[str, Any]] = {}
+            for invocation_id, record in zip(ids, records, strict=True):
                 for card in record.cards:
-                    # A client may repeat a hookInstance; the card uuid then repeats too and is already known.
-                    session.merge(
-                        CardIssued(
-                            uuid=card.uuid,
-                            invocation_id=invocation.id,
-                            service_id=record.service_id,
-                            recommendation=card.recommendation,
-                            indicator=card.indicator,
-                            issued_at=record.received_at,
-                        )
-                    )
+                    # A client may repeat a hookInstance; the card uuid then repeats and is already known.
+                    cards.setdefault(card.uuid, {
+                        "uuid": card.uuid,
+                        "invocation_id": invocation_id,
+                        "service_id": record.service_id,
+                        "recommendation": card.recommendation,
+                        "indicator": card.indicator,
+                        "issued_at": record.received_at,
+                    })
+            if cards:
+                session.execute(self._insert_new_cards(), list(cards.values()))
+
+    def _insert_new_cards(self) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql_insert(CardIssued).on_conflict_do_nothing(index_elements=["uuid"])
+        return sqlite_insert(CardIssued).on_conflict_do_nothing(index_elements=["uuid"])
 
     def record_feedback(
         self, service_id: str, items: Iterable[FeedbackRecord], *, client_iss: str | None, store_comments: bool

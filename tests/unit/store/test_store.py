@@ -26,12 +26,18 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         url = request.getfixturevalue("postgres_url")
     instance = Store(url, audit_key="k")
     instance.create_schema()
+    if request.param == "postgres":
+        _empty(instance)  # the server is shared with other tests (e.g. gunicorn on PostgreSQL)
     yield instance
     if request.param == "postgres":
-        with instance.engine.begin() as connection:
-            for table in ("feedback", "cards_issued", "invocations", "seen_jwts"):
-                connection.execute(text(f"DELETE FROM {table}"))
+        _empty(instance)
     instance.dispose()
+
+
+def _empty(store: Store) -> None:
+    with store.engine.begin() as connection:
+        for table in ("feedback", "cards_issued", "invocations", "seen_jwts"):
+            connection.execute(text(f"DELETE FROM {table}"))
 
 
 def _invocation(cards: list[IssuedCard], patient_id: str = "patient-123") -> InvocationRecord:
