@@ -1,9 +1,9 @@
 """Hardening headers on every response: no sniffing, no framing, no referrer, a strict CSP, no caching of CDS
 answers (they carry patient-specific advice).
 
-Swagger UI (``/docs/``) is the one HTML page: its CSP allows our own scripts plus the page's inline
-bootstrap script by SHA-256 hash, computed from the page as served, so a change of Swagger config cannot
-silently break it and no ``'unsafe-inline'`` script is ever allowed.
+Swagger UI (``/docs/``): its CSP allows our own scripts plus the page's inline bootstrap script by SHA-256
+hash, computed from the page as served, so a change of Swagger config cannot silently break it and no
+``'unsafe-inline'`` script is ever allowed. The governance page (``/analytics/``) has no inline script at all.
 """
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ __all__ = ["API_CSP", "SecurityHeaders"]
 #: JSON endpoints render nothing: no source of any kind, no framing, no forms.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 DOCS_PREFIX = "/docs"
+#: The governance page (``/analytics/``): our own script and stylesheet only; it reads the JSON from its origin.
+PAGES_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+_PAGE_PREFIXES = ("/analytics/",)
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
 #: Paths whose answers may be cached (static docs assets, the OpenAPI file).
 _CACHEABLE_PREFIXES = ("/docs/", "/openapi.yaml")
@@ -43,6 +49,8 @@ class SecurityHeaders:
             headers["Strict-Transport-Security"] = "max-age=31536000"
         if path == DOCS_PREFIX or path.startswith(DOCS_PREFIX + "/"):
             headers["Content-Security-Policy"] = self._docs_csp(response)
+        elif path.startswith(_PAGE_PREFIXES) and response.mimetype in {"text/html", "text/css", "text/javascript"}:
+            headers["Content-Security-Policy"] = PAGES_CSP
         else:
             headers["Content-Security-Policy"] = API_CSP
         if not path.startswith(_CACHEABLE_PREFIXES):

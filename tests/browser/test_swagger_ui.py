@@ -29,53 +29,20 @@ from service import create_app
 from service.config import AuthMode
 from service.config import Settings
 from service.scenarios import load_scenario
+from tests.browser.conftest import require_browser
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("CGH_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("CGH_CHROMEDRIVER", "/usr/bin/chromedriver"))
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,2400",
-    # No internet: every name but the loopback address fails to resolve.
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-)
 WAIT_S = 60
 SERVICE_ID = "cgh-patient-view"
 EXAMPLE_FILE = Path(__file__).resolve().parents[2] / "fhir_fixtures/pt-first-line/s01-new-cgh-no-pt-patient-view.json"
 EXAMPLE = EXAMPLE_FILE.stem
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
-def _require_browser() -> None:
-    """Fail in CI, skip locally, when Chromium, chromedriver or selenium is missing."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("selenium (pip extra 'e2e')")
-    if missing:
-        reason = f"browser test needs {', '.join(missing)}: run scripts/install-browser"
-        if _in_ci():
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app behind a real HTTP server on a free loopback port; yields its base URL."""
-    _require_browser()
+    require_browser()
     folder = tmp_path_factory.mktemp("browser")
     holder: dict[str, Flask] = {}
 
@@ -102,27 +69,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         thread.join(timeout=10)
         server.server_close()
         holder["app"].extensions["cgh_runtime"].store.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(WAIT_S)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
