@@ -7,7 +7,8 @@ COPY service ./service
 COPY cards ./cards
 COPY fhir_fixtures ./fhir_fixtures
 COPY openapi.yaml ./
-RUN pip install --no-cache-dir '.[server,postgres]' && useradd --system --home /app cds && mkdir -p /app/instance \
+# Editable: the service reads cards/, fhir_fixtures/ and openapi.yaml beside its package (/app).
+RUN pip install --no-cache-dir -e '.[server,postgres]' && useradd --system --home /app cds && mkdir -p /app/instance \
     && chown cds /app/instance
 USER cds
 ENV CGH_AUTH=required
