@@ -9,6 +9,7 @@ database), and that feedback and governance figures are shared across replicas.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -124,6 +125,12 @@ def test_replicas_behind_the_balancer_answer_with_shared_state(
 
 
 def test_both_replicas_served_requests(running_stack: tuple[str, Path]) -> None:
-    logs = [path.read_text(errors="replace") for path in sorted(running_stack[1].glob("replica-*.log"))]
-    served = [log.count('"POST /cds-services/') for log in logs]
-    assert len(served) == 2 and all(count > 0 for count in served), served
+    upstreams = re.findall(r"server (127\.0\.0\.1:\d+);", (running_stack[1] / "nginx.conf").read_text())
+    assert len(upstreams) == 2
+    for upstream in upstreams:
+        metrics = requests.get(f"http://{upstream}/metrics", timeout=10).text
+        served = sum(
+            float(value) for value in re.findall(
+                r'^flask_http_request_total\{[^}]*method="POST"[^}]*\} ([0-9.]+)$', metrics, re.MULTILINE)
+        )
+        assert served > 0, f"replica {upstream} answered no POST"
