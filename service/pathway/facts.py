@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from datetime import timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from service.fhir.coding import ICD10
 from service.fhir.coding import ICD10CM
@@ -161,7 +162,13 @@ def resource_label(codings: Iterable[Coding], text: str | None, preferred: Itera
 
 
 def _status(value: str | None) -> str | None:
-    return value.strip().lower() if isinstance(value, str) and value.strip() else None
+    return _normalised_status(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=256)
+def _normalised_status(value: str) -> str | None:
+    # Status codes are a handful of strings asked about many times per evaluation.
+    return value.strip().lower() or None
 
 
 def is_counted(condition: ConditionFacts) -> bool:

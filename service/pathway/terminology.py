@@ -181,11 +181,15 @@ class ValueSet:
         return bool(self._indexes(coding))
 
     def contains_any(self, codings: Iterable[Coding]) -> bool:
-        return any(self.contains(coding) for coding in codings)
+        # A plain loop: this runs for every resource against every value set a rule asks about.
+        for coding in codings:
+            if self._indexes(coding):
+                return True
+        return False
 
     def matching(self, codings: Iterable[Coding]) -> tuple[Coding, ...]:
         """The members among ``codings``, in their order."""
-        return tuple(coding for coding in codings if self.contains(coding))
+        return tuple(coding for coding in codings if self._indexes(coding))
 
     def groups(self, coding: Coding) -> tuple[Group, ...]:
         """The include groups ``coding`` belongs to (empty when not a member)."""
