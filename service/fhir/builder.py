@@ -211,10 +211,18 @@ class _Skips:
         )
 
 
-def build_record(context: HookContext, sources: Iterable[Any], *, notes: Iterable[str] = ()) -> PatientRecord:
+def build_record(
+    context: HookContext,
+    sources: Iterable[Any],
+    *,
+    notes: Iterable[str] = (),
+    observation_filter: Callable[[tuple[Coding, ...]], bool] | None = None,
+) -> PatientRecord:
     """The :class:`PatientRecord` for ``context`` from ``sources`` (prefetch values and fetched pages).
 
-    ``notes`` (e.g. "stopped after the page cap") are passed through to the record. Never raises.
+    ``notes`` (e.g. "stopped after the page cap") are passed through to the record. ``observation_filter``,
+    when given, is asked about each Observation's (valid) code before anything else of it is read; those it
+    declines are left out of the record, not counted as skipped. Never raises.
     """
     patient_ref = f"Patient/{context.patient_id}"
     skips = _Skips()
@@ -259,6 +267,10 @@ def build_record(context: HookContext, sources: Iterable[Any], *, notes: Iterabl
                 raise InvalidElementError("subject")
             if not owner:
                 continue
+            if observation_filter is not None and resource_type == "Observation":
+                codings, _ = codeable_concept(entry.resource.get("code"), "code")
+                if not observation_filter(codings):
+                    continue
             facts[resource_type][entry.ref] = _READERS[resource_type](reader, entry)
         except InvalidElementError as error:
             skips.add(resource_type, error.element)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,7 @@ from service.fhir.client import FhirClient
 from service.fhir.client import check_fhir_server
 from service.fhir.client import make_session
 from service.fhir.client import next_link
+from service.fhir.coding import Coding
 from service.fhir.prefetch import UnfillableTokenError
 from service.fhir.prefetch import substitute_tokens
 from service.fhir.record import PatientRecord
@@ -68,6 +70,7 @@ def load_record(
     timeout_s: float,
     session: requests.Session | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
+    observation_filter: Callable[[tuple[Coding, ...]], bool] | None = None,
 ) -> PatientRecord:
     """The patient's record for ``request``, from its prefetch and, for what is missing, its ``fhirServer``.
 
@@ -76,6 +79,7 @@ def load_record(
     :param session: a pooled session shared across requests (:func:`make_session`); a process-wide one
         is used when omitted.
     :param max_pages: pages read per key, following ``next`` links.
+    :param observation_filter: which Observation codes the caller reads (see :func:`build_record`).
     :raises BadRequestError: the context is unusable, or ``fhirServer`` is needed but not an acceptable URL.
     :raises FhirDataUnavailableError: a key's data could not be obtained; the message names the key(s).
     """
@@ -116,7 +120,12 @@ def load_record(
         for key, pages in fetched.items():
             sources[key].extend(pages)
 
-    record = build_record(context, (value for key in templates for value in sources[key]), notes=notes)
+    record = build_record(
+        context,
+        (value for key in templates for value in sources[key]),
+        notes=notes,
+        observation_filter=observation_filter,
+    )
     log.debug(
         "record built: fetched=%s paged=%s skipped=%d in %.1f ms",
         sorted(to_fetch),

@@ -12,6 +12,7 @@ from service.pathway.advice import RecommendationId
 from service.pathway.advice import SuggestionKind
 from service.pathway.advice import Trigger
 from service.pathway.engine import evaluate
+from service.pathway.facts import observation_is_used
 from service.pathway.thresholds import PathwayThresholds
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "SuggestionKind",
     "Trigger",
     "evaluate",
+    "observation_is_used",
 ]

@@ -430,6 +430,25 @@ def steps(record: PatientRecord, today: date) -> Steps:
     return Steps(tuple(gon), tuple(percutaneous), tuple(refractory))
 
 
+#: The only Observations any rule reads (outcomes, block relief, pregnancy status).
+_OBSERVATION_SETS = (
+    ValueSetId.HEADACHE_FREQUENCY_OBSERVATION,
+    ValueSetId.TREATMENT_RESPONSE_OBSERVATION,
+    ValueSetId.BLOCK_RELIEF_OBSERVATION,
+    ValueSetId.PREGNANCY_STATUS_OBSERVATION,
+)
+
+
+def observation_is_used(codings: Iterable[Coding]) -> bool:
+    """Whether any rule reads an Observation coded ``codings``.
+
+    The data layer uses it to leave out the rest (vital signs, labs) before reading their values: a real
+    record holds hundreds of them and the pathway asks about none.
+    """
+    listed = tuple(codings)
+    return any(value_set(vs_id).contains_any(listed) for vs_id in _OBSERVATION_SETS)
+
+
 # ------------------------------------------------------------------------------------------------ outcomes
 
 

@@ -253,3 +253,19 @@ def test_no_clinical_code_literal_in_pathway_python(path: Path) -> None:
     }
     literals = {s.replace(".", "").upper() for s in _string_constants(path)}
     assert not codes & literals, f"clinical code literal(s) in {path.name}: {sorted(codes & literals)}"
+
+
+def test_observation_is_used_only_for_the_observations_rules_read() -> None:
+    from service.fhir.coding import LOINC
+    from service.fhir.coding import Coding
+    from service.pathway import observation_is_used
+    from service.pathway.terminology import ValueSetId
+    from service.pathway.terminology import value_set
+
+    for vs_id in (ValueSetId.HEADACHE_FREQUENCY_OBSERVATION, ValueSetId.TREATMENT_RESPONSE_OBSERVATION,
+                  ValueSetId.BLOCK_RELIEF_OBSERVATION, ValueSetId.PREGNANCY_STATUS_OBSERVATION):
+        entry = value_set(vs_id).entries()[0]
+        assert observation_is_used((Coding(entry.system, entry.code),)), vs_id
+    heart_rate = Coding(LOINC, "8867-4")
+    assert not observation_is_used((heart_rate,))
+    assert not observation_is_used(())
