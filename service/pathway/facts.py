@@ -446,7 +446,10 @@ def observation_is_used(codings: Iterable[Coding]) -> bool:
     record holds hundreds of them and the pathway asks about none.
     """
     listed = tuple(codings)
-    return any(value_set(vs_id).contains_any(listed) for vs_id in _OBSERVATION_SETS)
+    for vs_id in _OBSERVATION_SETS:
+        if value_set(vs_id).contains_any(listed):
+            return True
+    return False
 
 
 # ------------------------------------------------------------------------------------------------ outcomes

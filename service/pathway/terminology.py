@@ -376,7 +376,14 @@ def _packaged() -> Mapping[str, ValueSet]:
 
 def value_set(vs_id: ValueSetId) -> ValueSet:
     """The packaged value set ``vs_id`` (all are loaded and validated on first use)."""
-    return _packaged()[vs_id.value]
+    return _by_member()[vs_id]
+
+
+@cache
+def _by_member() -> Mapping[ValueSetId, ValueSet]:
+    # Keyed by the enum member itself: rules ask for value sets hundreds of times per evaluation.
+    packaged = _packaged()
+    return MappingProxyType({member: packaged[member.value] for member in ValueSetId})
 
 
 def all_value_sets() -> Mapping[str, ValueSet]:
