@@ -74,6 +74,11 @@ def _join(labels: Iterable[str], separator: str = ", ") -> str:
     return separator.join(dict.fromkeys(label for label in labels if label))
 
 
+def _order_list(orders: Iterable[DraftOrder]) -> str:
+    """The drafted orders by name, for the ``orders`` / ``medications`` facts."""
+    return _join((order.label for order in orders), "; ")
+
+
 def _unique(triggers: Iterable[Trigger]) -> tuple[Trigger, ...]:
     seen: dict[tuple[str, str], Trigger] = {}
     for trigger in triggers:
@@ -393,7 +398,7 @@ def imaging_not_indicated(facts: Facts) -> Advice | None:
         facts,
         RecommendationId.IMAGING_NOT_INDICATED,
         Indicator.WARNING,
-        values={"orders": _join((o.label for o in orders), "; ")},
+        values={"orders": _order_list(orders)},
         notes=["no-pt-yet"] if no_pt else [],
         triggers=_orders(orders),
         orders=orders,
@@ -419,7 +424,7 @@ def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
         facts,
         RecommendationId.IMAGING_RED_FLAG_APPROPRIATE,
         Indicator.INFO,
-        values={"red_flags": _join(f.label for f in facts.red_flags), "orders": _join((o.label for o in orders), "; ")},
+        values={"red_flags": _join(f.label for f in facts.red_flags), "orders": _order_list(orders)},
         notes=notes,
         triggers=[*_findings(facts.red_flags, "red-flag"), *_orders(orders)],
         orders=orders,
@@ -451,7 +456,7 @@ def manipulation_contraindicated(facts: Facts) -> Advice | None:
         facts,
         RecommendationId.MANIPULATION_CONTRAINDICATED,
         Indicator.CRITICAL if absolute else Indicator.WARNING,
-        values={"reasons": _join(reasons), "orders": _join((o.label for o in orders), "; ")},
+        values={"reasons": _join(reasons), "orders": _order_list(orders)},
         notes=[ABSOLUTE if absolute else "relative"],
         triggers=[
             *_findings(facts.contraindications, "contraindication"),
@@ -476,7 +481,7 @@ def manipulation_risk(facts: Facts) -> Advice | None:
         facts,
         RecommendationId.MANIPULATION_RISK,
         Indicator.INFO,
-        values={"orders": _join((o.label for o in orders), "; ")},
+        values={"orders": _order_list(orders)},
         triggers=_orders(orders),
         orders=orders,
     )
@@ -495,7 +500,7 @@ def medication_opioid(facts: Facts) -> Advice | None:
         facts,
         RecommendationId.MEDICATION_OPIOID,
         Indicator.WARNING,
-        values={"medications": _join((o.label for o in orders), "; ")},
+        values={"medications": _order_list(orders)},
         triggers=_orders(orders),
         orders=orders,
     )
@@ -518,7 +523,7 @@ def medication_symptomatic_only(facts: Facts) -> Advice | None:
         and weeks >= facts.thresholds.nsaid_pregnancy_weeks
         and any(OrderKind.NSAID in o.kinds for o in orders)
     )
-    values = {"medications": _join((o.label for o in orders), "; ")}
+    values = {"medications": _order_list(orders)}
     if nsaid_in_pregnancy:
         values["gest_weeks"] = str(weeks)
     return _advice(
@@ -595,7 +600,7 @@ def botulinum_pregnancy(facts: Facts) -> Advice | None:
         facts,
         RecommendationId.BOTULINUM_PREGNANCY,
         Indicator.WARNING,
-        values={"orders": _join((o.label for o in orders), "; ")},
+        values={"orders": _order_list(orders)},
         triggers=[*_orders(orders), *_findings(facts.pregnancy.evidence, "pregnancy")],
         orders=orders,
     )
