@@ -52,7 +52,6 @@ class AuditWriter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._owner_pid: int | None = None
-        atexit.register(self.close)
 
     def submit(self, record: InvocationRecord) -> None:
         """Queue ``record`` (or write it now when synchronous, or when the queue is full)."""
@@ -97,6 +96,8 @@ class AuditWriter:
             self._owner_pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="cgh-audit-writer", daemon=True)
             self._thread.start()
+            # Registered only once a writer thread runs: synchronous writers (tests) hold nothing open at exit.
+            atexit.register(self.close)
 
     def _run(self) -> None:
         while True:
