@@ -343,6 +343,16 @@ def run_wrk(url: str, body_path: Path | None, script: Path | None, duration_s: i
     return result
 
 
+def stop_process(process: subprocess.Popen[Any], *, timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within ``timeout_s``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclasses.dataclass
 class Server:
     process: subprocess.Popen[bytes]
@@ -395,12 +405,7 @@ def bench_server(tmp: Path, *, workers: int | None, threads: int,
             time.sleep(0.2)
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout_s=20)
 
 
 def worker_memory(server: Server) -> list[dict[str, Any]]:
@@ -560,12 +565,7 @@ def fhir_test_server() -> Iterator[FhirServer]:
             raise RuntimeError(f"FHIR test server did not start: {line!r}")
         yield FhirServer(process, line.split()[1])
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout_s=10)
 
 
 _URN = re.compile(r'"urn:uuid:([0-9a-fA-F-]{36})"')
