@@ -17,6 +17,9 @@ Extensions the loader reads (all under ``http://cgh-cds.example.org/fhir/Structu
 - ``rxnorm-tty`` (concept): RxNorm term type. The display and designations of ``IN`` (ingredient) concepts
   are the names used by the lower-confidence medication-name fallback (:meth:`ValueSet.mentions`).
 - ``gestational-weeks`` (concept): completed weeks for a Z3A.xx code.
+- ``name-match`` (include or concept, repeatable ``valueString``): a word or phrase that names the include's
+  group (or that concept, e.g. a brand name) in free text. Used only by the safety name fallback
+  (:meth:`ValueSet.name_hit`), never to create or confirm a diagnosis or to unlock escalation.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ CATEGORY_URL = _EXTENSION_BASE + "valueset-category"
 TIER_URL = _EXTENSION_BASE + "manipulation-tier"
 TTY_URL = _EXTENSION_BASE + "rxnorm-tty"
 GESTATIONAL_WEEKS_URL = _EXTENSION_BASE + "gestational-weeks"
+NAME_MATCH_URL = _EXTENSION_BASE + "name-match"
 
 #: Confidence labels of reference.md §0 (TBD codes are never in a value set), plus our own local codes.
 CONFIDENCE_LABELS = frozenset({"V", "V-c", "R", "local"})
@@ -56,6 +60,14 @@ TIERS = frozenset({"absolute", "relative"})
 #: Systems whose code families may be given as ``is-a`` prefix filters (codes compared dot-less).
 _PREFIX_SYSTEMS = frozenset({ICD10CM, ICD10})
 _INGREDIENT_TTY = "IN"
+#: Wording that makes a text about someone else or about a test, not about the patient's own condition
+#: (revision 2 §3: the name fallback skips family-history and screening wording).
+_NOT_THE_PATIENTS_OWN = re.compile(
+    r"\b(?:family\s+(?:history|hx)|fhx?|(?:mother|father|parent|sibling|brother|sister|son|daughter|grandmother|"
+    r"grandfather|aunt|uncle)(?:'s)?\s+(?:has|had|with|history)|screening|screen\s+for|encounter\s+for\s+screening)\b",
+    re.IGNORECASE,
+)
+_SPACES = re.compile(r"\s+")
 
 
 class ValueSetId(StrEnum):
@@ -113,6 +125,14 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class NameHit:
+    """A name-fallback match: the term as the value set writes it, and the group it names."""
+
+    term: str
+    group: Group
+
+
+@dataclass(frozen=True, slots=True)
 class ConceptEntry:
     """One listed code (or family stem) with its review metadata."""
 
@@ -121,13 +141,27 @@ class ConceptEntry:
     display: str | None
     confidence: str
     family: bool = False
+    #: Words or phrases that name this concept (or its group) in free text, for the safety name fallback.
+    names: tuple[str, ...] = ()
 
 
 class ValueSet:
     """One loaded value set: membership by normalised ``(system, code)`` and the metadata of its groups."""
 
     __slots__ = (
-        "id", "url", "title", "systems", "_exact", "_prefixes", "_groups", "_weeks", "_names", "_entries", "_memo",
+        "id",
+        "url",
+        "title",
+        "systems",
+        "_exact",
+        "_prefixes",
+        "_groups",
+        "_weeks",
+        "_names",
+        "_entries",
+        "_memo",
+        "_terms",
+        "_term_groups",
     )
     #: Membership verdicts remembered per (system, code); bounded so odd input cannot grow it without limit.
     _MEMO_LIMIT = 50_000
@@ -144,6 +178,7 @@ class ValueSet:
         weeks: Mapping[tuple[str, str], int],
         names: tuple[str, ...],
         entries: tuple[ConceptEntry, ...],
+        terms: Mapping[str, tuple[str, int]] | None = None,
     ) -> None:
         self.id = id
         self.url = url
@@ -159,6 +194,15 @@ class ValueSet:
         )
         self._entries = entries
         self._memo: dict[tuple[str, str], tuple[int, ...]] = {}
+        # Name-fallback terms by their folded spelling -> (term as written, include index).
+        self._term_groups = MappingProxyType(dict(terms or {}))
+        term_alternatives = "|".join(
+            r"\s+".join(re.escape(word) for word in folded.split())
+            for folded in sorted(self._term_groups, key=len, reverse=True)
+        )
+        self._terms: re.Pattern[str] | None = (
+            re.compile(r"(?<!\w)(?:" + term_alternatives + r")(?!\w)", re.IGNORECASE) if term_alternatives else None
+        )
 
     def __repr__(self) -> str:
         return f"ValueSet({self.id!r})"
@@ -217,12 +261,56 @@ class ValueSet:
             return True
         return self.mentions(text) or any(self.mentions(coding.display) for coding in listed)
 
+    def name_hit(self, *texts: str | None) -> NameHit | None:
+        """The first whole-word or whole-phrase name of this value set in ``texts`` (revision 2 §3).
+
+        Matches a term only as a whole word or phrase (never "tia" inside "dementia"), case- and
+        space-insensitively, and skips any text worded as family history or screening. The caller decides
+        whether the fallback applies at all (only when the resource carries no coding of the systems that
+        would otherwise decide, see :func:`has_coding_in`) and uses it for safety cards only.
+        """
+        if self._terms is None:
+            return None
+        for text in texts:
+            if not text or _NOT_THE_PATIENTS_OWN.search(text):
+                continue
+            found = self._terms.search(text)
+            if found is not None:
+                term, index = self._term_groups[_SPACES.sub(" ", found.group(0).lower())]
+                return NameHit(term, self._groups[index])
+        return None
+
+    def name_terms(self) -> tuple[tuple[str, Group], ...]:
+        """Every name-fallback term with the group it names (for the terminology review)."""
+        return tuple((term, self._groups[index]) for term, index in self._term_groups.values())
+
     def entries(self) -> tuple[ConceptEntry, ...]:
         return self._entries
 
     def unverified(self) -> tuple[ConceptEntry, ...]:
         """Concepts and families flagged R (recalled): to be checked by a terminology review."""
         return tuple(entry for entry in self._entries if entry.confidence in UNVERIFIED_LABELS)
+
+
+def has_coding_in(codings: Iterable[Coding], systems: Iterable[str]) -> bool:
+    """Whether any of ``codings`` is of one of ``systems`` (canonical URIs).
+
+    The name fallback applies only when this is false: a resource coded in ICD-10-CM or SNOMED CT (RxNorm,
+    for medications) is judged by its codes alone.
+    """
+    wanted = frozenset(systems)
+    return any(coding.system in wanted for coding in codings)
+
+
+def _name_terms(source: str, element: Mapping[str, Any], what: str) -> list[str]:
+    terms = []
+    for extension in element.get("extension", []):
+        if isinstance(extension, dict) and extension.get("url") == NAME_MATCH_URL:
+            value = extension.get("valueString")
+            if not isinstance(value, str) or not value.strip():
+                raise _fail(source, f"a name-match extension of {what} needs a non-empty valueString")
+            terms.append(_SPACES.sub(" ", value.strip()))
+    return terms
 
 
 def _fail(source: str, problem: str) -> ContentError:
@@ -288,6 +376,13 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
     weeks: dict[tuple[str, str], int] = {}
     names: list[str] = []
     entries: list[ConceptEntry] = []
+    terms: dict[str, tuple[str, int]] = {}
+
+    def add_terms(found: Iterable[str], index: int) -> None:
+        for term in found:
+            # The first group to name a term keeps it: a term names one thing in one value set.
+            terms.setdefault(term.lower(), (term, index))
+
     for index, include in enumerate(includes):
         if not isinstance(include, dict):
             raise _fail(source, f"include #{index} must be an object")
@@ -296,6 +391,7 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
             raise _fail(source, f"include #{index} has no system")
         system = canonical_system(raw_system)
         groups.append(_group(source, include, system))
+        add_terms(_name_terms(source, include, f"include #{index}"), index)
         concepts = include.get("concept", [])
         filters = include.get("filter", [])
         if not isinstance(concepts, list) or not isinstance(filters, list) or not (concepts or filters):
@@ -306,7 +402,17 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
             if coding is None or not isinstance(concept, dict):
                 raise _fail(source, f"include #{index} has a concept without a code")
             display = concept.get("display") if isinstance(concept.get("display"), str) else None
-            entries.append(ConceptEntry(system, str(code), display, _confidence(source, concept, f"concept {code}")))
+            concept_terms = _name_terms(source, concept, f"concept {code}")
+            entries.append(
+                ConceptEntry(
+                    system,
+                    str(code),
+                    display,
+                    _confidence(source, concept, f"concept {code}"),
+                    names=tuple(concept_terms),
+                )
+            )
+            add_terms(concept_terms, index)
             exact.setdefault(coding.key, []).append(index)
             weeks_ext = _extension(concept, GESTATIONAL_WEEKS_URL)
             if weeks_ext is not None:
@@ -341,6 +447,7 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
         weeks=weeks,
         names=tuple(dict.fromkeys(names)),
         entries=tuple(entries),
+        terms=terms,
     )
 
 
