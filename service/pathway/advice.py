@@ -85,6 +85,9 @@ class Trigger:
     #: Human-readable concept from the resource's own coding display or text (may be None).
     label: str | None = None
     when: date | None = None
+    #: The word or phrase that matched when the resource was recognised by name, not by code (revision 2
+    #: §3: the safety name fallback); the card's "why" says so.
+    matched_by_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -679,6 +679,8 @@ class Finding:
     display: str | None = None
     when: date | None = None
     tier: str | None = None
+    #: Set when the resource was recognised by the safety name fallback (revision 2 §3): the matched term.
+    matched_by_name: str | None = None
 
 
 def _condition_findings(conditions: Iterable[ConditionFacts], vs: ValueSet) -> list[Finding]:

@@ -103,7 +103,7 @@ def _observations(observations: Iterable[ObservationFacts]) -> list[Trigger]:
 
 
 def _findings(findings: Iterable[Finding], role: str) -> list[Trigger]:
-    return [Trigger(f.ref, role, f.display or f.label, f.when) for f in findings]
+    return [Trigger(f.ref, role, f.display or f.label, f.when, f.matched_by_name) for f in findings]
 
 
 def _orders(orders: Iterable[DraftOrder]) -> list[Trigger]:

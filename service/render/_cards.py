@@ -157,7 +157,9 @@ def _why(triggers: tuple[Trigger, ...], content: CardContent) -> str:
             if trigger.when is not None:
                 where.append(trigger.when.isoformat())
             place = ", ".join(where)
-            lines.append(f"- {label}: {' '.join([*what, f'({place})'])}")
+            name = trigger.matched_by_name
+            by_name = f" — matched by name: {markdown_inline(name)}" if name else ""
+            lines.append(f"- {label}: {' '.join([*what, f'({place})'])}{by_name}")
         extra = len(items) - _TRIGGERS_PER_ROLE
         if extra > 0:
             lines.append(f"- {label}: {extra} more")

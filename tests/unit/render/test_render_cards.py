@@ -482,3 +482,15 @@ def test_two_pieces_of_advice_for_one_id_is_a_contract_error(library: CardLibrar
 
 def test_contract_error_is_a_500_for_the_web_layer() -> None:
     assert AdviceContractError("x").status == 500
+
+
+def test_a_trigger_recognised_by_name_says_so_in_the_why(library: CardLibrary) -> None:
+    base = full_advice(RecommendationId.MEDICATION_OPIOID)
+    by_name = Trigger("MedicationRequest/m1", "drafted-order", "Percocet 5/325", date(2025, 5, 1), "Percocet")
+    by_code = Trigger("MedicationRequest/m2", "drafted-order", "oxycodone 5 MG", date(2025, 5, 1))
+    advice = Advice(base.recommendation, base.indicator, facts=base.facts, triggers=(by_name, by_code))
+    detail = render_one(library, advice)["detail"]
+    (named,) = [line for line in detail.splitlines() if "MedicationRequest/m1" in line]
+    (coded,) = [line for line in detail.splitlines() if "MedicationRequest/m2" in line]
+    assert named.endswith("matched by name: Percocet")
+    assert "matched by name" not in coded
