@@ -112,6 +112,14 @@ class ValueSetId(StrEnum):
     RESPONSE_ADEQUATE = "response-adequate"
     BLOCK_RELIEF_OBSERVATION = "block-relief-observation"
     BLOCK_POSITIVE = "block-positive"
+    # Revision-2 C05-C09 (safety): time windows of red flags, history-counted contraindications, study types.
+    RED_FLAGS_RECENT = "red-flags-recent"
+    MALIGNANCY_HISTORY = "malignancy-history"
+    RED_FLAG_EXCLUSIONS = "red-flag-exclusions"
+    MANIPULATION_HISTORY_CONTRAINDICATIONS = "manipulation-history-contraindications"
+    ARTHRODESIS_STATUS = "arthrodesis-status"
+    DIZZINESS = "dizziness"
+    IMAGING_STUDIES = "imaging-studies"
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +246,13 @@ class ValueSet:
     def groups(self, coding: Coding) -> tuple[Group, ...]:
         """The include groups ``coding`` belongs to (empty when not a member)."""
         return tuple(self._groups[index] for index in dict.fromkeys(self._indexes(coding)))
+
+    def category_label(self, category: str) -> str | None:
+        """The plain-language label of the first include grouped under ``category`` (None when none is)."""
+        for group in self._groups:
+            if group.category == category:
+                return group.label
+        return None
 
     def gestational_weeks(self, coding: Coding) -> int | None:
         """The ``gestational-weeks`` of an exactly listed concept, else ``None``."""
