@@ -467,7 +467,7 @@ def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
     history is all there is).
     Then: info: imaging is appropriate; the modality follows the flag (notes ``cervical-trauma``,
     ``head-injury``, ``vascular-imaging``, ``sah``, ``mri-flags``, ``pregnancy-mri``); when the drafted study
-    differs from the preferred one, note ``preferred-study`` names it (fact ``preferred``).
+    differs from the preferred one, note ``preferred-study`` names it (fact ``preferred_study``).
     """
     orders = facts.judged(*IMAGING_KINDS)
     flags = facts.red_flags or facts.imaging_history
@@ -476,7 +476,7 @@ def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
     notes, preferred = _modality_advice(flags, orders)
     values = {"red_flags": _join(f.label for f in flags), "orders": _order_list(orders)}
     if preferred:
-        values["preferred"] = _join(preferred, "; ")
+        values["preferred_study"] = _join(preferred, "; ")
         notes.insert(0, "preferred-study")
     if facts.pregnancy.pregnant:
         notes.append("pregnancy-mri")

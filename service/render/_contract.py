@@ -146,7 +146,7 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
                 "pregnancy-mri",
                 "history-only",
             ),
-            note_facts=MappingProxyType({"preferred-study": ("preferred",)}),
+            note_facts=MappingProxyType({"preferred-study": ("preferred_study",)}),
             roles=("red-flag",),
         ),
         R.MANIPULATION_CONTRAINDICATED: CardContract(
