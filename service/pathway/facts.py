@@ -57,6 +57,9 @@ _THRUST = re.compile(r"\b(?:thrust|hvla|high[- ]velocity)\b", re.IGNORECASE)
 _CERVICAL = re.compile(r"\b(?:cervical|neck|c[0-7](?:[-/]c?[0-7])?)\b", re.IGNORECASE)
 #: Regions other than the neck named on a manipulation order (revision-2 C19: only a non-cervical region
 #: documented drops the arterial and instability contraindications to a warning).
+#: Text that records a past problem ("History of stroke", "h/o breast cancer"): a Condition recognised only by
+#: name with such text is history, never a current red flag (revision-2 C08: red flags must be able to clear).
+_HISTORY_WORDING = re.compile(r"\b(?:history\s+of|hx\s+of|h/o|past\s+history)\b", re.IGNORECASE)
 _NON_CERVICAL = re.compile(
     r"\b(?:lumbar|lumbosacral|thoracic|thoracolumbar|sacral|sacrum|sacroiliac|pelvi[cs]|low(?:er)?\s+back|hip|knee|"
     r"ankle|foot|shoulder|elbow|wrist|hand|ribs?|extremity|extremities)\b",
@@ -936,6 +939,13 @@ def safety_findings(conditions: Iterable[ConditionFacts], vs: ValueSet) -> list[
     return findings
 
 
+def _history_worded(condition: ConditionFacts) -> bool:
+    """Recognised by name only, with text that records a past problem (never true for a coded Condition)."""
+    if has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS):
+        return False
+    return any(text and _HISTORY_WORDING.search(text) for text in _condition_texts(condition))
+
+
 def history_status(condition: ConditionFacts, today: date) -> str | None:
     """How a no-longer-active Condition ended, for the card ("resolved 2023", "in remission"); None while active."""
     if is_active(condition, today):
@@ -994,10 +1004,10 @@ def imaging_history(record: PatientRecord, today: date) -> tuple[Finding, ...]:
     label = value_set(ValueSetId.MALIGNANCY_HISTORY).category_label(MALIGNANCY_HISTORY) or MALIGNANCY_HISTORY
     for condition in counted:
         status = history_status(condition, today)
-        if status is None:
+        if status is None and not _history_worded(condition):
             continue
         findings.extend(
-            replace(finding, category=MALIGNANCY_HISTORY, label=f"{label} ({status})", tier=None)
+            replace(finding, category=MALIGNANCY_HISTORY, label=f"{label} ({status})" if status else label, tier=None)
             for finding in safety_findings((condition,), value_set(ValueSetId.RED_FLAGS))
             if finding.category == MALIGNANCY
         )
@@ -1028,7 +1038,8 @@ def red_flags(
     An order is never a red flag by itself (revision-2 C07); SIH / orthostatic headache route to the differential
     card instead.
     """
-    counted = [c for c in record.conditions if is_counted(c)]
+    # A Condition known only by a name worded as history ("History of stroke") is no current red flag.
+    counted = [c for c in record.conditions if is_counted(c) and not _history_worded(c)]
     active = [c for c in counted if is_active(c, today)]
     findings = safety_findings(active, value_set(ValueSetId.RED_FLAGS))
     start = months_before(today, RECENT_MONTHS)

@@ -127,3 +127,16 @@ def test_c19_non_cervical_region_drops_arterial_tier_and_wording() -> None:
     card = lumbar["manipulation-contraindicated"]
     assert card.indicator is Indicator.WARNING and "other-region" in card.notes
     assert card.facts["manipulation"] == "Spinal manipulation"
+
+
+def test_c08_text_worded_as_history_is_history_not_a_current_flag() -> None:
+    today = date(2025, 6, 1)
+    stroke = condition(text="History of stroke")
+    cancer = condition(text="History of breast cancer")
+    facts = derive_facts(record(cgh(), stroke, cancer), Moment.RECORD_REVIEW, today)
+    assert not facts.red_flags
+    assert [f.label for f in facts.imaging_history] == ["history of malignancy"]
+    new = derive_facts(record(cgh(onset=days_ago(20)), cancer), Moment.RECORD_REVIEW, today)
+    assert [f.category for f in new.red_flags] == ["malignancy-history"]
+    chiro = (service_request(CHIRO_MANIPULATION),)
+    assert _sign(stroke, drafts=chiro)["manipulation-contraindicated"].indicator is Indicator.CRITICAL
