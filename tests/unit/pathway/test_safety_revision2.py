@@ -95,9 +95,14 @@ def test_c08_windows() -> None:
 
 
 def test_c08_exclusion_wins_over_other_codings() -> None:
-    skin = condition(_code(ICD10CM, "C44.91"), _code(SNOMED, "254701007"), onset=days_ago(30))
-    history = condition(_code(ICD10CM, "Z85.828"), onset=days_ago(30))
-    facts = derive_facts(record(cgh(onset=days_ago(30)), skin, history), Moment.RECORD_REVIEW, date(2025, 6, 1))
+    today = date(2025, 6, 1)
+    unspecified = _code(ICD10CM, "C80.1")
+    alone = derive_facts(record(cgh(), condition(unspecified)), Moment.RECORD_REVIEW, today)
+    assert [f.category for f in alone.red_flags] == ["malignancy"]
+    skin = condition(_code(ICD10CM, "C44.91"), unspecified, onset=days_ago(30))
+    history = condition(_code(ICD10CM, "Z85.828"), _code(ICD10CM, "Z85.3"), onset=days_ago(30))
+    family = condition(_code(ICD10CM, "Z80.3"), _code(ICD10CM, "Z85.3"), onset=days_ago(30))
+    facts = derive_facts(record(cgh(onset=days_ago(30)), skin, history, family), Moment.RECORD_REVIEW, today)
     assert not facts.red_flags and not facts.imaging_history
 
 
