@@ -145,3 +145,12 @@ def test_c08_text_worded_as_history_is_history_not_a_current_flag() -> None:
     assert [f.category for f in new.red_flags] == ["malignancy-history"]
     chiro = (service_request(CHIRO_MANIPULATION),)
     assert _sign(stroke, drafts=chiro)["manipulation-contraindicated"].indicator is Indicator.CRITICAL
+
+
+def test_name_exclusions_for_text_only_conditions() -> None:
+    today = date(2025, 6, 1)
+    for text in ("Heat stroke", "HIV negative", "Basal cell carcinoma of nose"):
+        facts = derive_facts(record(cgh(onset=days_ago(10)), condition(text=text)), Moment.RECORD_REVIEW, today)
+        assert not facts.red_flags and not facts.imaging_history, text
+    hiv = derive_facts(record(cgh(onset=days_ago(10)), condition(text="HIV")), Moment.RECORD_REVIEW, today)
+    assert [f.matched_by_name for f in hiv.red_flags] == ["HIV"]
