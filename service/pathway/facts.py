@@ -12,6 +12,7 @@ import calendar
 import math
 import re
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
 from datetime import date
@@ -777,7 +778,7 @@ def recent_trauma(record: PatientRecord, today: date, thresholds: PathwayThresho
             else is_active(condition, today)
         )
     ]
-    return _unique(safety_findings(recent, vs))
+    return _unique(safety_findings((c for c in recent if not is_excluded(c)), vs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -909,16 +910,19 @@ def is_excluded(condition: ConditionFacts) -> bool:
     return exclusions.name_hit(*_condition_texts(condition)) is not None
 
 
+def safety_conditions(record: PatientRecord) -> list[ConditionFacts]:
+    """The Conditions the safety groups read: counted (not refuted / entered-in-error) and not excluded."""
+    return [c for c in record.conditions if is_counted(c) and not is_excluded(c)]
+
+
 def safety_findings(conditions: Iterable[ConditionFacts], vs: ValueSet) -> list[Finding]:
     """Findings of a safety group (revision-2 C05/C06/C08 and §3): any coding matching; a Condition with no
-    ICD-10-CM or SNOMED coding matches by name (``matched_by_name``). Excluded Conditions never match.
+    ICD-10-CM or SNOMED coding matches by name (``matched_by_name``).
 
-    Callers pass counted Conditions only (never refuted or entered-in-error).
+    Callers pass :func:`safety_conditions` only (never refuted, entered-in-error or excluded).
     """
     findings: list[Finding] = []
     for condition in conditions:
-        if is_excluded(condition):
-            continue
         coded = _condition_findings((condition,), vs)
         if coded or has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS):
             findings.extend(coded)
@@ -991,24 +995,29 @@ def new_or_changed_headache(record: PatientRecord, today: date) -> bool:
     return False
 
 
-def imaging_history(record: PatientRecord, today: date) -> tuple[Finding, ...]:
+def imaging_history(
+    record: PatientRecord, today: date, conditions: Sequence[ConditionFacts] | None = None
+) -> tuple[Finding, ...]:
     """History of malignancy (Z85.-, or a malignancy code that is no longer active) and active
     immunosuppression, whatever the dates (revision-2 C08). A red flag only with a new or changed headache;
     on order hooks it always keeps an imaging order from being discouraged."""
-    counted = [c for c in record.conditions if is_counted(c)]
-    findings = [
-        _as_history(finding, condition, today)
-        for condition in counted
-        for finding in safety_findings((condition,), value_set(ValueSetId.MALIGNANCY_HISTORY))
-    ]
-    label = value_set(ValueSetId.MALIGNANCY_HISTORY).category_label(MALIGNANCY_HISTORY) or MALIGNANCY_HISTORY
+    counted = safety_conditions(record) if conditions is None else conditions
+    history_vs = value_set(ValueSetId.MALIGNANCY_HISTORY)
+    red_flags_vs = value_set(ValueSetId.RED_FLAGS)
+    label = history_vs.category_label(MALIGNANCY_HISTORY) or MALIGNANCY_HISTORY
+    findings: list[Finding] = []
     for condition in counted:
+        uncoded = not has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS)
+        if uncoded or history_vs.contains_any(condition.codings):
+            findings.extend(_as_history(f, condition, today) for f in safety_findings((condition,), history_vs))
+        if not (uncoded or red_flags_vs.contains_any(condition.codings)):
+            continue
         status = history_status(condition, today)
         if status is None and not _history_worded(condition):
             continue
         findings.extend(
             replace(finding, category=MALIGNANCY_HISTORY, label=f"{label} ({status})" if status else label, tier=None)
-            for finding in safety_findings((condition,), value_set(ValueSetId.RED_FLAGS))
+            for finding in safety_findings((condition,), red_flags_vs)
             if finding.category == MALIGNANCY
         )
     active = [c for c in counted if is_active(c, today)]
@@ -1024,6 +1033,7 @@ def red_flags(
     pregnancy_: Pregnancy,
     trauma: tuple[Finding, ...],
     history: tuple[Finding, ...] = (),
+    conditions: Sequence[ConditionFacts] | None = None,
 ) -> tuple[Finding, ...]:
     """Red flags for imaging / secondary headache, each with its time window (revision-2 C08, SNNOOP10):
 
@@ -1039,7 +1049,8 @@ def red_flags(
     card instead.
     """
     # A Condition known only by a name worded as history ("History of stroke") is no current red flag.
-    counted = [c for c in record.conditions if is_counted(c) and not _history_worded(c)]
+    safe = safety_conditions(record) if conditions is None else conditions
+    counted = [c for c in safe if not _history_worded(c)]
     active = [c for c in counted if is_active(c, today)]
     findings = safety_findings(active, value_set(ValueSetId.RED_FLAGS))
     start = months_before(today, RECENT_MONTHS)
@@ -1115,6 +1126,7 @@ def manipulation_contraindications(
     trauma: tuple[Finding, ...],
     anticoagulated: tuple[Finding, ...],
     workup: tuple[Finding, ...] = (),
+    conditions: Sequence[ConditionFacts] | None = None,
 ) -> tuple[Finding, ...]:
     """Contraindications by tier (reference.md §2.6, revision-2 C05/C06/C07):
 
@@ -1123,14 +1135,18 @@ def manipulation_contraindications(
     text; dizziness dated within 12 months; recent neck trauma (absolute); anticoagulation (relative); a
     vascular work-up in progress (absolute).
     """
-    counted = [c for c in record.conditions if is_counted(c)]
+    counted = safety_conditions(record) if conditions is None else conditions
     active = [c for c in counted if is_active(c, today)]
     findings = safety_findings(active, value_set(ValueSetId.MANIPULATION_CONTRAINDICATIONS))
     history_vs = value_set(ValueSetId.MANIPULATION_HISTORY_CONTRAINDICATIONS)
     arthrodesis_vs = value_set(ValueSetId.ARTHRODESIS_STATUS)
     for condition in counted:
-        findings.extend(_as_history(f, condition, today) for f in safety_findings((condition,), history_vs))
-        if _CERVICAL.search(" ".join(text for text in _condition_texts(condition) if text)):
+        uncoded = not has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS)
+        if uncoded or history_vs.contains_any(condition.codings):
+            findings.extend(_as_history(f, condition, today) for f in safety_findings((condition,), history_vs))
+        if arthrodesis_vs.contains_any(condition.codings) and _CERVICAL.search(
+            " ".join(text for text in _condition_texts(condition) if text)
+        ):
             findings.extend(_as_history(f, condition, today) for f in safety_findings((condition,), arthrodesis_vs))
     start = months_before(today, RECENT_MONTHS)
     findings.extend(
@@ -1237,7 +1253,8 @@ def derive_facts(
     pregnancy_ = pregnancy(record, today, limits)
     trauma = recent_trauma(record, today, limits)
     anticoagulated = anticoagulation(record, drafts, today)
-    history = imaging_history(record, today)
+    safe = safety_conditions(record)
+    history = imaging_history(record, today, safe)
     blocks = steps_.gon_blocks + steps_.percutaneous
     return Facts(
         today=today,
@@ -1253,11 +1270,14 @@ def derive_facts(
         steps=steps_,
         diagnostic_block_positive=diagnostic_block_positive(record, blocks, today, limits),
         pregnancy=pregnancy_,
-        red_flags=red_flags(record, today, limits, onset_, pregnancy_, trauma, history),
+        red_flags=red_flags(record, today, limits, onset_, pregnancy_, trauma, history, safe),
         imaging_history=history,
+        # Only the manipulation rules read contraindications, and only for a drafted manipulation.
         contraindications=manipulation_contraindications(
-            record, today, trauma, anticoagulated, vascular_workup(record, drafts, today)
-        ),
+            record, today, trauma, anticoagulated, vascular_workup(record, drafts, today), safe
+        )
+        if any(OrderKind.MANIPULATION in order.kinds for order in drafts)
+        else (),
         anticoagulation=anticoagulated,
         differentials=differentials(record, today),
         orders=drafts,
