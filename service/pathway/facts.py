@@ -1272,12 +1272,9 @@ def derive_facts(
         pregnancy=pregnancy_,
         red_flags=red_flags(record, today, limits, onset_, pregnancy_, trauma, history, safe),
         imaging_history=history,
-        # Only the manipulation rules read contraindications, and only for a drafted manipulation.
         contraindications=manipulation_contraindications(
             record, today, trauma, anticoagulated, vascular_workup(record, drafts, today), safe
-        )
-        if any(OrderKind.MANIPULATION in order.kinds for order in drafts)
-        else (),
+        ),
         anticoagulation=anticoagulated,
         differentials=differentials(record, today),
         orders=drafts,
