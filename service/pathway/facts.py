@@ -967,7 +967,8 @@ def _as_history(finding: Finding, condition: ConditionFacts, today: date) -> Fin
     status = history_status(condition, today)
     if status is None:
         return finding
-    return replace(finding, label=f"history of {finding.label} ({status})")
+    display = f"{finding.display}, {status}" if finding.display else None
+    return replace(finding, label=f"history of {finding.label} ({status})", display=display)
 
 
 def _dated_within(condition: ConditionFacts, start: date, today: date) -> bool:
@@ -1008,11 +1009,15 @@ def imaging_history(
     findings: list[Finding] = []
     for condition in counted:
         uncoded = not has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS)
+        status = history_status(condition, today)
         if uncoded or history_vs.contains_any(condition.codings):
-            findings.extend(_as_history(f, condition, today) for f in safety_findings((condition,), history_vs))
+            # Z85.- already says "history": the status only qualifies it ("history of malignancy (resolved)").
+            findings.extend(
+                replace(f, label=f"{f.label} ({status})") if status else f
+                for f in safety_findings((condition,), history_vs)
+            )
         if not (uncoded or red_flags_vs.contains_any(condition.codings)):
             continue
-        status = history_status(condition, today)
         if status is None and not _history_worded(condition):
             continue
         findings.extend(

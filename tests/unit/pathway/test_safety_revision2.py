@@ -154,3 +154,14 @@ def test_name_exclusions_for_text_only_conditions() -> None:
         assert not facts.red_flags and not facts.imaging_history, text
     hiv = derive_facts(record(cgh(onset=days_ago(10)), condition(text="HIV")), Moment.RECORD_REVIEW, today)
     assert [f.matched_by_name for f in hiv.red_flags] == ["HIV"]
+
+
+def test_c08_history_labels() -> None:
+    today = date(2025, 6, 1)
+    z85 = condition(_code(ICD10CM, "Z85.3"), clinical="inactive")
+    remission = condition(_code(ICD10CM, "C50.911"), clinical="remission", abatement=date(2022, 1, 5))
+    facts = derive_facts(record(cgh(), z85, remission), Moment.RECORD_REVIEW, today)
+    assert [f.label for f in facts.imaging_history] == [
+        "history of malignancy (inactive)",
+        "history of malignancy (in remission 2022)",
+    ]
