@@ -36,7 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate = commands.add_parser("evaluate", help="evaluate a fixture or hook request in-process")
     evaluate.add_argument("files", nargs="+", type=Path)
     evaluate.add_argument("--service", help="service id (required for a bare hook request)")
-    evaluate.add_argument("--today", type=date.fromisoformat, help="today's date (default: the real date)")
+    evaluate.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="evaluate as of this date (YYYY-MM-DD): the pathway's today, ages and look-backs; a fixture's dates "
+        "are moved to it (default: the real date)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the raw CDS Hooks response")
 
     replay = commands.add_parser("replay", help="replay fixtures against a running service and check the cards")
@@ -112,7 +117,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     failures = 0
     with tempfile.TemporaryDirectory(prefix="cgh-cds-evaluate-") as tmp:
         settings = Settings(auth=AuthMode.OFF, database_url=f"sqlite:///{tmp}/evaluate.sqlite3",
-                            instance_path=Path(tmp))
+                            instance_path=Path(tmp), today=today)
         client = create_app(settings).test_client()
         for path in args.files:
             raw = orjson.loads(path.read_bytes())

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ class Settings:
     instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
     thresholds: PathwayThresholds = field(default_factory=PathwayThresholds)
     testing: bool = False
+    #: The evaluation date when pinned (``cgh-cds evaluate --today D``, revision-2 C20); ``None``: the real date.
+    #: Never read from the environment: a served instance always evaluates as of the real date.
+    today: date | None = None
 
     @property
     def max_body_bytes(self) -> int:
