@@ -72,10 +72,14 @@ class Settings:
         :raises ConfigError: naming the variable and what it accepts.
         """
         env = os.environ if environ is None else environ
+        if (env.get(_REMOVED_ALT_SESSIONS) or "").strip():
+            raise ConfigError(
+                f"{_REMOVED_ALT_SESSIONS} was removed (clinical revision 2, C1): an adequate PT trial is always "
+                "CGH_PT_MIN_SESSIONS session-dates over CGH_PT_MIN_WEEKS weeks of treatment. Unset it."
+            )
         thresholds = PathwayThresholds(
             pt_min_weeks=_read(env, "CGH_PT_MIN_WEEKS", _positive_int, 8),
             pt_min_sessions=_read(env, "CGH_PT_MIN_SESSIONS", _positive_int, 6),
-            pt_alt_sessions=_read(env, "CGH_PT_ALT_SESSIONS", _positive_int, 12),
             pt_lookback_months=_read(env, "CGH_PT_LOOKBACK_MONTHS", _positive_int, 12),
             new_onset_months=_read(env, "CGH_NEW_ONSET_MONTHS", _positive_int, 12),
             new_onset_age=_read(env, "CGH_NEW_ONSET_AGE", _positive_int, 50),
@@ -107,8 +111,10 @@ class Settings:
                 "CGH_AUTH=required needs CGH_TRUSTED_CLIENTS: the path of a JSON file listing the CDS clients "
                 "you trust (see README, 'Registering an EHR'). For local development set CGH_AUTH=off."
             )
-        if self.thresholds.pt_min_sessions > self.thresholds.pt_alt_sessions:
-            raise ConfigError("CGH_PT_MIN_SESSIONS must not exceed CGH_PT_ALT_SESSIONS.")
+
+
+#: The "or 12 sessions" alternative of the PT trial, dropped by revision-2 C1: refused, never silently ignored.
+_REMOVED_ALT_SESSIONS = "CGH_PT_ALT_SESSIONS"
 
 
 def _read(env: Mapping[str, str], name: str, coerce: Callable[[str, str], T], default: T) -> T:

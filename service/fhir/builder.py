@@ -9,9 +9,9 @@ Validation strategy, chosen for speed. Measured on the 2 MB Synthea bundle of ``
 top of ~10 ms of JSON parsing, where a full R4B model of its 141 Observations alone costs ~35 ms.
 
 1. Entries are filtered by ``resourceType`` first (Patient, Condition, Procedure, ServiceRequest,
-   MedicationRequest, Observation; and for draft orders also DSTU2 ``MedicationOrder`` and STU3
-   ``ProcedureRequest``). Everything else (Claims, Encounters, EOBs: most of a Synthea bundle) is ignored
-   without being looked at.
+   MedicationRequest, Observation, Encounter; and for draft orders also DSTU2 ``MedicationOrder`` and STU3
+   ``ProcedureRequest``). Everything else (Claims, EOBs: most of a Synthea bundle) is ignored without being
+   looked at. Encounters are read for PT visits and PT regions (revision-2 C2, C3).
 2. Then by patient: ``subject`` (or DSTU2 ``patient``) must resolve to ``Patient/<context.patientId>``.
    References may be ``Type/id``, absolute URLs (``.../Patient/id[/_history/n]``) or ``urn:uuid:`` fullUrls
    resolved within the Bundle that carries them; ``urn:uuid:<patientId>`` also matches when the Patient is
@@ -46,7 +46,6 @@ from service.fhir.elements import InvalidElementError
 from service.fhir.elements import annotation_texts
 from service.fhir.elements import as_list
 from service.fhir.elements import codeable_concept
-from service.fhir.elements import codeable_concepts
 from service.fhir.elements import concept_code
 from service.fhir.elements import fhir_date
 from service.fhir.elements import fhir_datetime
@@ -54,6 +53,7 @@ from service.fhir.elements import period_start
 from service.fhir.elements import quantity
 from service.fhir.elements import string
 from service.fhir.record import ConditionFacts
+from service.fhir.record import EncounterFacts
 from service.fhir.record import MedicationRequestFacts
 from service.fhir.record import ObservationFacts
 from service.fhir.record import OrderFacts
@@ -65,7 +65,9 @@ from service.fhir.record import ServiceRequestFacts
 #: Bundles inside Bundles (batch-response of searchsets) are read this deep; deeper ones are ignored.
 MAX_BUNDLE_DEPTH = 3
 
-_PATIENT_RESOURCES = frozenset({"Condition", "Procedure", "ServiceRequest", "MedicationRequest", "Observation"})
+_PATIENT_RESOURCES = frozenset(
+    {"Condition", "Procedure", "ServiceRequest", "MedicationRequest", "Observation", "Encounter"}
+)
 _ORDER_RESOURCES = frozenset({"ServiceRequest", "ProcedureRequest", "MedicationRequest", "MedicationOrder"})
 
 
@@ -312,6 +314,7 @@ def build_record(
         selections=context.selections,
         skipped=skips.total,
         notes=tuple(notes) + skips.notes(),
+        encounters=ordered("Encounter"),
     )
 
 
@@ -372,29 +375,68 @@ class _Reader:
         codings, text = _code(resource.get("code"))
         outcome, outcome_text = codeable_concept(resource.get("outcome"), "outcome")
         notes = annotation_texts(resource.get("note"), "note")
+        body_site, body_site_texts = _concepts(resource.get("bodySite"), "bodySite")
+        reason_codes, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
+        encounters = self._references(entry, resource.get("encounter"), "encounter")
         assert entry.ref is not None
         return ProcedureFacts(
             ref=entry.ref,
             codings=codings,
             status=string(resource.get("status"), "status"),
             performed=_choice_date(resource, "performed"),
-            body_site=codeable_concepts(resource.get("bodySite"), "bodySite"),
+            body_site=body_site,
             text=text,
             outcome=outcome,
             notes=((outcome_text,) if outcome_text else ()) + notes,
+            body_site_texts=body_site_texts,
+            reason_codes=reason_codes,
+            reason_texts=reason_texts,
+            reason_refs=self._references(entry, resource.get("reasonReference"), "reasonReference"),
+            based_on=self._references(entry, resource.get("basedOn"), "basedOn"),
+            encounter=encounters[0] if encounters else None,
+        )
+
+    def _references(self, entry: Entry, value: Any, element: str) -> tuple[str, ...]:
+        """``Type/id`` of each resolvable Reference in ``value`` (one Reference or an array of them)."""
+        resolved: list[str] = []
+        for item in as_list(value):
+            if not isinstance(item, dict):
+                raise InvalidElementError(element)
+            reference = string(item.get("reference"), f"{element}.reference")
+            ref = normalise_reference(reference, entry.full_urls) if reference else None
+            if ref:
+                resolved.append(ref)
+        return tuple(resolved)
+
+    def encounter(self, entry: Entry) -> EncounterFacts:
+        resource = entry.resource
+        types, type_texts = _concepts(resource.get("type"), "type")
+        service_types, service_texts = _concepts(resource.get("serviceType"), "serviceType")
+        reason_codes, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
+        diagnoses: list[Any] = []
+        for diagnosis in as_list(resource.get("diagnosis")):
+            if not isinstance(diagnosis, dict):
+                raise InvalidElementError("diagnosis")
+            diagnoses.append(diagnosis.get("condition"))
+        assert entry.ref is not None
+        return EncounterFacts(
+            ref=entry.ref,
+            status=string(resource.get("status"), "status"),
+            types=types + service_types,
+            type_texts=type_texts + service_texts,
+            start=period_start(resource.get("period"), "period"),
+            reason_codes=reason_codes,
+            reason_texts=reason_texts,
+            reason_refs=self._references(entry, resource.get("reasonReference"), "reasonReference")
+            + self._references(entry, diagnoses, "diagnosis.condition"),
+            based_on=self._references(entry, resource.get("basedOn"), "basedOn"),
         )
 
     def service_request(self, entry: Entry) -> ServiceRequestFacts:
         resource = entry.resource
         codings, text = _code(resource.get("code"))
-        reason_refs: list[str] = []
-        for reason in as_list(resource.get("reasonReference")):
-            if not isinstance(reason, dict):
-                raise InvalidElementError("reasonReference")
-            reference = string(reason.get("reference"), "reasonReference.reference")
-            resolved = normalise_reference(reference, entry.full_urls) if reference else None
-            if resolved:
-                reason_refs.append(resolved)
+        body_site, body_site_texts = _concepts(resource.get("bodySite"), "bodySite")
+        reason_codes, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
         assert entry.ref is not None
         return ServiceRequestFacts(
             ref=entry.ref,
@@ -403,10 +445,13 @@ class _Reader:
             intent=string(resource.get("intent"), "intent"),
             authored=fhir_datetime(resource.get("authoredOn"), "authoredOn"),
             occurrence=_choice_date(resource, "occurrence"),
-            body_site=codeable_concepts(resource.get("bodySite"), "bodySite"),
+            body_site=body_site,
             text=text,
             notes=annotation_texts(resource.get("note"), "note"),
-            reason_refs=tuple(reason_refs),
+            reason_refs=self._references(entry, resource.get("reasonReference"), "reasonReference"),
+            reason_codes=reason_codes,
+            reason_texts=reason_texts,
+            body_site_texts=body_site_texts,
         )
 
     def medication_request(self, entry: Entry) -> MedicationRequestFacts:
@@ -488,6 +533,17 @@ def _code(value: Any, element: str = "code") -> tuple[tuple[Coding, ...], str | 
     return codings, text
 
 
+def _concepts(value: Any, element: str) -> tuple[tuple[Coding, ...], tuple[str, ...]]:
+    """The codings and the texts of a CodeableConcept array (or of a lone CodeableConcept)."""
+    codings: list[Coding] = []
+    texts: list[str] = []
+    for item in as_list(value):
+        item_codings, item_text = codeable_concept(item, element)
+        codings.extend(item_codings)
+        texts.extend([item_text] if item_text else [])
+    return tuple(codings), tuple(texts)
+
+
 def _choice_date(resource: dict[str, Any], name: str) -> date | None:
     """The date of a ``name[x]`` choice: ``dateTime``, ``instant`` or ``Period`` (start, else end).
 
@@ -508,4 +564,5 @@ _READERS: Mapping[str, Callable[[_Reader, Entry], Any]] = {
     "ServiceRequest": _Reader.service_request,
     "MedicationRequest": _Reader.medication_request,
     "Observation": _Reader.observation,
+    "Encounter": _Reader.encounter,
 }

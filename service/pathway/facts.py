@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import math
 import re
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ from service.fhir.coding import ICD10
 from service.fhir.coding import ICD10CM
 from service.fhir.coding import Coding
 from service.fhir.record import ConditionFacts
+from service.fhir.record import EncounterFacts
 from service.fhir.record import MedicationRequestFacts
 from service.fhir.record import ObservationFacts
 from service.fhir.record import OrderFacts
@@ -317,58 +319,286 @@ def is_completed(procedure: ProcedureFacts) -> bool:
     return _status(procedure.status) == COMPLETED
 
 
+class PtRegion(StrEnum):
+    """The body region a PT session is documented for (revision-2 C2)."""
+
+    HEAD_NECK = "head-neck"
+    OTHER = "other"
+    UNDOCUMENTED = "undocumented"
+
+
+#: revision-2 C3: an Encounter is a PT visit when its type or serviceType names physical therapy (beside the
+#: PT codes of pt-exercise, e.g. SNOMED 91251008). Words, not codes: "physical therap(y|ist)", "physiotherap...".
+_PT_SERVICE_TEXT = re.compile(r"physical\s+therap|physiotherap", re.IGNORECASE)
+#: revision-2 C2: words that document the head / neck region of a PT session, its reason or its referral.
+_HEAD_NECK_TEXT = re.compile(
+    r"\b(?:head|neck|cervical|cervicogenic|cervicalgia|cervicothoracic|craniocervical|c-spine|occiput|"
+    r"(?:sub)?occipital|headaches?|whiplash)\b",
+    re.IGNORECASE,
+)
+#: revision-2 C2: words that document another region ("anything that is not head/neck/cervical"). The bone
+#: necks and heads (neck of femur, humeral head) come first so that they are not read as the neck or head.
+_OTHER_REGION_TEXT = re.compile(
+    r"\b(?:(?:neck|head)\s+of\s+(?:the\s+)?(?:femur|humerus|radius|fibula)|(?:femoral|humeral|radial|fibular)\s+"
+    r"(?:neck|head)|knees?|hips?|shoulders?|lumbar|lumbosacral|sacral|sacroiliac|(?:low|lower|mid|upper)\s+back|"
+    r"thoracic|ankles?|feet|foot|wrists?|hands?|elbows?|femur|femoral|pelvi[cs]|legs?|arms?|forearms?|thighs?|"
+    r"calf|calves|rotator\s+cuff|achilles|plantar|fingers?|toes?)\b",
+    re.IGNORECASE,
+)
+#: Condition value sets whose members are a head / neck (CGH, headache, cervical) reason for PT (revision-2 C2).
+_HEAD_NECK_CONDITIONS = (
+    ValueSetId.CGH_DX_SPECIFIC,
+    ValueSetId.CGH_DX_LEGACY,
+    ValueSetId.HEADACHE_SYMPTOMS,
+    ValueSetId.CERVICAL_DISORDERS,
+)
+FINISHED = "finished"
+#: ServiceRequest statuses of a PT referral that was placed (the basis of sessions, revision-2 C2).
+_PLACED_REQUEST = frozenset({"active", "completed", "on-hold"})
+
+
+def _combined(regions: Iterable[PtRegion]) -> PtRegion:
+    """Head/neck when any source names it, else another region when any names one, else undocumented."""
+    found = set(regions)
+    if PtRegion.HEAD_NECK in found:
+        return PtRegion.HEAD_NECK
+    return PtRegion.OTHER if PtRegion.OTHER in found else PtRegion.UNDOCUMENTED
+
+
+def text_region(texts: Iterable[str | None]) -> PtRegion:
+    """The region named in words: head/neck when any text names it (once bone necks and heads are set aside)."""
+    named_other = False
+    for text in texts:
+        if not text:
+            continue
+        rest, others = _OTHER_REGION_TEXT.subn(" ", text)
+        if _HEAD_NECK_TEXT.search(rest):
+            return PtRegion.HEAD_NECK
+        named_other = named_other or others > 0
+    return PtRegion.OTHER if named_other else PtRegion.UNDOCUMENTED
+
+
+def _coded_region(codings: tuple[Coding, ...], texts: Iterable[str | None]) -> PtRegion:
+    """A reason's region: coded as a CGH / headache / cervical condition, else what its words name."""
+    if any(value_set(vs_id).contains_any(codings) for vs_id in _HEAD_NECK_CONDITIONS):
+        return PtRegion.HEAD_NECK
+    return text_region([*texts, *(coding.display for coding in codings)])
+
+
+def is_pt_referral(request: ServiceRequestFacts) -> bool:
+    return value_set(ValueSetId.PT_EXERCISE).contains_any(request.codings)
+
+
+def is_pt_visit(encounter: EncounterFacts) -> bool:
+    """A finished Encounter whose type or serviceType is physical therapy (revision-2 C3)."""
+    if _status(encounter.status) != FINISHED:
+        return False
+    if value_set(ValueSetId.PT_EXERCISE).contains_any(encounter.types):
+        return True
+    texts = [*encounter.type_texts, *(coding.display or "" for coding in encounter.types)]
+    return any(_PT_SERVICE_TEXT.search(text) for text in texts)
+
+
+def _request_date(request: ServiceRequestFacts) -> date | None:
+    dated = [day for day in (request.authored, request.occurrence) if day is not None]
+    return max(dated) if dated else None
+
+
+class _Regions:
+    """Where a PT session's region is documented (revision-2 C2), first level that documents one wins:
+    the session itself (bodySite, reasonCode, reasonReference); its Encounter's reasons and diagnoses; the PT
+    referral it is based on; the patient's only PT referral in the look-back."""
+
+    def __init__(self, record: PatientRecord, start: date, today: date) -> None:
+        self._conditions = {c.ref: c for c in record.conditions if is_counted(c)}
+        self._encounters = {e.ref: e for e in record.encounters}
+        self._requests = {r.ref: r for r in record.service_requests}
+        placed = [
+            r
+            for r in record.service_requests
+            if _status(r.status) in _PLACED_REQUEST
+            and is_pt_referral(r)
+            and start <= (_request_date(r) or start) <= today
+        ]
+        self._only_referral = placed[0] if len(placed) == 1 else None
+
+    def _reasons(self, codings: tuple[Coding, ...], texts: Iterable[str], refs: Iterable[str]) -> PtRegion:
+        regions = [_coded_region(codings, texts)]
+        for ref in refs:
+            condition = self._conditions.get(ref)
+            if condition is not None:
+                regions.append(_coded_region(condition.codings, [condition.text]))
+        return _combined(regions)
+
+    def referral(self, request: ServiceRequestFacts) -> PtRegion:
+        """A referral's region: reasonCode, reasonReference, bodySite, code.text."""
+        return _combined(
+            [
+                self._reasons(request.reason_codes, request.reason_texts, request.reason_refs),
+                text_region([*request.body_site_texts, *(c.display for c in request.body_site), request.text]),
+            ]
+        )
+
+    def _based_on(self, refs: Iterable[str]) -> PtRegion:
+        return _combined(self.referral(r) for ref in refs if (r := self._requests.get(ref)) is not None)
+
+    def _first_documented(self, *levels: Callable[[], PtRegion]) -> PtRegion:
+        for level in levels:
+            region = level()
+            if region is not PtRegion.UNDOCUMENTED:
+                return region
+        only = self._only_referral
+        return self.referral(only) if only is not None else PtRegion.UNDOCUMENTED
+
+    def procedure(self, procedure: ProcedureFacts) -> PtRegion:
+        visit = self._encounters.get(procedure.encounter) if procedure.encounter else None
+        return self._first_documented(
+            lambda: _combined(
+                [
+                    text_region([*procedure.body_site_texts, *(c.display for c in procedure.body_site)]),
+                    self._reasons(procedure.reason_codes, procedure.reason_texts, procedure.reason_refs),
+                ]
+            ),
+            lambda: self._visit(visit),
+            lambda: self._based_on((*procedure.based_on, *(visit.based_on if visit else ()))),
+        )
+
+    def _visit(self, visit: EncounterFacts | None) -> PtRegion:
+        if visit is None:
+            return PtRegion.UNDOCUMENTED
+        return self._reasons(visit.reason_codes, visit.reason_texts, visit.reason_refs)
+
+    def encounter(self, encounter: EncounterFacts) -> PtRegion:
+        return self._first_documented(
+            lambda: self._visit(encounter),
+            lambda: self._based_on(encounter.based_on),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class PtTrial:
-    """The current PT trial (reference.md §2.2 pt_sessions, pt_first, pt_weeks, adequate_pt_trial)."""
+    """The current PT course and trial (reference.md §2.2 pt_sessions, pt_first, adequate_pt_trial; revision-2
+    C1-C3).
 
+    The *course* is every session-date whose region is head/neck or undocumented (sessions documented for
+    another region never count); it shows that PT is under way. The *trial* that escalation rests on is the
+    head/neck session-dates only: ``adequate`` is about them, ``course_adequate`` about the whole course.
+    """
+
+    #: Session-dates of the course (re-evaluations count for its dates, not as sessions).
     session_dates: tuple[date, ...]
     first: date | None
+    #: Weeks of treatment: first to last session, the first week counted (49 days = 8 weeks).
     weeks: int
+    #: An adequate trial of documented head / neck sessions: the escalation gate (revision-2 C1, C2).
     adequate: bool
-    #: Completed PT procedures in the look-back (trigger role ``pt-session``).
+    #: Completed PT procedures of the course in the look-back (trigger role ``pt-session``).
     procedures: tuple[ProcedureFacts, ...]
-    #: An active PT referral (ServiceRequest) in the record.
+    #: An active PT referral (ServiceRequest) not documented for another region.
     referral: tuple[ServiceRequestFacts, ...]
+    last: date | None = None
+    #: The whole course would be adequate, whatever its documented region.
+    course_adequate: bool = False
+    #: Course session-dates whose region is not documented (revision-2 C2: "region ... not documented").
+    undocumented_dates: tuple[date, ...] = ()
+    #: Some session carries an exercise code (revision-2 C1: otherwise "exercise not documented").
+    exercise_documented: bool = False
+    #: Not adequate and no session for ``pt_stopped_weeks`` (revision-2 C1).
+    stopped: bool = False
+    #: Finished PT Encounters of the course (revision-2 C3; trigger role ``pt-session``).
+    visits: tuple[EncounterFacts, ...] = ()
+    #: Completed PT referrals in the look-back, not for another region (revision-2 C3).
+    completed_referrals: tuple[ServiceRequestFacts, ...] = ()
+    #: PT sessions were left out because they are documented for another region.
+    other_region: bool = False
 
     @property
     def sessions(self) -> int:
         return len(self.session_dates)
 
 
-def pt_trial(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> PtTrial:
-    """PT session-dates in the look-back: distinct dates of completed PT procedures, not billing lines.
+def _adequate(session_dates: set[date], all_dates: set[date], thresholds: PathwayThresholds) -> bool:
+    """revision-2 C1: at least ``pt_min_sessions`` session-dates and last - first >= (pt_min_weeks - 1) weeks."""
+    if len(session_dates) < thresholds.pt_min_sessions or not all_dates:
+        return False
+    return (max(all_dates) - min(all_dates)).days >= (thresholds.pt_min_weeks - 1) * 7
 
-    The PT re-evaluation (pt-reevaluation, 97164) counts toward the start date but not toward sessions.
-    Procedures without a date, in the future, or older than ``pt_lookback_months`` are not counted.
+
+def pt_trial(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> PtTrial:
+    """PT session-dates in the look-back: distinct dates of completed PT procedures and finished PT
+    Encounters (a date counts once), not billing lines (reference.md §2.2; revision-2 C1-C3).
+
+    The PT re-evaluation (pt-reevaluation, 97164) counts toward the course's dates but not toward sessions.
+    Procedures and Encounters without a date, in the future, or older than ``pt_lookback_months`` are not
+    counted. A date's region is head/neck when any session of that date documents it, else another region
+    when any does (those dates never count), else undocumented.
     """
     sessions_vs = value_set(ValueSetId.PT_EXERCISE)
     reeval_vs = value_set(ValueSetId.PT_REEVALUATION)
+    exercise_vs = value_set(ValueSetId.PT_THERAPEUTIC_EXERCISE)
     start = months_before(today, thresholds.pt_lookback_months)
-    session_dates: set[date] = set()
-    all_dates: set[date] = set()
-    counted: list[ProcedureFacts] = []
+    regions = _Regions(record, start, today)
+    # (date, region, counts as a session, resource)
+    found: list[tuple[date, PtRegion, bool, ProcedureFacts | EncounterFacts]] = []
     for procedure in record.procedures:
         when = procedure.performed
         if not is_completed(procedure) or when is None or not start <= when <= today:
             continue
         is_session = sessions_vs.contains_any(procedure.codings)
         if is_session or reeval_vs.contains_any(procedure.codings):
-            counted.append(procedure)
-            all_dates.add(when)
-            if is_session:
-                session_dates.add(when)
+            found.append((when, regions.procedure(procedure), is_session, procedure))
+    for encounter in record.encounters:
+        when = encounter.start
+        if when is not None and start <= when <= today and is_pt_visit(encounter):
+            found.append((when, regions.encounter(encounter), True, encounter))
+    by_date: dict[date, list[PtRegion]] = {}
+    for when, region, _, _ in found:
+        by_date.setdefault(when, []).append(region)
+    date_region = {when: _combined(listed) for when, listed in by_date.items()}
+    course = [item for item in found if date_region[item[0]] is not PtRegion.OTHER]
+    all_dates = {when for when, _, _, _ in course}
+    session_dates = {when for when, _, is_session, _ in course if is_session}
+    neck_all = {when for when in all_dates if date_region[when] is PtRegion.HEAD_NECK}
+    neck_sessions = session_dates & neck_all
     first = min(all_dates) if all_dates else None
-    weeks = (today - first).days // 7 if first is not None else 0
-    sessions = len(session_dates)
-    adequate = (weeks >= thresholds.pt_min_weeks and sessions >= thresholds.pt_min_sessions) or (
-        sessions >= thresholds.pt_alt_sessions
+    last = max(all_dates) if all_dates else None
+    weeks = (last - first).days // 7 + 1 if first is not None and last is not None else 0
+    course_adequate = _adequate(session_dates, all_dates, thresholds)
+    stopped = (
+        not course_adequate and last is not None and (today - last).days >= thresholds.pt_stopped_weeks * 7
     )
+    procedures = tuple(r for _, _, _, r in course if isinstance(r, ProcedureFacts))
     referral = tuple(
         request
         for request in record.service_requests
-        if _status(request.status) == "active" and sessions_vs.contains_any(request.codings)
+        if _status(request.status) == "active"
+        and is_pt_referral(request)
+        and regions.referral(request) is not PtRegion.OTHER
     )
-    return PtTrial(tuple(sorted(session_dates)), first, weeks, adequate, tuple(counted), referral)
+    completed_referrals = tuple(
+        request
+        for request in record.service_requests
+        if _status(request.status) == COMPLETED
+        and is_pt_referral(request)
+        and start <= (_request_date(request) or today) <= today
+        and regions.referral(request) is not PtRegion.OTHER
+    )
+    return PtTrial(
+        session_dates=tuple(sorted(session_dates)),
+        first=first,
+        weeks=weeks,
+        adequate=_adequate(neck_sessions, neck_all, thresholds),
+        procedures=procedures,
+        referral=referral,
+        last=last,
+        course_adequate=course_adequate,
+        undocumented_dates=tuple(sorted(d for d in session_dates if date_region[d] is PtRegion.UNDOCUMENTED)),
+        exercise_documented=any(exercise_vs.contains_any(p.codings) for p in procedures),
+        stopped=stopped,
+        visits=tuple(r for _, _, _, r in course if isinstance(r, EncounterFacts)),
+        completed_referrals=completed_referrals,
+        other_region=len(course) < len(found),
+    )
 
 
 def _text_of(procedure: ProcedureFacts) -> str:
@@ -962,9 +1192,13 @@ class Facts:
 
     @property
     def pt_planned(self) -> bool:
-        """PT in the look-back, an active PT referral, or a PT order among the drafts."""
+        """PT in the look-back (a course, or a completed referral: revision-2 C3), an active PT referral, or a
+        PT order among the drafts. Sessions for another region do not count (revision-2 C2)."""
         return bool(
-            self.pt.session_dates or self.pt.referral or any(OrderKind.PT in order.kinds for order in self.orders)
+            self.pt.session_dates
+            or self.pt.referral
+            or self.pt.completed_referrals
+            or any(OrderKind.PT in order.kinds for order in self.orders)
         )
 
 

@@ -16,8 +16,10 @@ from datetime import date
 from types import MappingProxyType
 
 from service.fhir.record import ConditionFacts
+from service.fhir.record import EncounterFacts
 from service.fhir.record import ObservationFacts
 from service.fhir.record import ProcedureFacts
+from service.fhir.record import ServiceRequestFacts
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import Moment
@@ -98,6 +100,22 @@ def _procedures(procedures: Iterable[ProcedureFacts], role: str) -> list[Trigger
     return [Trigger(p.ref, role, resource_label(p.codings, p.text), p.performed) for p in procedures]
 
 
+def _pt_sessions(facts: Facts) -> list[Trigger]:
+    """The PT course's procedures and PT visits (Encounters, revision-2 C3), role ``pt-session``."""
+    visits: Iterable[EncounterFacts] = facts.pt.visits
+    return [
+        *_procedures(facts.pt.procedures, "pt-session"),
+        *(
+            Trigger(v.ref, "pt-session", resource_label(v.types, v.type_texts[0] if v.type_texts else None), v.start)
+            for v in visits
+        ),
+    ]
+
+
+def _referrals(requests: Iterable[ServiceRequestFacts]) -> list[Trigger]:
+    return [Trigger(r.ref, "pt-referral", resource_label(r.codings, r.text), r.authored) for r in requests]
+
+
 def _observations(observations: Iterable[ObservationFacts]) -> list[Trigger]:
     return [Trigger(o.ref, "outcome", resource_label(o.codings, None), o.effective) for o in observations]
 
@@ -146,10 +164,19 @@ def _advice(
 
 
 def _missing_trial(facts: Facts) -> str:
+    """What the trial still lacks (revision-2 C1: no session-count-only alternative; C2: documented region)."""
     t = facts.thresholds
-    return (
-        f"an adequate PT trial ({t.pt_min_weeks} weeks and {t.pt_min_sessions} sessions, "
-        f"or {t.pt_alt_sessions} sessions)"
+    trial = f"an adequate PT trial ({t.pt_min_sessions} sessions over {t.pt_min_weeks} weeks of treatment"
+    if facts.pt.course_adequate:
+        return trial + "; region of the PT course not documented)"
+    return trial + ")"
+
+
+def _pt_notes(facts: Facts) -> list[str]:
+    """revision-2 C1, C2: what the PT course leaves undocumented."""
+    pt = facts.pt
+    return (["region-not-documented"] if pt.undocumented_dates and not pt.adequate else []) + (
+        [] if pt.exercise_documented else ["exercise-not-documented"]
     )
 
 
@@ -238,6 +265,8 @@ def pt_first_line(facts: Facts) -> Advice | None:
     When (record review): CGH is active, no red flag, no PT session in the look-back and no active PT
     referral. When (order hooks): an escalation (GON block, percutaneous, refractory, toxin) is among the
     judged orders and there is no PT in the look-back, referral or drafts (note ``escalation-ordered``).
+    PT sessions without a documented region count as PT under way; sessions for another region do not
+    (revision-2 C2, note ``other-region``); a completed PT referral counts (revision-2 C3).
     Then: info: PT for 8-12 weeks first; suggest a PT referral citing the CGH Condition. Note ``prior-block``
     when a block or later step was done without PT.
     """
@@ -245,6 +274,8 @@ def pt_first_line(facts: Facts) -> Advice | None:
         return None
     prior = _prior_steps(facts)
     notes = ["prior-block"] if prior else []
+    if facts.pt.other_region:
+        notes.append("other-region")
     escalations: tuple[DraftOrder, ...] = ()
     if facts.moment is not Moment.RECORD_REVIEW:
         escalations = facts.judged(*ESCALATION_KINDS)
@@ -269,12 +300,14 @@ def _pt_values(facts: Facts) -> dict[str, str]:
 def pt_trial_in_progress(facts: Facts) -> Advice | None:
     """R6 ``pt-trial-in-progress`` (reference.md §2.3 R6, §2.2 adequate_pt_trial).
 
-    When: at least one PT session-date in the look-back and the trial is not yet adequate (>= 8 weeks and
-    >= 6 session-dates, or >= 12 session-dates; configurable).
-    Then: info: trial in progress (weeks and session-dates shown); reassess at 8-12 weeks.
+    When: at least one PT session-date of the course in the look-back and the course is not yet adequate
+    (>= 6 session-dates over >= 8 weeks of treatment, first to last session; configurable; revision-2 C1).
+    Then: info: trial in progress (weeks of treatment and session-dates shown); reassess at 8-12 weeks. Note
+    ``stopped`` when the last session is >= 4 weeks ago ("no session since ...; resume or document why it
+    stopped"), ``region-not-documented`` (C2), ``exercise-not-documented`` (C1).
     """
     pt = facts.pt
-    if pt.sessions < 1 or pt.adequate:
+    if pt.sessions < 1 or pt.course_adequate:
         return None
     limits = facts.thresholds
     return _advice(
@@ -284,11 +317,12 @@ def pt_trial_in_progress(facts: Facts) -> Advice | None:
         values={
             **_pt_values(facts),
             "pt_first": _iso(pt.first),
+            "pt_last": _iso(pt.last),
             "min_weeks": str(limits.pt_min_weeks),
             "min_sessions": str(limits.pt_min_sessions),
-            "alt_sessions": str(limits.pt_alt_sessions),
         },
-        triggers=_procedures(pt.procedures, "pt-session"),
+        notes=(["stopped"] if pt.stopped else []) + _pt_notes(facts),
+        triggers=_pt_sessions(facts),
     )
 
 
@@ -296,23 +330,43 @@ def pt_document_response(facts: Facts) -> Advice | None:
     """``pt-document-response`` (reference.md §2.2 inadequate_response: "if no outcome data exist, do not
     infer failure").
 
-    When: the PT trial is adequate but there is no usable outcome data (no explicit response, or no baseline
-    and 8-week follow-up headache frequency).
-    Then: info: document the response before any escalation (the service never escalates without it).
+    When: the PT course is adequate but there is no usable outcome data (no explicit response, or no
+    baseline and 8-week follow-up headache frequency, note ``no-outcome``), or the response is inadequate but
+    the course's region is not documented, so it cannot count for escalation (note ``region-not-documented``,
+    revision-2 C2); or a PT referral was completed in the look-back and none of its sessions is on record
+    (note ``course-completed``, revision-2 C3).
+    Then: info: document the response (and the region, the sessions) before any escalation (the service never
+    escalates without it).
     """
-    if not facts.pt.adequate or facts.outcome.has_data:
+    pt = facts.pt
+    if pt.sessions == 0 and pt.completed_referrals:
+        return _advice(
+            facts,
+            RecommendationId.PT_DOCUMENT_RESPONSE,
+            Indicator.INFO,
+            values=_pt_values(facts),
+            notes=["course-completed"],
+            triggers=_referrals(pt.completed_referrals),
+        )
+    outcome = facts.outcome
+    if not pt.course_adequate or (outcome.has_data and (pt.adequate or not outcome.inadequate)):
         return None
     return _advice(
         facts,
         RecommendationId.PT_DOCUMENT_RESPONSE,
         Indicator.INFO,
         values=_pt_values(facts),
-        triggers=_procedures(facts.pt.procedures, "pt-session"),
+        notes=([] if outcome.has_data else ["no-outcome"]) + _pt_notes(facts),
+        triggers=_pt_sessions(facts),
     )
 
 
 def _failed_trial(facts: Facts) -> bool:
-    """An adequate PT trial with a documented inadequate response (the gate of every escalation)."""
+    """An adequate PT trial with a documented inadequate response (the gate of every escalation).
+
+    ``pt.adequate`` counts documented head / neck sessions only: PT without a documented region never
+    unlocks escalation (revision-2 C2).
+    """
     return facts.pt.adequate and facts.outcome.has_data and facts.outcome.inadequate
 
 
@@ -331,7 +385,8 @@ def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
         RecommendationId.ESCALATE_OCCIPITAL_NERVE_BLOCK,
         Indicator.INFO,
         values={**_pt_values(facts), "response": facts.outcome.response or ""},
-        triggers=[*_procedures(facts.pt.procedures, "pt-session"), *_observations(facts.outcome.observations)],
+        notes=[] if facts.pt.exercise_documented else ["exercise-not-documented"],
+        triggers=[*_pt_sessions(facts), *_observations(facts.outcome.observations)],
         suggestions=[SuggestionKind.CREATE_GON_BLOCK],
     )
 
@@ -580,7 +635,7 @@ def escalation_premature(facts: Facts) -> Advice | None:
         notes=notes,
         triggers=[
             *_orders(early),
-            *_procedures(facts.pt.procedures, "pt-session"),
+            *_pt_sessions(facts),
             *_procedures(_prior_steps(facts), "prior-procedure"),
         ],
         orders=early,

@@ -79,6 +79,7 @@ class ValueSetId(StrEnum):
     CERVICAL_DISORDERS = "cervical-disorders"
     PT_EXERCISE = "pt-exercise"
     PT_REEVALUATION = "pt-reevaluation"
+    PT_THERAPEUTIC_EXERCISE = "pt-therapeutic-exercise"
     MANIPULATION = "manipulation"
     CERVICAL_SPINE_IMAGING = "cervical-spine-imaging"
     NEUROVASCULAR_IMAGING = "neurovascular-imaging"

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class PathwayThresholds:
-    #: Adequate PT trial = weeks >= pt_min_weeks AND session-dates >= pt_min_sessions, OR >= pt_alt_sessions.
+    #: Adequate PT trial (revision-2 C1) = session-dates >= pt_min_sessions AND last - first session >=
+    #: (pt_min_weeks - 1) weeks, i.e. pt_min_weeks weeks of treatment. No session-count-only alternative.
     pt_min_weeks: int = 8
     pt_min_sessions: int = 6
-    pt_alt_sessions: int = 12
+    #: A course not yet adequate with no session for this many weeks is shown as stopped (revision-2 C1).
+    pt_stopped_weeks: int = 4
     #: PT sessions older than this do not count toward the current trial.
     pt_lookback_months: int = 12
     #: A CGH/headache onset within this many months is "new".

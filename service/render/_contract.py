@@ -110,17 +110,23 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
         ),
         R.SUSPECTED_CONFIRM_DIAGNOSIS: CardContract(facts=("basis",), roles=("cervical-disorder",)),
         R.PT_FIRST_LINE: CardContract(
-            notes=("prior-block", "escalation-ordered"),
+            notes=("prior-block", "escalation-ordered", "other-region"),
             roles=("prior-procedure",),
             suggestions=(_K.CREATE_PT_REFERRAL,),
         ),
         R.PT_TRIAL_IN_PROGRESS: CardContract(
-            facts=("pt_weeks", "pt_sessions", "pt_first", "min_weeks", "min_sessions", "alt_sessions"),
+            facts=("pt_weeks", "pt_sessions", "pt_first", "pt_last", "min_weeks", "min_sessions"),
+            notes=("stopped", "region-not-documented", "exercise-not-documented"),
             roles=("pt-session",),
         ),
-        R.PT_DOCUMENT_RESPONSE: CardContract(facts=("pt_weeks", "pt_sessions"), roles=("pt-session",)),
+        R.PT_DOCUMENT_RESPONSE: CardContract(
+            facts=("pt_weeks", "pt_sessions"),
+            notes=("course-completed", "region-not-documented", "no-outcome", "exercise-not-documented"),
+            roles=("pt-session", "pt-referral"),
+        ),
         R.ESCALATE_OCCIPITAL_NERVE_BLOCK: CardContract(
             facts=("pt_weeks", "pt_sessions", "response"),
+            notes=("exercise-not-documented",),
             roles=("pt-session", "outcome"),
             suggestions=(_K.CREATE_GON_BLOCK,),
         ),

@@ -68,6 +68,8 @@ def test_values_are_coerced_and_normalised() -> None:
     assert settings.thresholds.pt_min_sessions == 5
 
 
-def test_min_sessions_above_alternative_is_rejected() -> None:
-    with pytest.raises(ConfigError, match="CGH_PT_MIN_SESSIONS"):
-        Settings.from_env({"CGH_AUTH": "off", "CGH_PT_MIN_SESSIONS": "20"})
+def test_the_removed_session_count_alternative_is_refused_not_ignored() -> None:
+    # revision-2 C1 dropped "or 12 sessions": a deployment still setting it must hear so at start-up.
+    with pytest.raises(ConfigError, match="CGH_PT_ALT_SESSIONS was removed"):
+        Settings.from_env({"CGH_AUTH": "off", "CGH_PT_ALT_SESSIONS": "12"})
+    assert Settings.from_env({"CGH_AUTH": "off", "CGH_PT_MIN_SESSIONS": "20"}).thresholds.pt_min_sessions == 20

@@ -43,6 +43,7 @@ def _no_cgh_request(hook: str = "patient-view", **context: Any) -> dict[str, Any
             "servicerequests": _empty_bundle(),
             "medicationrequests": _empty_bundle(),
             "observations": None,
+            "encounters": None,
         },
     }
 

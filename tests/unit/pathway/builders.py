@@ -15,6 +15,7 @@ from service.fhir.coding import ICD10CM
 from service.fhir.coding import Coding
 from service.fhir.coding import normalise
 from service.fhir.record import ConditionFacts
+from service.fhir.record import EncounterFacts
 from service.fhir.record import MedicationRequestFacts
 from service.fhir.record import ObservationFacts
 from service.fhir.record import OrderFacts
@@ -208,6 +209,11 @@ def procedure(
     outcome: Iterable[Coding] = (),
     text: str | None = None,
     ref: str | None = None,
+    body_site_texts: Iterable[str] = (),
+    reason_codes: Iterable[Coding] = (),
+    reason_refs: Iterable[str] = (),
+    based_on: Iterable[str] = (),
+    encounter: str | None = None,
 ) -> ProcedureFacts:
     return ProcedureFacts(
         ref=ref or _ref("Procedure"),
@@ -218,13 +224,52 @@ def procedure(
         text=text,
         outcome=tuple(outcome),
         notes=tuple(notes),
+        body_site_texts=tuple(body_site_texts),
+        reason_codes=tuple(reason_codes),
+        reason_refs=tuple(reason_refs),
+        based_on=tuple(based_on),
+        encounter=encounter,
     )
 
 
-def pt_course(dates: Iterable[date], codes: Iterable[Coding] = (PT_EXERCISE,)) -> tuple[ProcedureFacts, ...]:
-    """One completed PT procedure per code per date (several billing lines on one visit)."""
+#: The body site a PT course for the headache documents (revision-2 C2); ``region=None`` leaves it out.
+NECK = "Neck"
+
+
+def pt_course(
+    dates: Iterable[date], codes: Iterable[Coding] = (PT_EXERCISE,), *, region: str | None = NECK
+) -> tuple[ProcedureFacts, ...]:
+    """One completed PT procedure per code per date (several billing lines on one visit), its body site
+    ``region`` (the neck unless told otherwise; ``None``: no region documented)."""
     listed = tuple(codes)
-    return tuple(procedure(code, when) for when in dates for code in listed)
+    sites = (region,) if region is not None else ()
+    return tuple(procedure(code, when, body_site_texts=sites) for when in dates for code in listed)
+
+
+def pt_visit(
+    start: date | None,
+    *,
+    status: str | None = "finished",
+    types: Iterable[Coding] = (),
+    type_text: str | None = "Physical therapy visit",
+    reason_codes: Iterable[Coding] = (),
+    reason_texts: Iterable[str] = (),
+    reason_refs: Iterable[str] = (),
+    based_on: Iterable[str] = (),
+    ref: str | None = None,
+) -> EncounterFacts:
+    """A (PT, by its type text unless told otherwise) Encounter."""
+    return EncounterFacts(
+        ref=ref or _ref("Encounter"),
+        status=status,
+        types=tuple(types),
+        type_texts=(type_text,) if type_text else (),
+        start=start,
+        reason_codes=tuple(reason_codes),
+        reason_texts=tuple(reason_texts),
+        reason_refs=tuple(reason_refs),
+        based_on=tuple(based_on),
+    )
 
 
 def weekly_sessions(count: int, first: date) -> list[date]:
@@ -262,15 +307,22 @@ def service_request(
     text: str | None = None,
     notes: Iterable[str] = (),
     ref: str | None = None,
+    authored: date | None = TODAY,
+    reason_codes: Iterable[Coding] = (),
+    reason_refs: Iterable[str] = (),
+    body_site_texts: Iterable[str] = (),
 ) -> ServiceRequestFacts:
     return ServiceRequestFacts(
         ref=ref or _ref("ServiceRequest"),
         codings=tuple(codings),
         status=status,
         intent="order",
-        authored=TODAY,
+        authored=authored,
         text=text,
         notes=tuple(notes),
+        reason_codes=tuple(reason_codes),
+        reason_refs=tuple(reason_refs),
+        body_site_texts=tuple(body_site_texts),
     )
 
 
@@ -298,6 +350,7 @@ def record(
     drafts: Iterable[OrderFacts] = (),
     selections: Iterable[str] = (),
     birth_date: date | None = None,
+    encounters: Iterable[EncounterFacts] = (),
 ) -> PatientRecord:
     return PatientRecord(
         patient=patient(age, deceased=deceased, birth_date=birth_date),
@@ -308,6 +361,7 @@ def record(
         observations=tuple(observations),
         draft_orders=tuple(drafts),
         selections=frozenset(selections),
+        encounters=tuple(encounters),
     )
 
 

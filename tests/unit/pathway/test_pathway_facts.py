@@ -207,7 +207,8 @@ def test_session_dates_count_dates_not_billing_lines() -> None:
 def test_reevaluation_counts_for_the_start_date_not_for_sessions() -> None:
     procedures = (procedure(PT_REEVAL, weeks_ago(9)), *pt_course(weekly_sessions(3, weeks_ago(4))))
     trial = pt_trial(record(procedures=procedures), TODAY, LIMITS)
-    assert trial.first == weeks_ago(9) and trial.weeks == 9 and trial.sessions == 3
+    # revision-2 C1: weeks are the span of treatment, first (the re-evaluation) to last session, week 1 counted.
+    assert trial.first == weeks_ago(9) and trial.last == weeks_ago(2) and trial.weeks == 8 and trial.sessions == 3
 
 
 def test_evaluation_counts_as_a_session() -> None:
@@ -247,18 +248,24 @@ def test_one_day_short_of_eight_weeks_is_not_adequate() -> None:
 
 
 def test_five_session_dates_over_eight_weeks_is_not_adequate_six_is() -> None:
-    five = pt_trial(record(procedures=pt_course(weekly_sessions(5, weeks_ago(9)))), TODAY, LIMITS)
-    six = pt_trial(record(procedures=pt_course(weekly_sessions(6, weeks_ago(9)))), TODAY, LIMITS)
-    assert (five.sessions, five.adequate) == (5, False)
-    assert (six.sessions, six.adequate) == (6, True)
+    six_dates = [weeks_ago(9), weeks_ago(8), weeks_ago(7), weeks_ago(5), weeks_ago(4), weeks_ago(2)]
+    five = pt_trial(record(procedures=pt_course(six_dates[:3] + six_dates[4:])), TODAY, LIMITS)
+    six = pt_trial(record(procedures=pt_course(six_dates)), TODAY, LIMITS)
+    assert (five.sessions, five.weeks, five.adequate) == (5, 8, False)
+    assert (six.sessions, six.weeks, six.adequate) == (6, 8, True)
 
 
-def test_ten_sessions_in_five_weeks_is_not_adequate_twelve_is() -> None:
-    ten = [weeks_ago(5) + (TODAY - days_ago(3 * index)) for index in range(10)]
-    assert not pt_trial(record(procedures=pt_course(ten)), TODAY, LIMITS).adequate
+def test_six_weekly_sessions_span_six_weeks_of_treatment_not_eight() -> None:
+    # revision-2 C1: weeks since the first session no longer count; six weekly sessions are 6 weeks of treatment.
+    trial = pt_trial(record(procedures=pt_course(weekly_sessions(6, weeks_ago(9)))), TODAY, LIMITS)
+    assert (trial.weeks, trial.course_adequate, trial.adequate) == (6, False, False)
+
+
+def test_twelve_sessions_in_five_weeks_is_not_adequate() -> None:
+    # revision-2 C1: the "or 12 sessions" alternative is gone; 12 sessions in 5 weeks is not an 8-week programme.
     twelve = [days_ago(35 - 3 * index) for index in range(12)]
     trial = pt_trial(record(procedures=pt_course(twelve)), TODAY, LIMITS)
-    assert trial.weeks == 5 and trial.adequate
+    assert (trial.sessions, trial.weeks, trial.adequate, trial.course_adequate) == (12, 5, False, False)
 
 
 def test_thresholds_are_configurable() -> None:

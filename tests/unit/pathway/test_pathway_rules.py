@@ -284,14 +284,15 @@ def test_pt_trial_in_progress_fires_before_adequate() -> None:
         "pt_weeks": "6",
         "pt_sessions": "6",
         "pt_first": weeks_ago(6).isoformat(),
+        "pt_last": weeks_ago(1).isoformat(),
         "min_weeks": "8",
         "min_sessions": "6",
-        "alt_sessions": "12",
     }
+    assert item.notes == ()
 
 
 def test_pt_trial_in_progress_suppressed_once_adequate() -> None:
-    advice = run(record(cgh(), procedures=pt_course(weekly_sessions(6, weeks_ago(8)))))
+    advice = run(record(cgh(), procedures=pt_course(weekly_sessions(8, weeks_ago(8)))))
     assert "pt-trial-in-progress" not in advice
 
 
@@ -301,7 +302,9 @@ def test_pt_trial_in_progress_suppressed_once_adequate() -> None:
 def test_pt_document_response_fires_when_adequate_without_outcome_data() -> None:
     advice = run(record(cgh(), procedures=pt_course(weekly_sessions(8, weeks_ago(10)))))
     assert set(advice) == {"pt-document-response"}
-    assert dict(advice["pt-document-response"].facts) == {"pt_weeks": "10", "pt_sessions": "8"}
+    # revision-2 C1: weeks of treatment, first to last session (10 to 3 weeks ago), not first session to today.
+    assert dict(advice["pt-document-response"].facts) == {"pt_weeks": "8", "pt_sessions": "8"}
+    assert advice["pt-document-response"].notes == ("no-outcome",)
 
 
 def test_pt_document_response_suppressed_with_outcome_data() -> None:
@@ -496,12 +499,12 @@ def test_escalation_premature_gon_block_without_adequate_trial() -> None:
         "escalation-premature"
     ]
     assert item.notes == ("gon-block",)
-    assert item.facts["missing"] == "an adequate PT trial (8 weeks and 6 sessions, or 12 sessions)"
+    assert item.facts["missing"] == "an adequate PT trial (6 sessions over 8 weeks of treatment)"
 
 
 def test_escalation_premature_suppressed_for_gon_block_after_adequate_trial() -> None:
     assert "escalation-premature" not in sign(
-        service_request(GON_BLOCK), procedures=pt_course(weekly_sessions(6, weeks_ago(8)))
+        service_request(GON_BLOCK), procedures=pt_course(weekly_sessions(8, weeks_ago(8)))
     )
 
 
