@@ -219,12 +219,16 @@ def build_record(
     *,
     notes: Iterable[str] = (),
     observation_filter: Callable[[tuple[Coding, ...]], bool] | None = None,
+    encounter_filter: Callable[[tuple[Coding, ...], tuple[str, ...]], bool] | None = None,
 ) -> PatientRecord:
     """The :class:`PatientRecord` for ``context`` from ``sources`` (prefetch values and fetched pages).
 
     ``notes`` (e.g. "stopped after the page cap") are passed through to the record. ``observation_filter``,
     when given, is asked about each Observation's (valid) code before anything else of it is read; those it
-    declines are left out of the record, not counted as skipped. Never raises.
+    declines are left out of the record, not counted as skipped. ``encounter_filter`` likewise sees each
+    Encounter's (valid) ``type`` and ``serviceType`` codings and texts; an Encounter it declines is still read
+    when a Procedure of the record names it as its ``encounter`` (a real record holds a hundred visits, of which
+    the pathway asks about PT visits and the visits of its procedures). Never raises.
     """
     patient_ref = f"Patient/{context.patient_id}"
     skips = _Skips()
@@ -242,6 +246,7 @@ def build_record(
     # Read, skipped or another patient's: the same resource under several keys is looked at (and counted) once.
     seen: set[str] = set()
     seen_idless: set[int] = set()
+    declined_encounters: list[Entry] = []
     for entry in entries:
         resource_type = entry.resource.get("resourceType")
         if resource_type == "Patient":
@@ -273,9 +278,21 @@ def build_record(
                 codings, _ = codeable_concept(entry.resource.get("code"), "code")
                 if not observation_filter(codings):
                     continue
+            if encounter_filter is not None and resource_type == "Encounter":
+                types, type_texts = _encounter_types(entry.resource)
+                if not encounter_filter(types, type_texts):
+                    declined_encounters.append(entry)
+                    continue
             facts[resource_type][entry.ref] = _READERS[resource_type](reader, entry)
         except InvalidElementError as error:
             skips.add(resource_type, error.element)
+    visited = {p.encounter for p in facts["Procedure"].values() if p.encounter is not None}
+    for entry in declined_encounters:
+        if entry.ref is not None and entry.ref in visited:
+            try:
+                facts["Encounter"][entry.ref] = reader.encounter(entry)
+            except InvalidElementError as error:
+                skips.add("Encounter", error.element)
 
     draft_orders: list[OrderFacts] = []
     seen_orders: set[str] = set()
@@ -410,8 +427,7 @@ class _Reader:
 
     def encounter(self, entry: Entry) -> EncounterFacts:
         resource = entry.resource
-        types, type_texts = _concepts(resource.get("type"), "type")
-        service_types, service_texts = _concepts(resource.get("serviceType"), "serviceType")
+        types, type_texts = _encounter_types(resource)
         reason_codes, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
         diagnoses: list[Any] = []
         for diagnosis in as_list(resource.get("diagnosis")):
@@ -422,8 +438,8 @@ class _Reader:
         return EncounterFacts(
             ref=entry.ref,
             status=string(resource.get("status"), "status"),
-            types=types + service_types,
-            type_texts=type_texts + service_texts,
+            types=types,
+            type_texts=type_texts,
             start=period_start(resource.get("period"), "period"),
             reason_codes=reason_codes,
             reason_texts=reason_texts,
@@ -531,6 +547,13 @@ def _code(value: Any, element: str = "code") -> tuple[tuple[Coding, ...], str | 
     if text is None:
         text = next((coding.display for coding in codings if coding.display), None)
     return codings, text
+
+
+def _encounter_types(resource: dict[str, Any]) -> tuple[tuple[Coding, ...], tuple[str, ...]]:
+    """``Encounter.type`` and ``serviceType``: codings and texts."""
+    types, type_texts = _concepts(resource.get("type"), "type")
+    service_types, service_texts = _concepts(resource.get("serviceType"), "serviceType")
+    return types + service_types, type_texts + service_texts
 
 
 def _concepts(value: Any, element: str) -> tuple[tuple[Coding, ...], tuple[str, ...]]:

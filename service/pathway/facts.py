@@ -389,14 +389,22 @@ def is_pt_referral(request: ServiceRequestFacts) -> bool:
     return value_set(ValueSetId.PT_EXERCISE).contains_any(request.codings)
 
 
+def encounter_is_used(types: tuple[Coding, ...], type_texts: tuple[str, ...]) -> bool:
+    """Whether an Encounter of these ``type``/``serviceType`` codings and texts is physical therapy
+    (revision-2 C3): a PT code, or "physical therap..." / "physiotherap..." in a text or display.
+
+    The data layer asks it before reading an Encounter: the visits of a Procedure are read anyway, and the
+    rest of a record's visits (most of them) are of no use to the pathway.
+    """
+    if value_set(ValueSetId.PT_EXERCISE).contains_any(types):
+        return True
+    texts = [*type_texts, *(coding.display or "" for coding in types)]
+    return any(_PT_SERVICE_TEXT.search(text) for text in texts)
+
+
 def is_pt_visit(encounter: EncounterFacts) -> bool:
     """A finished Encounter whose type or serviceType is physical therapy (revision-2 C3)."""
-    if _status(encounter.status) != FINISHED:
-        return False
-    if value_set(ValueSetId.PT_EXERCISE).contains_any(encounter.types):
-        return True
-    texts = [*encounter.type_texts, *(coding.display or "" for coding in encounter.types)]
-    return any(_PT_SERVICE_TEXT.search(text) for text in texts)
+    return _status(encounter.status) == FINISHED and encounter_is_used(encounter.types, encounter.type_texts)
 
 
 def _request_date(request: ServiceRequestFacts) -> date | None:

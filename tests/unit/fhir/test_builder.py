@@ -486,3 +486,29 @@ def test_procedure_region_elements_are_read() -> None:
         ("ServiceRequest/sr1",),
         "Encounter/e1",
     )
+
+
+def test_encounter_filter_leaves_out_visits_that_are_neither_pt_nor_a_procedures() -> None:
+    def encounter(resource_id: str, text: str) -> dict[str, Any]:
+        return {"resourceType": "Encounter", "id": resource_id, "status": "finished",
+                "type": [{"text": text}], "subject": {"reference": f"Patient/{PATIENT_ID}"}}
+
+    sources = searchset(
+        encounter("pt", "Physical therapy"),
+        encounter("checkup", "Check up"),
+        encounter("visit-of-a-procedure", "Office visit"),
+        procedure("p1", encounter={"reference": "Encounter/visit-of-a-procedure"}),
+    )
+    asked: list[tuple[str, ...]] = []
+
+    def only_pt(types: tuple[Coding, ...], texts: tuple[str, ...]) -> bool:
+        asked.append(texts)
+        return "Physical therapy" in texts
+
+    record = build_record(CONTEXT, [sources], encounter_filter=only_pt)
+    assert [e.ref for e in record.encounters] == ["Encounter/pt", "Encounter/visit-of-a-procedure"]
+    assert sorted(asked) == [("Check up",), ("Office visit",), ("Physical therapy",)]
+    assert record.skipped == 0
+    assert [e.ref for e in build(sources).encounters] == [
+        "Encounter/checkup", "Encounter/pt", "Encounter/visit-of-a-procedure"
+    ]
