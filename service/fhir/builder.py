@@ -11,7 +11,8 @@ top of ~10 ms of JSON parsing, where a full R4B model of its 141 Observations al
 1. Entries are filtered by ``resourceType`` first (Patient, Condition, Procedure, ServiceRequest,
    MedicationRequest, Observation, Encounter; and for draft orders also DSTU2 ``MedicationOrder`` and STU3
    ``ProcedureRequest``). Everything else (Claims, EOBs: most of a Synthea bundle) is ignored without being
-   looked at. Encounters are read for PT visits and PT regions (revision-2 C2, C3).
+   looked at. Encounters are read for PT visits and PT regions (revision-2 C2, C3): with an
+   ``encounter_filter``, only those it accepts (PT visits) and those a Procedure names as its ``encounter``.
 2. Then by patient: ``subject`` (or DSTU2 ``patient``) must resolve to ``Patient/<context.patientId>``.
    References may be ``Type/id``, absolute URLs (``.../Patient/id[/_history/n]``) or ``urn:uuid:`` fullUrls
    resolved within the Bundle that carries them; ``urn:uuid:<patientId>`` also matches when the Patient is

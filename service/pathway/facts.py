@@ -340,7 +340,7 @@ _HEAD_NECK_TEXT = re.compile(
 #: necks and heads (neck of femur, humeral head) come first so that they are not read as the neck or head.
 _OTHER_REGION_TEXT = re.compile(
     r"\b(?:(?:neck|head)\s+of\s+(?:the\s+)?(?:femur|humerus|radius|fibula)|(?:femoral|humeral|radial|fibular)\s+"
-    r"(?:neck|head)|knees?|hips?|shoulders?|lumbar|lumbosacral|sacral|sacroiliac|(?:low|lower|mid|upper)\s+back|"
+    r"(?:neck|head)|knees?|hips?|shoulders?|lumbar|lumbosacral|sacral|sacroiliac|(?:(?:low|lower|mid|upper)\s+)?back|"
     r"thoracic|ankles?|feet|foot|wrists?|hands?|elbows?|femur|femoral|pelvi[cs]|legs?|arms?|forearms?|thighs?|"
     r"calf|calves|rotator\s+cuff|achilles|plantar|fingers?|toes?)\b",
     re.IGNORECASE,

@@ -115,6 +115,8 @@ def test_exercise_not_documented_when_no_session_carries_an_exercise_code() -> N
         (["Neck"], PtRegion.HEAD_NECK),
         (["Cervical spine structure"], PtRegion.HEAD_NECK),
         (["lower back and neck"], PtRegion.HEAD_NECK),
+        (["Back pain"], PtRegion.OTHER),
+        (["pain at the back of the head"], PtRegion.HEAD_NECK),
         (["Both knees (body structure)"], PtRegion.OTHER),
         (["Lumbar spine"], PtRegion.OTHER),
         (["fracture of neck of femur"], PtRegion.OTHER),
