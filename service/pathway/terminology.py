@@ -275,20 +275,23 @@ class ValueSet:
         return self.medication_match(codings, text) is not None
 
     def medication_match(
-        self, codings: Iterable[Coding], *texts: str | None, deciding: Iterable[str] = (RXNORM,)
+        self, codings: Iterable[Coding], *texts: str | None, deciding: Iterable[str] | None = None
     ) -> MedicationMatch | None:
         """Code match on any coding; the name fallback only when no coding is of a ``deciding`` system.
 
         Revision 2 §3: a medication coded in RxNorm is judged by its codes alone (an RxNorm product this value
         set does not list is not recognised by its display); one without RxNorm coding (text only, NDC, a local
         formulary code) is recognised by an ingredient or brand name, as a whole word or phrase, in ``texts``
-        or a coding display. Product orders (toxin) pass their own ``deciding`` systems.
+        or a coding display. By default RxNorm decides only where this value set lists RxNorm codes: a group
+        with no verified RxCUI (botulinum toxin, butalbital) could otherwise never recognise an RxNorm-coded
+        product, a safety signal missed for good. Product orders (toxin) pass their own ``deciding`` systems.
         """
         listed = tuple(codings)
         matched = self.matching(listed)
         if matched:
             return MedicationMatch(tuple(dict.fromkeys(group for coding in matched for group in self.groups(coding))))
-        if has_coding_in(listed, deciding):
+        systems = tuple(deciding) if deciding is not None else tuple(s for s in (RXNORM,) if s in self.systems)
+        if has_coding_in(listed, systems):
             return None
         hit = self.name_hit(*texts, *(coding.display for coding in listed))
         return MedicationMatch((hit.group,), hit.term) if hit is not None else None

@@ -354,3 +354,12 @@ def test_a_coded_procedure_order_is_not_recognised_by_its_text() -> None:
     assert trigger_point is not None
     order = service_request(trigger_point, text="Botox discussed, not given")
     assert OrderKind.TOXIN not in classify(order).kinds
+
+
+def test_groups_without_any_rxnorm_code_recognise_an_rxnorm_coded_product_by_name() -> None:
+    # No RxCUI is verified for botulinum toxin or butalbital: RxNorm cannot decide for them (readings, C11/C12).
+    botox = medication_request(_unlisted(RXNORM, "onabotulinumtoxinA 100 UNT Injection [Botox]"))
+    found = classify(botox)
+    assert OrderKind.TOXIN in found.kinds and found.matched_by_name == "onabotulinumtoxinA"
+    fioricet = medication_request(_unlisted(RXNORM, "Fioricet 50 MG / 300 MG / 40 MG Oral Capsule"))
+    assert OrderKind.BUTALBITAL in classify(fioricet).kinds
