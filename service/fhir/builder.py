@@ -492,7 +492,8 @@ def _medication_reasons(resource: dict[str, Any], full_urls: Mapping[str, str]) 
     """
     codings: list[Coding] = []
     texts: list[str] = []
-    for reason in as_list(resource.get("reasonCode")):
+    # R4/STU3 reasonCode (array); DSTU2 MedicationOrder reasonCodeableConcept (single).
+    for reason in [*as_list(resource.get("reasonCode")), *as_list(resource.get("reasonCodeableConcept"))]:
         try:
             found, text = codeable_concept(reason, "reasonCode")
         except InvalidElementError:
@@ -513,8 +514,8 @@ _PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.
 
 
 def _dosage(resource: dict[str, Any]) -> tuple[DoseFacts, ...]:
-    """Each ``dosageInstruction`` (DSTU2: ``dosageInstruction`` too), read leniently: a part that is not
-    valid FHIR reads as absent, never as a reason to drop the order."""
+    """Each ``dosageInstruction``, read leniently: a part that is not valid FHIR reads as absent, never as a
+    reason to drop the order. The dose is R4 ``doseAndRate[0].doseQuantity``, else STU3/DSTU2 ``doseQuantity``."""
     doses: list[DoseFacts] = []
     for dosage in as_list(resource.get("dosageInstruction")):
         if not isinstance(dosage, dict):
@@ -523,8 +524,9 @@ def _dosage(resource: dict[str, Any]) -> tuple[DoseFacts, ...]:
         amount: float | None = None
         unit: str | None = None
         rates = [item for item in as_list(dosage.get("doseAndRate")) if isinstance(item, dict)]
+        dose = rates[0].get("doseQuantity") if rates else dosage.get("doseQuantity")
         try:
-            amount, unit = quantity(rates[0].get("doseQuantity") if rates else None, "doseQuantity")
+            amount, unit = quantity(dose, "doseQuantity")
         except InvalidElementError:
             amount, unit = None, None
         doses.append(DoseFacts(text=text, quantity=amount, unit=unit, per_day=_per_day(dosage.get("timing"))))

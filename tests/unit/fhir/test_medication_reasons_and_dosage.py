@@ -71,6 +71,15 @@ def test_dose_quantity_and_text() -> None:
     assert order.dosage == (DoseFacts("81 mg once a day", 81.0, "mg", None), DoseFacts(None, 2.0, "tablet", None))
 
 
+def test_older_fhir_versions_reason_and_dose() -> None:
+    order = _draft(
+        reasonCodeableConcept={"coding": [{"system": ICD10CM, "code": "F11.20"}]},
+        dosageInstruction=[{"doseQuantity": {"value": 75, "unit": "mg"}}],
+    )
+    assert [c.code for c in order.reason_codings] == ["F1120"]
+    assert order.dosage == (DoseFacts(None, 75.0, "mg", None),)
+
+
 @pytest.mark.parametrize(
     "elements",
     [
