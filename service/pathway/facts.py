@@ -732,16 +732,33 @@ def _treats_opioid_use_disorder(
 def aspirin_mg_per_day(order: MedicationRequestFacts) -> float | None:
     """Milligrams of aspirin a day, when the record says so (revision 2 C10: <= 150 mg is prophylaxis).
 
-    The strength is the one milligram figure of the product name ("Aspirin 81 MG Oral Tablet"); a name with
-    several (a combination) or none gives no strength. Each dosage instruction gives a dose in mg, or a number
+    The strength is the milligram figure right after an aspirin name ("Aspirin 81 MG Oral Tablet", "aspirin
+    250 MG / acetaminophen 250 MG / caffeine 65 MG", as RxNorm names products), else the one milligram figure of
+    the name; several figures none of which follows an aspirin name, or none at all, give no strength. Each dosage instruction gives a dose in mg, or a number
     of units of that strength (else the strength, or a single mg figure in its text), times the administrations
     a day its timing states (once when unstated). The largest instruction wins; None when nothing says.
     """
-    strength = _single_milligrams([order.text, *(coding.display for coding in order.codings)])
+    names = [order.text, *(coding.display for coding in order.codings)]
+    strength = _named_milligrams(names)
+    if strength is None:
+        strength = _single_milligrams(names)
     daily = [dose for dose in (_daily_milligrams(d, strength) for d in order.dosage) if dose is not None]
     if daily:
         return max(daily)
     return strength
+
+
+@lru_cache(maxsize=1)
+def _aspirin_strength() -> re.Pattern[str]:
+    # The aspirin value set's own names (ingredient, brands), so no drug name is written in Python.
+    names = sorted((term for term, _group in value_set(ValueSetId.ASPIRIN).name_terms()), key=len, reverse=True)
+    alternatives = "|".join(re.escape(name) for name in names)
+    return re.compile(r"(?<!\w)(?:" + alternatives + r")\s+(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
+
+
+def _named_milligrams(texts: Iterable[str | None]) -> float | None:
+    found = {float(value) for text in texts if text for value in _aspirin_strength().findall(text)}
+    return found.pop() if len(found) == 1 else None
 
 
 def _single_milligrams(texts: Iterable[str | None]) -> float | None:

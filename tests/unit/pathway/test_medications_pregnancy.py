@@ -305,7 +305,10 @@ def test_nsaid_before_20_weeks_is_info() -> None:
         (_med(ASPIRIN, dosage=(DoseFacts(quantity=75, unit="mg", per_day=1),)), 75.0),
         (_med(ASPIRIN, dosage=(DoseFacts(text="81mg once daily at night"),)), 81.0),
         (medication_request(ASPIRIN), None),
-        (medication_request(text="aspirin 325 MG / caffeine 40 MG"), None),
+        (medication_request(text="aspirin 250 MG / acetaminophen 250 MG / caffeine 65 MG Oral Tablet"), 250.0),
+        (medication_request(text="ASA 81 mg EC tablet"), 81.0),
+        (medication_request(text="caffeine 40 MG / aspirin 325 MG"), 325.0),
+        (medication_request(text="Excedrin 250 mg / 250 mg / 65 mg"), None),
     ],
 )
 def test_aspirin_daily_dose(order: MedicationRequestFacts, mg: float | None) -> None:
