@@ -734,9 +734,10 @@ def aspirin_mg_per_day(order: MedicationRequestFacts) -> float | None:
 
     The strength is the milligram figure right after an aspirin name ("Aspirin 81 MG Oral Tablet", "aspirin
     250 MG / acetaminophen 250 MG / caffeine 65 MG", as RxNorm names products), else the one milligram figure of
-    the name; several figures none of which follows an aspirin name, or none at all, give no strength. Each dosage instruction gives a dose in mg, or a number
-    of units of that strength (else the strength, or a single mg figure in its text), times the administrations
-    a day its timing states (once when unstated). The largest instruction wins; None when nothing says.
+    the name; several figures none of which follows an aspirin name, or none at all, give no strength. Each
+    dosage instruction gives a dose in mg, or a number of units of that strength (else the strength, or a single
+    mg figure in its text), times the administrations a day its timing states (once when unstated). The largest
+    instruction wins; None when nothing says.
     """
     names = [order.text, *(coding.display for coding in order.codings)]
     strength = _named_milligrams(names)
