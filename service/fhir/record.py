@@ -78,6 +78,18 @@ class ServiceRequestFacts:
 
 
 @dataclass(frozen=True, slots=True)
+class DoseFacts:
+    """One ``dosageInstruction``: enough to judge a daily dose (revision 2 C10: low-dose aspirin)."""
+
+    text: str | None = None
+    #: ``doseAndRate[0].doseQuantity`` value and unit (e.g. 81 mg, or 1 tablet).
+    quantity: float | None = None
+    unit: str | None = None
+    #: Administrations per day from ``timing.repeat`` (frequency per period), when it says so.
+    per_day: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class MedicationRequestFacts:
     ref: str
     codings: tuple[Coding, ...]
@@ -86,6 +98,12 @@ class MedicationRequestFacts:
     status: str | None = None
     intent: str | None = None
     authored: date | None = None
+    #: ``reasonCode`` codings and text, and ``reasonReference`` as ``Type/id`` (revision 2 C12: opioid use
+    #: disorder treatment is told apart by its reason).
+    reason_codings: tuple[Coding, ...] = ()
+    reason_texts: tuple[str, ...] = ()
+    reason_refs: tuple[str, ...] = ()
+    dosage: tuple[DoseFacts, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

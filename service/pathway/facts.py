@@ -19,10 +19,15 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 
+from service.fhir.coding import CPT
+from service.fhir.coding import HCPCS
 from service.fhir.coding import ICD10
 from service.fhir.coding import ICD10CM
+from service.fhir.coding import RXNORM
+from service.fhir.coding import SNOMED
 from service.fhir.coding import Coding
 from service.fhir.record import ConditionFacts
+from service.fhir.record import DoseFacts
 from service.fhir.record import EncounterFacts
 from service.fhir.record import MedicationRequestFacts
 from service.fhir.record import ObservationFacts
@@ -31,8 +36,10 @@ from service.fhir.record import PatientRecord
 from service.fhir.record import ProcedureFacts
 from service.fhir.record import ServiceRequestFacts
 from service.pathway.advice import Moment
+from service.pathway.terminology import MedicationMatch
 from service.pathway.terminology import ValueSet
 from service.pathway.terminology import ValueSetId
+from service.pathway.terminology import has_coding_in
 from service.pathway.terminology import value_set
 from service.pathway.thresholds import PathwayThresholds
 
@@ -59,6 +66,10 @@ _OCCIPITAL = re.compile(r"occipital", re.IGNORECASE)
 #: "85% relief", "relief of 80 %" in a block's outcome text (diagnostic_block_positive).
 _PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
 _RELIEF = re.compile(r"relie[fv]|improv|reduc", re.IGNORECASE)
+#: A strength in milligrams in a product name or dose text ("Aspirin 81 MG Oral Tablet", "81mg daily").
+_MILLIGRAMS = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
+#: Dose units that mean milligrams (UCUM code or the unit as written).
+_MG_UNITS = frozenset({"mg", "milligram", "milligrams"})
 
 
 class DiagnosisStatus(StrEnum):
@@ -83,6 +94,12 @@ class OrderKind(StrEnum):
     TRIPTAN = "triptan"
     PT = "pt"
     ANTICOAGULANT = "anticoagulant"
+    #: Butalbital products: medication-opioid with the butalbital wording (revision 2 C12).
+    BUTALBITAL = "butalbital"
+    #: An opioid order of codeine or tramadol (FDA 2017 paediatric restriction; revision 2 C4). Always with OPIOID.
+    CODEINE_TRAMADOL = "codeine-tramadol"
+    #: Aspirin (also an NSAID unless it is low-dose, which is not an analgesic order: revision 2 C10).
+    ASPIRIN = "aspirin"
 
 
 #: Orders that escalate past step 1 (pt-first-line on order hooks, escalation-premature).
@@ -838,6 +855,10 @@ class DraftOrder:
     #: Judged at this moment (order-sign: every draft; order-select: the selections); others are context.
     judged: bool
     authored: date | None = None
+    #: The term that recognised the order when no code did (revision 2 §3): the card says "matched by name".
+    matched_by_name: str | None = None
+    #: Aspirin only: milligrams a day when the product strength or dose says so (revision 2 C10), else None.
+    aspirin_mg_per_day: float | None = None
 
 
 _SERVICE_KINDS: tuple[tuple[ValueSetId, OrderKind], ...] = (
@@ -857,7 +878,14 @@ _MEDICATION_KINDS: tuple[tuple[ValueSetId, OrderKind], ...] = (
     (ValueSetId.PARACETAMOL, OrderKind.PARACETAMOL),
     (ValueSetId.TRIPTANS, OrderKind.TRIPTAN),
     (ValueSetId.ANTICOAGULANTS, OrderKind.ANTICOAGULANT),
+    (ValueSetId.BUTALBITAL, OrderKind.BUTALBITAL),
+    (ValueSetId.ASPIRIN, OrderKind.ASPIRIN),
 )
+#: Opioid groups (value-set categories of ``opioids``) that change what the order means (revision 2 C4, C12).
+CODEINE_TRAMADOL = "codeine-tramadol"
+METHADONE_BUPRENORPHINE = "methadone-buprenorphine"
+#: A procedure order is judged by these codings; only without any of them may it be recognised by name.
+_PROCEDURE_SYSTEMS = (CPT, HCPCS, SNOMED, RXNORM)
 
 
 def _order_text(order: OrderFacts) -> str:
@@ -868,29 +896,137 @@ def _order_text(order: OrderFacts) -> str:
     return " ".join(parts)
 
 
-def classify_order(order: OrderFacts) -> frozenset[OrderKind]:
-    """The kinds of a drafted order, by code; medications also by the ingredient-name fallback.
+@dataclass(frozen=True, slots=True)
+class OrderClass:
+    """What a drafted order is, and the term that recognised it when no code did."""
+
+    kinds: frozenset[OrderKind]
+    matched_by_name: str | None = None
+
+
+def classify_order(order: OrderFacts, conditions: Iterable[ConditionFacts] = ()) -> frozenset[OrderKind]:
+    """The kinds of a drafted order (see :func:`classify`)."""
+    return classify(order, conditions).kinds
+
+
+def classify(order: OrderFacts, conditions: Iterable[ConditionFacts] = ()) -> OrderClass:
+    """The kinds of a drafted order, by code; by name only where no deciding code is present (revision 2 §3).
 
     A PT order counts as manipulation only when its text documents a cervical thrust (reference.md §1.4).
+    Botulinum toxin is also recognised by ingredient or brand name (revision 2 C11) on a medication without
+    RxNorm coding or a procedure order without CPT/HCPCS/SNOMED coding. Treatment of opioid use disorder is
+    not an opioid order (revision 2 C12); ``conditions`` resolve an order's ``reasonReference``.
     """
     kinds: set[OrderKind] = set()
+    names: list[str] = []
     text = _order_text(order)
     for vs_id, kind in _SERVICE_KINDS:
         if value_set(vs_id).contains_any(order.codings):
             kinds.add(kind)
     if is_gon_block(order.codings, text):
         kinds.add(OrderKind.GON_BLOCK)
+    toxin_vs = value_set(ValueSetId.BOTULINUM_TOXIN)
     if isinstance(order, MedicationRequestFacts):
+        toxin = toxin_vs.medication_match(order.codings, order.text)
         for vs_id, kind in _MEDICATION_KINDS:
-            if value_set(vs_id).matches_medication(order.codings, order.text):
-                kinds.add(kind)
+            match = value_set(vs_id).medication_match(order.codings, order.text)
+            if match is None:
+                continue
+            kinds.add(kind)
+            names.extend([match.matched_by_name] if match.matched_by_name else [])
+            if kind is OrderKind.OPIOID:
+                if CODEINE_TRAMADOL in match.categories:
+                    kinds.add(OrderKind.CODEINE_TRAMADOL)
+                if _treats_opioid_use_disorder(order, match, conditions):
+                    kinds -= {OrderKind.OPIOID, OrderKind.CODEINE_TRAMADOL}
+    else:
+        toxin = toxin_vs.medication_match(order.codings, text, deciding=_PROCEDURE_SYSTEMS)
+    if toxin is not None:
+        kinds.add(OrderKind.TOXIN)
+        names.extend([toxin.matched_by_name] if toxin.matched_by_name else [])
     if OrderKind.PT in kinds and _THRUST.search(text) and _CERVICAL.search(text):
         kinds.add(OrderKind.MANIPULATION)
-    return frozenset(kinds)
+    return OrderClass(frozenset(kinds), names[0] if names else None)
 
 
-def draft_orders(record: PatientRecord, moment: Moment) -> tuple[DraftOrder, ...]:
-    """Every draft order, classified and marked judged per ``moment`` (record review judges none)."""
+def _treats_opioid_use_disorder(
+    order: MedicationRequestFacts, opioid: MedicationMatch, conditions: Iterable[ConditionFacts]
+) -> bool:
+    """Revision 2 C12: buprenorphine-naloxone and extended-release buprenorphine products, or methadone /
+    buprenorphine (and nothing else opioid) whose reason is an opioid use disorder (F11.-)."""
+    if value_set(ValueSetId.OPIOID_USE_DISORDER_TREATMENT).medication_match(order.codings, order.text) is not None:
+        return True
+    if opioid.categories != {METHADONE_BUPRENORPHINE}:
+        return False
+    disorder = value_set(ValueSetId.OPIOID_USE_DISORDER)
+    if disorder.contains_any(order.reason_codings):
+        return True
+    if not has_coding_in(order.reason_codings, (ICD10CM, SNOMED)) and disorder.name_hit(*order.reason_texts):
+        return True
+    reasons = frozenset(order.reason_refs)
+    return any(c.ref in reasons and is_counted(c) and disorder.contains_any(c.codings) for c in conditions)
+
+
+def aspirin_mg_per_day(order: MedicationRequestFacts) -> float | None:
+    """Milligrams of aspirin a day, when the record says so (revision 2 C10: <= 150 mg is prophylaxis).
+
+    The strength is the milligram figure right after an aspirin name ("Aspirin 81 MG Oral Tablet", "aspirin
+    250 MG / acetaminophen 250 MG / caffeine 65 MG", as RxNorm names products), else the one milligram figure of
+    the name; several figures none of which follows an aspirin name, or none at all, give no strength. Each
+    dosage instruction gives a dose in mg, or a number of units of that strength (else the strength, or a single
+    mg figure in its text), times the administrations a day its timing states (once when unstated). The largest
+    instruction wins; None when nothing says.
+    """
+    names = [order.text, *(coding.display for coding in order.codings)]
+    strength = _named_milligrams(names)
+    if strength is None:
+        strength = _single_milligrams(names)
+    daily = [dose for dose in (_daily_milligrams(d, strength) for d in order.dosage) if dose is not None]
+    if daily:
+        return max(daily)
+    return strength
+
+
+@lru_cache(maxsize=1)
+def _aspirin_strength() -> re.Pattern[str]:
+    # The aspirin value set's own names (ingredient, brands), so no drug name is written in Python.
+    names = sorted((term for term, _group in value_set(ValueSetId.ASPIRIN).name_terms()), key=len, reverse=True)
+    alternatives = "|".join(re.escape(name) for name in names)
+    return re.compile(r"(?<!\w)(?:" + alternatives + r")\s+(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
+
+
+def _named_milligrams(texts: Iterable[str | None]) -> float | None:
+    found = {float(value) for text in texts if text for value in _aspirin_strength().findall(text)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _single_milligrams(texts: Iterable[str | None]) -> float | None:
+    found = {float(value) for text in texts if text for value in _MILLIGRAMS.findall(text)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _daily_milligrams(dose: DoseFacts, strength: float | None) -> float | None:
+    unit = (dose.unit or "").strip().lower()
+    if dose.quantity is not None and unit in _MG_UNITS:
+        each: float | None = dose.quantity
+    elif dose.quantity is not None and strength is not None:
+        each = dose.quantity * strength
+    else:
+        each = strength if strength is not None else _single_milligrams([dose.text])
+    if each is None:
+        return None
+    return each * (dose.per_day if dose.per_day is not None else 1.0)
+
+
+def draft_orders(
+    record: PatientRecord, moment: Moment, thresholds: PathwayThresholds | None = None
+) -> tuple[DraftOrder, ...]:
+    """Every draft order, classified and marked judged per ``moment`` (record review judges none).
+
+    Aspirin at or below ``low_dose_aspirin_mg`` a day is not an analgesic order (revision 2 C10): it loses
+    its NSAID kind and keeps ASPIRIN.
+    """
+    limits = thresholds if thresholds is not None else PathwayThresholds()
     result = []
     for order in record.draft_orders:
         if moment is Moment.ORDER_SIGN:
@@ -900,7 +1036,14 @@ def draft_orders(record: PatientRecord, moment: Moment) -> tuple[DraftOrder, ...
         else:
             judged = False
         label = resource_label(order.codings, order.text)
-        result.append(DraftOrder(order.ref, label, classify_order(order), judged, order.authored))
+        found = classify(order, record.conditions)
+        kinds = found.kinds
+        daily: float | None = None
+        if OrderKind.ASPIRIN in kinds and isinstance(order, MedicationRequestFacts):
+            daily = aspirin_mg_per_day(order)
+            if daily is not None and daily <= limits.low_dose_aspirin_mg:
+                kinds = kinds - {OrderKind.NSAID}
+        result.append(DraftOrder(order.ref, label, kinds, judged, order.authored, found.matched_by_name, daily))
     return tuple(result)
 
 
@@ -966,22 +1109,50 @@ def recent_trauma(record: PatientRecord, today: date, thresholds: PathwayThresho
 
 @dataclass(frozen=True, slots=True)
 class Pregnancy:
-    """reference.md §2.2 ``pregnant`` and ``gest_weeks``."""
+    """reference.md §2.2 ``pregnant`` and ``gest_weeks``, as revision 2 C10 defines them."""
 
     pregnant: bool
     gest_weeks: int | None
     evidence: tuple[Finding, ...]
+    #: Active puerperium Conditions (O85-O92): not pregnant, but a red flag with a new headache (C8, C10).
+    puerperium: tuple[Finding, ...] = ()
 
 
 def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> Pregnancy:
-    """Pregnant: an active pregnancy Condition (Z33.1, Z3A.*, O*; abated ones excluded), or the latest
-    pregnancy-status Observation within ``pregnancy_observation_months`` says pregnant.
+    """Pregnant from any signal (revision 2 C10): an active Condition in ``pregnancy`` (Z33.1, Z34.-, Z32.01,
+    Z3A.-, chapter-15 O-codes other than deliveries and the puerperium, SNOMED normal pregnancy / pregnant), or
+    the latest pregnancy-status Observation saying pregnant. A signal expires ``pregnancy_signal_months`` after
+    its date, or at a delivery (``delivery``: Z37.-, O80, O82) dated after it; an undated Condition counts while
+    active.
 
-    ``gest_weeks``: the latest-dated active Z3A.xx, advanced by the whole weeks since it was recorded.
+    ``gest_weeks``: the latest-dated current Z3A.xx, advanced by the whole weeks since its date.
     """
     pregnancy_vs = value_set(ValueSetId.PREGNANCY)
     weeks_vs = value_set(ValueSetId.GESTATIONAL_AGE)
+    puerperium_vs = value_set(ValueSetId.PUERPERIUM)
+    delivery_vs = value_set(ValueSetId.DELIVERY)
+    deliveries = [
+        when
+        for c in record.conditions
+        if is_counted(c) and delivery_vs.contains_any(c.codings)
+        for when in [condition_date(c)]
+        if when is not None and when <= today
+    ]
+    expired_before = months_before(today, thresholds.pregnancy_signal_months)
+
+    def current(when: date | None) -> bool:
+        if when is None:
+            return True
+        return when > expired_before and not any(delivered > when for delivered in deliveries)
+
     active = [c for c in record.conditions if is_active(c, today)]
+    signals = [
+        c
+        for c in active
+        if pregnancy_vs.contains_any(c.codings)
+        and not puerperium_vs.contains_any(c.codings)
+        and current(condition_date(c))
+    ]
     evidence = [
         Finding(
             "pregnancy",
@@ -990,17 +1161,15 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
             resource_label(c.codings, c.text, pregnancy_vs.matching(c.codings)),
             condition_date(c),
         )
-        for c in active
-        if pregnancy_vs.contains_any(c.codings)
+        for c in signals
     ]
     status_vs = value_set(ValueSetId.PREGNANCY_STATUS_OBSERVATION)
-    since = months_before(today, thresholds.pregnancy_observation_months)
     latest = _latest(
         o
         for o in record.observations
-        if _usable(o, today) and (o.effective or date.min) >= since and status_vs.contains_any(o.codings)
+        if _usable(o, today) and (o.effective or date.min) > expired_before and status_vs.contains_any(o.codings)
     )
-    if latest is not None and pregnancy_vs.contains_any(latest.value_codings):
+    if latest is not None and pregnancy_vs.contains_any(latest.value_codings) and current(latest.effective):
         evidence.append(
             Finding(
                 "pregnancy",
@@ -1013,7 +1182,7 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
     gest_weeks: int | None = None
     staged = [
         (condition_date(c), weeks)
-        for c in active
+        for c in signals
         for coding in c.codings
         for weeks in [weeks_vs.gestational_weeks(coding)]
         if weeks is not None
@@ -1022,7 +1191,18 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
         when, weeks = max(staged, key=lambda item: item[0] or date.min)
         elapsed = (today - when).days // 7 if when is not None and when <= today else 0
         gest_weeks = weeks + elapsed
-    return Pregnancy(bool(evidence), gest_weeks, tuple(evidence))
+    puerperium = [
+        Finding(
+            "puerperium",
+            "puerperium",
+            c.ref,
+            resource_label(c.codings, c.text, puerperium_vs.matching(c.codings)),
+            condition_date(c),
+        )
+        for c in active
+        if puerperium_vs.contains_any(c.codings)
+    ]
+    return Pregnancy(bool(evidence), gest_weeks, tuple(evidence), tuple(puerperium))
 
 
 def anticoagulation(record: PatientRecord, drafts: Iterable[DraftOrder], today: date) -> tuple[Finding, ...]:
@@ -1031,12 +1211,22 @@ def anticoagulation(record: PatientRecord, drafts: Iterable[DraftOrder], today: 
     status_vs = value_set(ValueSetId.ANTICOAGULATION_STATUS)
     label = "anticoagulation"
     findings = [
-        Finding("anticoagulation", label, m.ref, resource_label(m.codings, m.text), m.authored, "relative")
+        Finding(
+            "anticoagulation",
+            label,
+            m.ref,
+            resource_label(m.codings, m.text),
+            m.authored,
+            "relative",
+            matched_by_name=match.matched_by_name,
+        )
         for m in record.medication_requests
-        if _status(m.status) in ACTIVE_MEDICATION and meds_vs.matches_medication(m.codings, m.text)
+        if _status(m.status) in ACTIVE_MEDICATION
+        for match in [meds_vs.medication_match(m.codings, m.text)]
+        if match is not None
     ]
     findings.extend(
-        Finding("anticoagulation", label, d.ref, d.label, d.authored, "relative")
+        Finding("anticoagulation", label, d.ref, d.label, d.authored, "relative", matched_by_name=d.matched_by_name)
         for d in drafts
         if OrderKind.ANTICOAGULANT in d.kinds
     )
@@ -1096,11 +1286,11 @@ def red_flags(
                 onset_.when,
             )
         )
-    if pregnancy_.pregnant and onset_.new and onset_.condition is not None:
+    if (pregnancy_.pregnant or pregnancy_.puerperium) and onset_.new and onset_.condition is not None:
         findings.append(
             Finding(
                 PREGNANCY_NEW_HEADACHE,
-                "new headache in pregnancy",
+                "new headache in pregnancy" if pregnancy_.pregnant else "new headache in the puerperium",
                 onset_.condition.ref,
                 resource_label(onset_.condition.codings, onset_.condition.text),
                 onset_.when,
@@ -1219,7 +1409,7 @@ def derive_facts(
 ) -> Facts:
     """All facts of reference.md §2.2 for ``record`` at ``moment`` on ``today``."""
     limits = thresholds if thresholds is not None else PathwayThresholds()
-    drafts = draft_orders(record, moment)
+    drafts = draft_orders(record, moment, limits)
     onset_ = onset(record, today, limits)
     pt = pt_trial(record, today, limits)
     steps_ = steps(record, today)

@@ -125,7 +125,7 @@ def _findings(findings: Iterable[Finding], role: str) -> list[Trigger]:
 
 
 def _orders(orders: Iterable[DraftOrder]) -> list[Trigger]:
-    return [Trigger(o.ref, "drafted-order", o.label, o.authored) for o in orders]
+    return [Trigger(o.ref, "drafted-order", o.label, o.authored, o.matched_by_name) for o in orders]
 
 
 def _prior_steps(facts: Facts) -> tuple[ProcedureFacts, ...]:
@@ -187,7 +187,8 @@ def out_of_scope_pediatric(facts: Facts) -> Advice | None:
     """R1 ``out-of-scope-pediatric`` (reference.md §2.3 R1, §2.4).
 
     When: CGH is active (confirmed or suspected) and the patient is younger than 18.
-    Then: info: the adult pathway does not apply; R4-R11 are suppressed (R2, R3 and R12 still run).
+    Then: info: the adult pathway does not apply; revision 2 C4: only the adult-pathway cards are suppressed
+    (see :class:`Rule`), every safety card still fires.
     """
     if not facts.pediatric or facts.age is None:
         return None
@@ -542,52 +543,79 @@ def manipulation_risk(facts: Facts) -> Advice | None:
     )
 
 
-def medication_opioid(facts: Facts) -> Advice | None:
-    """R8 ``medication-opioid`` (reference.md §2.3 R8, §1.7).
+#: Under this age codeine and tramadol are contraindicated (FDA 2017 Drug Safety Communication; revision 2 C4).
+CODEINE_TRAMADOL_CONTRAINDICATED_AGE = 12
 
-    When: an opioid is among the judged orders for a CGH patient.
-    Then: warning: no medication is consistently effective for CGH; avoid opioids; PT first.
+
+def medication_opioid(facts: Facts) -> Advice | None:
+    """R8 ``medication-opioid`` (reference.md §2.3 R8, §1.7; revision 2 C4, C12).
+
+    When: an opioid or a butalbital product is among the judged orders (treatment of opioid use disorder is
+    not an opioid order: see :func:`service.pathway.facts.classify`).
+    Then: warning: no medication is consistently effective for CGH; avoid opioids; PT first. Note
+    ``butalbital`` (avoid; high risk of medication-overuse headache) for butalbital products. Under 18, note
+    ``codeine-tramadol-child`` for codeine or tramadol (FDA 2017), critical under 12 (contraindicated).
     """
-    orders = facts.judged(OrderKind.OPIOID)
+    orders = facts.judged(OrderKind.OPIOID, OrderKind.BUTALBITAL)
     if not orders:
         return None
+    notes: list[str] = []
+    indicator = Indicator.WARNING
+    if facts.pediatric and facts.age is not None and any(OrderKind.CODEINE_TRAMADOL in o.kinds for o in orders):
+        notes.append("codeine-tramadol-child")
+        if facts.age < CODEINE_TRAMADOL_CONTRAINDICATED_AGE:
+            indicator = Indicator.CRITICAL
+    if any(OrderKind.BUTALBITAL in o.kinds for o in orders):
+        notes.append("butalbital")
     return _advice(
         facts,
         RecommendationId.MEDICATION_OPIOID,
-        Indicator.WARNING,
+        indicator,
         values={"medications": _order_list(orders)},
+        notes=notes,
         triggers=_orders(orders),
         orders=orders,
     )
 
 
 def medication_symptomatic_only(facts: Facts) -> Advice | None:
-    """R8b ``medication-symptomatic-only`` (reference.md §2.3 R8b, §2.5; FDA 2020 NSAID communication).
+    """R8b ``medication-symptomatic-only`` (reference.md §2.3 R8b, §2.5; revision 2 C10; FDA 2020 NSAID
+    communication).
 
-    When: an NSAID or paracetamol (not an opioid combination, which R8 answers) is among the judged orders.
-    Then: info: symptomatic relief only. Warning with note ``nsaid-pregnancy`` and fact ``gest_weeks`` when an
-    NSAID is ordered at >= 20 weeks' gestation (configurable).
+    When: an NSAID or paracetamol (not an opioid or butalbital combination, which R8 answers) is among the
+    judged orders. Aspirin at <= 150 mg a day is not an analgesic order and never gets here.
+    Then: info: symptomatic relief only. In pregnancy, warning for an NSAID at >= 20 weeks' gestation (note
+    ``nsaid-pregnancy``, fact ``gest_weeks``) or when gestational age is not recorded (note
+    ``nsaid-pregnancy-weeks-unknown``); aspirin of unknown strength is never that warning, only note
+    ``aspirin-prophylaxis`` (continue if prescribed as prophylaxis).
     """
-    orders = tuple(o for o in facts.judged(OrderKind.NSAID, OrderKind.PARACETAMOL) if OrderKind.OPIOID not in o.kinds)
+    combined = {OrderKind.OPIOID, OrderKind.BUTALBITAL}
+    orders = tuple(o for o in facts.judged(OrderKind.NSAID, OrderKind.PARACETAMOL) if not combined & o.kinds)
     if not orders:
         return None
+    pregnant = facts.pregnancy.pregnant
     weeks = facts.pregnancy.gest_weeks
-    nsaid_in_pregnancy = (
-        facts.pregnancy.pregnant
-        and weeks is not None
-        and weeks >= facts.thresholds.nsaid_pregnancy_weeks
-        and any(OrderKind.NSAID in o.kinds for o in orders)
-    )
+    unknown_aspirin = [o for o in orders if OrderKind.ASPIRIN in o.kinds and o.aspirin_mg_per_day is None]
+    nsaids = [o for o in orders if OrderKind.NSAID in o.kinds and o not in unknown_aspirin]
+    from_weeks = facts.thresholds.nsaid_pregnancy_weeks
+    nsaid_warning = pregnant and bool(nsaids) and (weeks is None or weeks >= from_weeks)
     values = {"medications": _order_list(orders)}
-    if nsaid_in_pregnancy:
+    notes: list[str] = []
+    if nsaid_warning and weeks is not None:
         values["gest_weeks"] = str(weeks)
+        notes.append("nsaid-pregnancy")
+    elif nsaid_warning:
+        notes.append("nsaid-pregnancy-weeks-unknown")
+    if pregnant and unknown_aspirin:
+        notes.append("aspirin-prophylaxis")
+    pregnancy_triggers = _findings(facts.pregnancy.evidence, "pregnancy") if notes else []
     return _advice(
         facts,
         RecommendationId.MEDICATION_SYMPTOMATIC_ONLY,
-        Indicator.WARNING if nsaid_in_pregnancy else Indicator.INFO,
+        Indicator.WARNING if nsaid_warning else Indicator.INFO,
         values=values,
-        notes=["nsaid-pregnancy"] if nsaid_in_pregnancy else [],
-        triggers=[*_orders(orders), *(_findings(facts.pregnancy.evidence, "pregnancy") if nsaid_in_pregnancy else [])],
+        notes=notes,
+        triggers=[*_orders(orders), *pregnancy_triggers],
         orders=orders,
     )
 
@@ -671,7 +699,9 @@ class Rule:
     number: str
     recommendation: RecommendationId
     moments: frozenset[Moment]
-    #: R1: the adult pathway (R4-R11 and their b/c variants, pt-document-response) does not apply < 18.
+    #: R1 as revision 2 C4 narrows it: only the adult pathway (pt-first-line, pt-trial-in-progress,
+    #: pt-document-response, escalate-*, refractory-options, suspected-confirm-diagnosis, imaging-not-indicated)
+    #: is left out under 18; every safety card still fires.
     pediatric_suppressed: bool
     #: R2: red flags suppress escalation (R5, R9, R10, R11) and imaging-not-indicated (R4).
     red_flag_suppressed: bool
@@ -683,7 +713,7 @@ RULES: tuple[Rule, ...] = (
     Rule("R1", RecommendationId.OUT_OF_SCOPE_PEDIATRIC, ALL_MOMENTS, False, False, out_of_scope_pediatric),
     Rule("R2", RecommendationId.RED_FLAGS, ALL_MOMENTS, False, False, red_flags),
     Rule("R3", RecommendationId.DIFFERENTIAL_DIAGNOSIS, RECORD_REVIEW, False, False, differential_diagnosis),
-    Rule("R12", RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS, RECORD_REVIEW, False, False, suspected_confirm_diagnosis),
+    Rule("R12", RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS, RECORD_REVIEW, True, False, suspected_confirm_diagnosis),
     Rule("R5", RecommendationId.PT_FIRST_LINE, ALL_MOMENTS, True, True, pt_first_line),
     Rule("R6", RecommendationId.PT_TRIAL_IN_PROGRESS, RECORD_REVIEW, True, False, pt_trial_in_progress),
     Rule("2.2", RecommendationId.PT_DOCUMENT_RESPONSE, RECORD_REVIEW, True, False, pt_document_response),
@@ -694,12 +724,14 @@ RULES: tuple[Rule, ...] = (
     Rule("R11", RecommendationId.REFRACTORY_OPTIONS, RECORD_REVIEW, True, True, refractory_options),
     Rule("R4", RecommendationId.IMAGING_NOT_INDICATED, ORDER_MOMENTS, True, True, imaging_not_indicated),
     Rule(
-        "R4b", RecommendationId.IMAGING_RED_FLAG_APPROPRIATE, ORDER_MOMENTS, True, False, imaging_red_flag_appropriate
+        "R4b", RecommendationId.IMAGING_RED_FLAG_APPROPRIATE, ORDER_MOMENTS, False, False, imaging_red_flag_appropriate
     ),
-    Rule("R7", RecommendationId.MANIPULATION_CONTRAINDICATED, ORDER_MOMENTS, True, False, manipulation_contraindicated),
-    Rule("R7b", RecommendationId.MANIPULATION_RISK, ORDER_MOMENTS, True, False, manipulation_risk),
-    Rule("R8", RecommendationId.MEDICATION_OPIOID, ORDER_MOMENTS, True, False, medication_opioid),
-    Rule("R8b", RecommendationId.MEDICATION_SYMPTOMATIC_ONLY, ORDER_MOMENTS, True, False, medication_symptomatic_only),
-    Rule("R9b/R10b/R11b", RecommendationId.ESCALATION_PREMATURE, ORDER_MOMENTS, True, False, escalation_premature),
-    Rule("R11c", RecommendationId.BOTULINUM_PREGNANCY, ORDER_MOMENTS, True, False, botulinum_pregnancy),
+    Rule(
+        "R7", RecommendationId.MANIPULATION_CONTRAINDICATED, ORDER_MOMENTS, False, False, manipulation_contraindicated
+    ),
+    Rule("R7b", RecommendationId.MANIPULATION_RISK, ORDER_MOMENTS, False, False, manipulation_risk),
+    Rule("R8", RecommendationId.MEDICATION_OPIOID, ORDER_MOMENTS, False, False, medication_opioid),
+    Rule("R8b", RecommendationId.MEDICATION_SYMPTOMATIC_ONLY, ORDER_MOMENTS, False, False, medication_symptomatic_only),
+    Rule("R9b/R10b/R11b", RecommendationId.ESCALATION_PREMATURE, ORDER_MOMENTS, False, False, escalation_premature),
+    Rule("R11c", RecommendationId.BOTULINUM_PREGNANCY, ORDER_MOMENTS, False, False, botulinum_pregnancy),
 )

@@ -23,10 +23,14 @@ class PathwayThresholds:
     trauma_window_weeks: int = 6
     #: A responder has at least this fractional reduction in headache frequency.
     responder_reduction: float = 0.5
-    #: A "pregnant" Observation counts for this many months.
-    pregnancy_observation_months: int = 9
+    #: A pregnancy signal (Condition or "pregnant" Observation) expires this many months after its date
+    #: (revision 2 C10), or earlier at a delivery dated after it.
+    pregnancy_signal_months: int = 10
     #: A diagnostic block is positive with at least this percent relief (local threshold, reference.md §2.2
     #: diagnostic_block_positive; many payers ask >= 80 for RF candidacy).
     block_relief_percent: float = 50.0
     #: NSAIDs are avoided from this many completed weeks of gestation (reference.md §2.5, FDA 2020).
     nsaid_pregnancy_weeks: int = 20
+    #: Aspirin at or below this many mg a day is prophylaxis, not an analgesic order (revision 2 C10; NICE
+    #: 75-150 mg for pre-eclampsia; the FDA 2020 NSAID communication exempts low-dose aspirin).
+    low_dose_aspirin_mg: float = 150.0

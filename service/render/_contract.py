@@ -149,10 +149,10 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
             suggestions=(_K.REPLACE_WITH_PT_REFERRAL,),
         ),
         R.MANIPULATION_RISK: CardContract(facts=("orders",)),
-        R.MEDICATION_OPIOID: CardContract(facts=("medications",)),
+        R.MEDICATION_OPIOID: CardContract(facts=("medications",), notes=("codeine-tramadol-child", "butalbital")),
         R.MEDICATION_SYMPTOMATIC_ONLY: CardContract(
             facts=("medications",),
-            notes=("nsaid-pregnancy",),
+            notes=("nsaid-pregnancy", "nsaid-pregnancy-weeks-unknown", "aspirin-prophylaxis"),
             note_facts=MappingProxyType({"nsaid-pregnancy": ("gest_weeks",)}),
             roles=("pregnancy",),
         ),

@@ -505,9 +505,11 @@ def test_gestational_weeks_advance_with_time_since_recorded() -> None:
     assert result.gest_weeks == 20
 
 
-def test_pregnancy_observation_within_nine_months() -> None:
-    recent = observation(PREGNANCY_STATUS, months_before(TODAY, 9), value_coding=PREGNANT_FINDING)
-    old = observation(PREGNANCY_STATUS, months_before(TODAY, 9) - (TODAY - days_ago(1)), value_coding=PREGNANT_FINDING)
+def test_pregnancy_observation_expires_after_ten_months() -> None:
+    # revision 2 C10: a signal expires 10 months after its date.
+    day_after_expiry = months_before(TODAY, 10) + (TODAY - days_ago(1))
+    recent = observation(PREGNANCY_STATUS, day_after_expiry, value_coding=PREGNANT_FINDING)
+    old = observation(PREGNANCY_STATUS, months_before(TODAY, 10), value_coding=PREGNANT_FINDING)
     assert pregnancy(record(observations=[recent]), TODAY, LIMITS).pregnant
     assert not pregnancy(record(observations=[old]), TODAY, LIMITS).pregnant
 

@@ -4,7 +4,7 @@ Codings are drawn from the value sets themselves (with and without the ICD-10-CM
 dates from the whole ``date`` range, statuses from the FHIR vocabularies plus junk, so the engine meets the
 odd records real feeds produce. Properties: it never raises; at most one advice per id, most urgent first;
 no CGH, a refuted-only diagnosis or a deceased patient get nothing; a red flag never lets escalation or
-imaging-not-indicated through.
+imaging-not-indicated through; a patient under 18 gets every safety card an adult would (revision 2 C4).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from datetime import timedelta
+from pathlib import Path
 from random import Random
 
 import pytest
@@ -19,6 +20,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from service.fhir.builder import build_record
+from service.fhir.builder import parse_context
 from service.fhir.coding import ICD10CM
 from service.fhir.coding import Coding
 from service.fhir.coding import normalise
@@ -35,6 +38,8 @@ from service.pathway import evaluate
 from service.pathway.terminology import ValueSetId as VS
 from service.pathway.terminology import all_value_sets
 from service.pathway.terminology import value_set
+from service.scenarios import load_scenario
+from service.services import get_service
 from tests.unit.pathway.builders import ids
 
 pytestmark = pytest.mark.fuzz
@@ -406,3 +411,60 @@ def test_red_flag_means_no_escalation_and_no_imaging_not_indicated(
     assert not ESCALATION_OR_IMAGING & found
     if found:
         assert "red-flags" in found
+
+
+# revision 2 C4: the paediatric scope leaves out the adult pathway only; every safety card still fires under 18.
+SAFETY_CARDS = {
+    "red-flags",
+    "differential-diagnosis",
+    "imaging-red-flag-appropriate",
+    "manipulation-contraindicated",
+    "manipulation-risk",
+    "medication-opioid",
+    "medication-symptomatic-only",
+    "escalation-premature",
+    "botulinum-pregnancy",
+}
+
+
+def _aged(record: PatientRecord, today: date, years: int) -> PatientRecord:
+    """``record`` with a patient ``years`` old (and a few weeks) on ``today``, everything else unchanged."""
+    try:
+        born = date(today.year - years, today.month, 1) - timedelta(days=40)
+    except ValueError:
+        born = date.min
+    return replace(record, patient=PatientFacts("Patient/p", born, "female", False))
+
+
+def _safety(record: PatientRecord, moment: Moment, today: date) -> set[str]:
+    return ids(evaluate(record, moment, today)) & SAFETY_CARDS
+
+
+@PROPERTY
+@given(seeded, pick(CGH_CODINGS), moments, st.dates(min_value=date(1950, 1, 1), max_value=date(2100, 1, 1)))
+def test_never_suppress_a_safety_card_for_age(rng: Random, cgh: Coding, moment: Moment, today: date) -> None:
+    record = random_record(rng, ALL_CODINGS)
+    record = replace(
+        record,
+        conditions=(
+            *record.conditions,
+            ConditionFacts("Condition/cgh", (cgh,), clinical_status="active", verification_status="confirmed"),
+        ),
+    )
+    child, adult = _aged(record, today, 17), _aged(record, today, 18)
+    assert _safety(child, moment, today) == _safety(adult, moment, today)
+
+
+FIXTURES = sorted((Path(__file__).resolve().parents[3] / "fhir_fixtures").glob("[!_]*/*.json"))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_no_fixture_loses_a_safety_card_under_18(path: Path) -> None:
+    scenario = load_scenario(path)
+    context = parse_context(scenario.request["context"])
+    sources = [*(scenario.request.get("prefetch") or {}).values(), *scenario.server_resources]
+    record = build_record(context, sources)
+    moment = get_service(scenario.service).moment
+    today = scenario.reference_date
+    child, adult = _aged(record, today, 17), _aged(record, today, 18)
+    assert _safety(child, moment, today) == _safety(adult, moment, today)

@@ -163,7 +163,8 @@ def test_patient_missing_entirely_is_handled() -> None:
 def test_out_of_scope_pediatric_fires_under_18_and_suppresses_adult_pathway() -> None:
     pt, obs = adequate_failed_trial()
     advice = run(record(cgh("provisional"), age=16, procedures=pt, observations=obs))
-    assert set(advice) == {"out-of-scope-pediatric", "suspected-confirm-diagnosis"}
+    # revision 2 C4: suspected-confirm-diagnosis belongs to the adult pathway.
+    assert set(advice) == {"out-of-scope-pediatric"}
     assert advice["out-of-scope-pediatric"].facts["age"] == "16"
 
 
@@ -176,11 +177,12 @@ def test_pediatric_still_gets_red_flags_and_differentials() -> None:
     assert set(advice) == {"out-of-scope-pediatric", "red-flags", "differential-diagnosis"}
 
 
-def test_pediatric_order_hook_gets_no_order_advice() -> None:
+def test_pediatric_order_hook_gets_safety_advice_only() -> None:
+    # revision 2 C4: imaging-not-indicated is adult pathway; medication-opioid is a safety card.
     advice = run(
         record(cgh(), age=12, drafts=[service_request(MRI_CSPINE), medication_request(OXYCODONE)]), Moment.ORDER_SIGN
     )
-    assert set(advice) == {"out-of-scope-pediatric"}
+    assert set(advice) == {"out-of-scope-pediatric", "medication-opioid"}
 
 
 # ------------------------------------------------------------------------------------------------ R2
