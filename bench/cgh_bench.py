@@ -588,7 +588,7 @@ def seed(fhir: FhirServer, resources: Sequence[dict[str, Any]]) -> None:
 
 
 def direct_fetch_floor(fhir: FhirServer, workload: Workload, duration_s: int) -> dict[str, Any]:
-    """Rounds of the six prefetch searches for ``workload``'s patient, in parallel, straight to ``fhir``."""
+    """Rounds of the prefetch searches for ``workload``'s patient, in parallel, straight to ``fhir``."""
     from concurrent.futures import ThreadPoolExecutor
 
     from service.fhir.prefetch import PREFETCH_TEMPLATES
