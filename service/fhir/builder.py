@@ -387,14 +387,7 @@ class _Reader:
     def service_request(self, entry: Entry) -> ServiceRequestFacts:
         resource = entry.resource
         codings, text = _code(resource.get("code"))
-        reason_refs: list[str] = []
-        for reason in as_list(resource.get("reasonReference")):
-            if not isinstance(reason, dict):
-                raise InvalidElementError("reasonReference")
-            reference = string(reason.get("reference"), "reasonReference.reference")
-            resolved = normalise_reference(reference, entry.full_urls) if reference else None
-            if resolved:
-                reason_refs.append(resolved)
+        reason_refs = _references(resource.get("reasonReference"), "reasonReference", entry)
         assert entry.ref is not None
         return ServiceRequestFacts(
             ref=entry.ref,
@@ -406,7 +399,8 @@ class _Reader:
             body_site=codeable_concepts(resource.get("bodySite"), "bodySite"),
             text=text,
             notes=annotation_texts(resource.get("note"), "note"),
-            reason_refs=tuple(reason_refs),
+            reason_refs=reason_refs,
+            reason_codings=codeable_concepts(resource.get("reasonCode"), "reasonCode"),
         )
 
     def medication_request(self, entry: Entry) -> MedicationRequestFacts:
@@ -477,7 +471,21 @@ class _Reader:
             value_unit=unit,
             value_codings=value_codings,
             value_text=value_string or value_concept_text,
+            part_of=_references(resource.get("partOf"), "partOf", entry),
         )
+
+
+def _references(value: Any, element: str, entry: Entry) -> tuple[str, ...]:
+    """The ``Type/id`` of each resolvable Reference in ``value`` (a Reference or an array of them)."""
+    refs: list[str] = []
+    for item in as_list(value):
+        if not isinstance(item, dict):
+            raise InvalidElementError(element)
+        reference = string(item.get("reference"), f"{element}.reference")
+        resolved = normalise_reference(reference, entry.full_urls) if reference else None
+        if resolved:
+            refs.append(resolved)
+    return tuple(refs)
 
 
 def _code(value: Any, element: str = "code") -> tuple[tuple[Coding, ...], str | None]:

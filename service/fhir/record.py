@@ -63,6 +63,8 @@ class ServiceRequestFacts:
     text: str | None = None
     notes: tuple[str, ...] = ()
     reason_refs: tuple[str, ...] = ()
+    #: ``reasonCode`` codings: why the order was placed (revision-2 C18: a toxin ordered for another condition).
+    reason_codings: tuple[Coding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,8 @@ class ObservationFacts:
     value_unit: str | None = None
     value_codings: tuple[Coding, ...] = ()
     value_text: str | None = None
+    #: ``partOf`` references (``Type/id``): the Procedure a block-relief outcome belongs to (revision-2 C16).
+    part_of: tuple[str, ...] = ()
 
 
 OrderFacts = ServiceRequestFacts | MedicationRequestFacts

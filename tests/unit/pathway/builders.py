@@ -86,6 +86,7 @@ MRI_BRAIN = member(VS.HEAD_IMAGING, "70551")
 GON_BLOCK = member(VS.GON_BLOCK, "64405")
 OTHER_NERVE_BLOCK = member(VS.PERIPHERAL_NERVE_BLOCK, "64450")
 FACET_INJECTION = member(VS.PERCUTANEOUS, "64490")
+MEDIAL_BRANCH_BLOCK = member(VS.CERVICAL_MEDIAL_BRANCH_BLOCK, "64490")
 CERVICAL_EPIDURAL = member(VS.PERCUTANEOUS, "62321")
 RF_NEUROTOMY = member(VS.REFRACTORY, "64633")
 BOTOX_PROCEDURE = member(VS.BOTULINUM_TOXIN, "64615")
@@ -117,6 +118,11 @@ MARFAN = member(VS.MANIPULATION_CONTRAINDICATIONS, "Q87.40")
 
 MIGRAINE = member(VS.DIFFERENTIAL_MIGRAINE, "G43.909")
 MIGRAINE_SNOMED = member(VS.DIFFERENTIAL_MIGRAINE, "124171000119105")
+MIGRAINE_SNOMED_GENERAL = member(VS.DIFFERENTIAL_MIGRAINE, "37796009")
+MEDICATION_OVERUSE = member(VS.DIFFERENTIAL_MEDICATION_OVERUSE, "G44.41")
+CHRONIC_MIGRAINE = member(VS.CHRONIC_MIGRAINE, "G43.709")
+CHRONIC_MIGRAINE_WITH_AURA = member(VS.CHRONIC_MIGRAINE, "G43.E09")
+CHRONIC_MIGRAINE_SNOMED = member(VS.CHRONIC_MIGRAINE, "124171000119105")
 TENSION_TYPE = member(VS.DIFFERENTIAL_TENSION_TYPE, "G44.209")
 POTS = member(VS.DIFFERENTIAL_POTS, "G90.A")
 ORTHOSTATIC_HYPOTENSION = member(VS.DIFFERENTIAL_ORTHOSTATIC_HYPOTENSION, "I95.1")
@@ -240,6 +246,8 @@ def observation(
     value_coding: Coding | None = None,
     status: str | None = "final",
     ref: str | None = None,
+    part_of: Iterable[str] = (),
+    value_text: str | None = None,
 ) -> ObservationFacts:
     return ObservationFacts(
         ref=ref or _ref("Observation"),
@@ -249,7 +257,20 @@ def observation(
         value_quantity=value,
         value_unit=unit,
         value_codings=(value_coding,) if value_coding is not None else (),
+        value_text=value_text,
+        part_of=tuple(part_of),
     )
+
+
+def block_relief(block: ProcedureFacts, percent: float, *, linked: bool = True) -> ObservationFacts:
+    """Structured relief after ``block`` (revision-2 C16): ``partOf`` the block, or only dated the same day."""
+    return observation(
+        BLOCK_RELIEF, block.performed, percent, unit="%", part_of=(block.ref,) if linked else ()
+    )
+
+
+#: The procedure's own name documenting a cervical level (revision-2 C17: a cervical site).
+CERVICAL_LEVEL = "Cervical medial branch block, right C2-C3"
 
 
 def headache_days(effective: date, value: float) -> ObservationFacts:
@@ -262,6 +283,8 @@ def service_request(
     text: str | None = None,
     notes: Iterable[str] = (),
     ref: str | None = None,
+    reason_codings: Iterable[Coding] = (),
+    reason_refs: Iterable[str] = (),
 ) -> ServiceRequestFacts:
     return ServiceRequestFacts(
         ref=ref or _ref("ServiceRequest"),
@@ -271,6 +294,8 @@ def service_request(
         authored=TODAY,
         text=text,
         notes=tuple(notes),
+        reason_refs=tuple(reason_refs),
+        reason_codings=tuple(reason_codings),
     )
 
 
