@@ -608,6 +608,7 @@ def escalation_premature(facts: Facts) -> Advice | None:
             *_orders(early),
             *_procedures(facts.pt.procedures, "pt-session"),
             *_procedures(_prior_steps(facts), "prior-procedure"),
+            *(_observations(facts.outcome.observations) if working else []),
         ],
         orders=early,
     )

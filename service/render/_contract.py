@@ -156,7 +156,7 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
             facts=("orders", "missing"),
             notes=("current-step-working", "gon-block", "percutaneous", "refractory"),
             note_facts=MappingProxyType({"current-step-working": ("latest_response",)}),
-            roles=("pt-session", "prior-procedure"),
+            roles=("pt-session", "prior-procedure", "outcome"),
         ),
         R.BOTULINUM_PREGNANCY: CardContract(facts=("orders",), roles=("pregnancy",)),
     }
