@@ -586,8 +586,9 @@ def outcome(record: PatientRecord, pt: PtTrial, today: date, thresholds: Pathway
     ]
     latest = _latest(explicit)
     frequency = _frequency_outcome(record, first, today, thresholds, recent)
+    follow_up = _latest(frequency.observations)
     if latest is not None and (
-        not frequency.has_data or (latest.effective or date.min) >= (frequency.observations[-1].effective or date.min)
+        follow_up is None or (latest.effective or date.min) >= (follow_up.effective or date.min)
     ):
         inadequate = inadequate_vs.contains_any(latest.value_codings)
         label = "documented inadequate response" if inadequate else "documented adequate response"
@@ -647,8 +648,6 @@ class DiagnosticBlocks:
     supporting: tuple[ProcedureFacts, ...]
     #: Cervical medial branch blocks with at least ``controlled_block_relief_percent`` relief.
     controlled: tuple[ProcedureFacts, ...]
-    #: The relief Observations behind ``supporting``.
-    relief: tuple[ObservationFacts, ...]
 
     @property
     def supports(self) -> bool:
@@ -656,11 +655,12 @@ class DiagnosticBlocks:
 
     @property
     def confirms(self) -> bool:
-        """Controlled blocks: two on different dates (Bogduk & Govind 2009), each with the higher relief."""
+        """Controlled blocks (Bogduk & Govind 2009): two, on different dates, each with at least
+        ``controlled_block_relief_percent`` relief."""
         return len({block.performed for block in self.controlled if block.performed is not None}) >= 2
 
 
-NO_BLOCKS = DiagnosticBlocks((), (), ())
+NO_BLOCKS = DiagnosticBlocks((), ())
 
 
 def _relief_percent(observation: ObservationFacts) -> float | None:
@@ -697,22 +697,19 @@ def diagnostic_blocks(record: PatientRecord, today: date, thresholds: PathwayThr
         return NO_BLOCKS
     supporting: list[ProcedureFacts] = []
     controlled: list[ProcedureFacts] = []
-    relief: list[ObservationFacts] = []
     for block in record.procedures:
         if not is_completed(block) or (block.performed is not None and block.performed > today):
             continue
         medial_branch = medial_branch_vs.contains_any(block.codings) and has_cervical_site(block)
         if not medial_branch and not is_gon_block(block.codings, _site_text(block)):
             continue
-        linked = [(observation, percent) for observation, percent in reports if _relief_of(observation, block)]
-        best = max((percent for _, percent in linked), default=None)
+        best = max((percent for observation, percent in reports if _relief_of(observation, block)), default=None)
         if best is None or best < thresholds.block_relief_percent:
             continue
         supporting.append(block)
-        relief.extend(observation for observation, percent in linked if percent >= thresholds.block_relief_percent)
         if medial_branch and best >= thresholds.controlled_block_relief_percent:
             controlled.append(block)
-    return DiagnosticBlocks(tuple(supporting), tuple(controlled), tuple(dict.fromkeys(relief)))
+    return DiagnosticBlocks(tuple(supporting), tuple(controlled))
 
 
 # ------------------------------------------------------------------------------------------------ orders
@@ -1057,7 +1054,10 @@ _CGH_REASON_SETS = (
 
 
 def _order_reasons(order: OrderFacts, conditions: dict[str, ConditionFacts]) -> tuple[Coding, ...]:
-    """The coded reasons of a drafted order: ``reasonCode`` and the counted Conditions it references."""
+    """The coded reasons of a drafted order: ``reasonCode`` and the counted Conditions it references.
+
+    Only ServiceRequests carry reasons in the record so far; a MedicationRequest has none.
+    """
     if not isinstance(order, ServiceRequestFacts):
         return ()
     referenced = (conditions[ref] for ref in order.reason_refs if ref in conditions)
