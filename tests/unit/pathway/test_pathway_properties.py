@@ -19,6 +19,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from service.fhir.builder import build_record
+from service.fhir.builder import parse_context
 from service.fhir.coding import ICD10CM
 from service.fhir.coding import Coding
 from service.fhir.coding import normalise
@@ -36,6 +38,9 @@ from service.pathway.facts import derive_facts
 from service.pathway.terminology import ValueSetId as VS
 from service.pathway.terminology import all_value_sets
 from service.pathway.terminology import value_set
+from service.scenarios import iter_scenarios
+from service.services import get_service
+from tests.conftest import FIXTURES_DIR
 from tests.unit.pathway.builders import ids
 
 pytestmark = pytest.mark.fuzz
@@ -535,3 +540,41 @@ def test_free_text_never_escalates_or_confirms(
     assert ESCALATION & with_text <= ESCALATION & without_text
     if "suspected-confirm-diagnosis" in without_text:
         assert "suspected-confirm-diagnosis" in with_text
+
+
+def _fixture_records() -> list[tuple[str, PatientRecord, Moment, date]]:
+    """Every fixture with prefetched data, as the record the service builds from it."""
+    cases = []
+    for scenario in iter_scenarios(FIXTURES_DIR):
+        prefetch = scenario.request.get("prefetch")
+        if scenario.path.parent.name == "_protocol" or not prefetch:
+            continue
+        context = parse_context(scenario.request["context"])
+        record = build_record(context, [value for value in prefetch.values() if value is not None])
+        moment = get_service(scenario.service).moment
+        cases.append((str(scenario.path.relative_to(FIXTURES_DIR)), record, moment, scenario.reference_date))
+    return cases
+
+
+FIXTURE_RECORDS = _fixture_records()
+
+
+@pytest.mark.parametrize(
+    ("name", "record", "moment", "today"), FIXTURE_RECORDS, ids=[case[0] for case in FIXTURE_RECORDS]
+)
+def test_free_text_never_escalates_or_confirms_on_fixtures(
+    name: str, record: PatientRecord, moment: Moment, today: date
+) -> None:
+    """The never-do property over every fixture: free text added anywhere changes no escalation or
+    confirmation (revision-2 C16, issue 9 item 3)."""
+    plain = _without_free_text(record)
+    without_text = ids(evaluate(plain, moment, today))
+    for seed in range(3):
+        texted = _with_free_text(Random(seed), plain)
+        facts, before = derive_facts(texted, moment, today), derive_facts(plain, moment, today)
+        assert facts.confirmed_for_step4 == before.confirmed_for_step4, name
+        assert facts.diagnostic_blocks.supports == before.diagnostic_blocks.supports, name
+        with_text = ids(evaluate(texted, moment, today))
+        assert ESCALATION & with_text <= ESCALATION & without_text, name
+        if "suspected-confirm-diagnosis" in without_text:
+            assert "suspected-confirm-diagnosis" in with_text, name
