@@ -396,8 +396,8 @@ class _Reader:
         outcome, outcome_text = codeable_concept(resource.get("outcome"), "outcome")
         notes = annotation_texts(resource.get("note"), "note")
         body_site, body_site_texts = _concepts(resource.get("bodySite"), "bodySite")
-        reason_codes, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
-        encounters = self._references(entry, resource.get("encounter"), "encounter")
+        reason_codings, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
+        encounters = _references(resource.get("encounter"), "encounter", entry)
         assert entry.ref is not None
         return ProcedureFacts(
             ref=entry.ref,
@@ -409,29 +409,17 @@ class _Reader:
             outcome=outcome,
             notes=((outcome_text,) if outcome_text else ()) + notes,
             body_site_texts=body_site_texts,
-            reason_codes=reason_codes,
+            reason_codings=reason_codings,
             reason_texts=reason_texts,
-            reason_refs=self._references(entry, resource.get("reasonReference"), "reasonReference"),
-            based_on=self._references(entry, resource.get("basedOn"), "basedOn"),
+            reason_refs=_references(resource.get("reasonReference"), "reasonReference", entry),
+            based_on=_references(resource.get("basedOn"), "basedOn", entry),
             encounter=encounters[0] if encounters else None,
         )
-
-    def _references(self, entry: Entry, value: Any, element: str) -> tuple[str, ...]:
-        """``Type/id`` of each resolvable Reference in ``value`` (one Reference or an array of them)."""
-        resolved: list[str] = []
-        for item in as_list(value):
-            if not isinstance(item, dict):
-                raise InvalidElementError(element)
-            reference = string(item.get("reference"), f"{element}.reference")
-            ref = normalise_reference(reference, entry.full_urls) if reference else None
-            if ref:
-                resolved.append(ref)
-        return tuple(resolved)
 
     def encounter(self, entry: Entry) -> EncounterFacts:
         resource = entry.resource
         types, type_texts = _encounter_types(resource)
-        reason_codes, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
+        reason_codings, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
         diagnoses: list[Any] = []
         for diagnosis in as_list(resource.get("diagnosis")):
             if not isinstance(diagnosis, dict):
@@ -444,18 +432,19 @@ class _Reader:
             types=types,
             type_texts=type_texts,
             start=period_start(resource.get("period"), "period"),
-            reason_codes=reason_codes,
+            reason_codings=reason_codings,
             reason_texts=reason_texts,
-            reason_refs=self._references(entry, resource.get("reasonReference"), "reasonReference")
-            + self._references(entry, diagnoses, "diagnosis.condition"),
-            based_on=self._references(entry, resource.get("basedOn"), "basedOn"),
+            reason_refs=_references(resource.get("reasonReference"), "reasonReference", entry)
+            + _references(diagnoses, "diagnosis.condition", entry),
+            based_on=_references(resource.get("basedOn"), "basedOn", entry),
         )
 
     def service_request(self, entry: Entry) -> ServiceRequestFacts:
         resource = entry.resource
         codings, text = _code(resource.get("code"))
         body_site, body_site_texts = _concepts(resource.get("bodySite"), "bodySite")
-        reason_codes, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
+        reason_codings, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
+        reason_refs = _references(resource.get("reasonReference"), "reasonReference", entry)
         assert entry.ref is not None
         return ServiceRequestFacts(
             ref=entry.ref,
@@ -467,8 +456,8 @@ class _Reader:
             body_site=body_site,
             text=text,
             notes=annotation_texts(resource.get("note"), "note"),
-            reason_refs=self._references(entry, resource.get("reasonReference"), "reasonReference"),
-            reason_codes=reason_codes,
+            reason_refs=reason_refs,
+            reason_codings=reason_codings,
             reason_texts=reason_texts,
             body_site_texts=body_site_texts,
         )
@@ -543,6 +532,7 @@ class _Reader:
             value_unit=unit,
             value_codings=value_codings,
             value_text=value_string or value_concept_text,
+            part_of=_references(resource.get("partOf"), "partOf", entry),
         )
 
 
@@ -613,6 +603,19 @@ def _positive_number(value: Any) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < math.inf:
         return float(value)
     return None
+
+
+def _references(value: Any, element: str, entry: Entry) -> tuple[str, ...]:
+    """The ``Type/id`` of each resolvable Reference in ``value`` (a Reference or an array of them)."""
+    refs: list[str] = []
+    for item in as_list(value):
+        if not isinstance(item, dict):
+            raise InvalidElementError(element)
+        reference = string(item.get("reference"), f"{element}.reference")
+        resolved = normalise_reference(reference, entry.full_urls) if reference else None
+        if resolved:
+            refs.append(resolved)
+    return tuple(refs)
 
 
 def _code(value: Any, element: str = "code") -> tuple[tuple[Coding, ...], str | None]:

@@ -52,7 +52,7 @@ class ProcedureFacts:
     #: What the PT region is read from (revision-2 C2): ``bodySite`` texts, ``reasonCode`` codings and texts,
     #: ``reasonReference`` / ``basedOn`` / ``encounter`` as ``Type/id``.
     body_site_texts: tuple[str, ...] = ()
-    reason_codes: tuple[Coding, ...] = ()
+    reason_codings: tuple[Coding, ...] = ()
     reason_texts: tuple[str, ...] = ()
     reason_refs: tuple[str, ...] = ()
     based_on: tuple[str, ...] = ()
@@ -72,7 +72,7 @@ class ServiceRequestFacts:
     notes: tuple[str, ...] = ()
     reason_refs: tuple[str, ...] = ()
     #: ``reasonCode`` codings and texts and ``bodySite`` texts (the region of a PT referral, revision-2 C2).
-    reason_codes: tuple[Coding, ...] = ()
+    reason_codings: tuple[Coding, ...] = ()
     reason_texts: tuple[str, ...] = ()
     body_site_texts: tuple[str, ...] = ()
 
@@ -116,6 +116,8 @@ class ObservationFacts:
     value_unit: str | None = None
     value_codings: tuple[Coding, ...] = ()
     value_text: str | None = None
+    #: ``partOf`` references (``Type/id``): the Procedure a block-relief outcome belongs to (revision-2 C16).
+    part_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,7 @@ class EncounterFacts:
     type_texts: tuple[str, ...] = ()
     #: Start of ``period`` (or its end when only that is known).
     start: date | None = None
-    reason_codes: tuple[Coding, ...] = ()
+    reason_codings: tuple[Coding, ...] = ()
     reason_texts: tuple[str, ...] = ()
     #: ``reasonReference`` and ``diagnosis.condition`` references, ``Type/id``.
     reason_refs: tuple[str, ...] = ()

@@ -50,6 +50,8 @@ IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 #: verificationStatus codes that make a specific CGH code "suspected" (None: absent, §2.2 (a)).
 SUSPECTED_VERIFICATION = frozenset({"provisional", "differential", "unconfirmed"})
 CONFIRMED = "confirmed"
+REFUTED = "refuted"
+ENTERED_IN_ERROR = "entered-in-error"
 COMPLETED = "completed"
 #: Observation statuses whose values are not used.
 IGNORED_OBSERVATION = frozenset({"entered-in-error", "cancelled", "registered"})
@@ -63,13 +65,12 @@ _THRUST = re.compile(r"\b(?:thrust|hvla|high[- ]velocity)\b", re.IGNORECASE)
 _CERVICAL = re.compile(r"\b(?:cervical|neck|c[0-7](?:[-/]c?[0-7])?)\b", re.IGNORECASE)
 #: A 64450 "other peripheral nerve" block is a GON block when its body site or text says occipital.
 _OCCIPITAL = re.compile(r"occipital", re.IGNORECASE)
-#: "85% relief", "relief of 80 %" in a block's outcome text (diagnostic_block_positive).
-_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
-_RELIEF = re.compile(r"relie[fv]|improv|reduc", re.IGNORECASE)
 #: A strength in milligrams in a product name or dose text ("Aspirin 81 MG Oral Tablet", "81mg daily").
 _MILLIGRAMS = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
 #: Dose units that mean milligrams (UCUM code or the unit as written).
 _MG_UNITS = frozenset({"mg", "milligram", "milligrams"})
+#: A CPT descriptor's "cervical or thoracic" names no site (revision-2 C17: has_cervical_site).
+_CERVICAL_OR_THORACIC = re.compile(r"\bcervical\s*(?:or|/|and|&)\s*thoracic\b", re.IGNORECASE)
 
 
 class DiagnosisStatus(StrEnum):
@@ -251,7 +252,15 @@ def diagnosis(record: PatientRecord, today: date) -> Diagnosis:
     legacy = value_set(ValueSetId.CGH_DX_LEGACY)
     headache = value_set(ValueSetId.HEADACHE_SYMPTOMS)
     cervical_vs = value_set(ValueSetId.CERVICAL_DISORDERS)
-    active = [c for c in record.conditions if is_active(c, today)]
+    refutation = _refutation(record, specific)
+    if refutation is not None and not refutation.overruled:
+        # revision-2 C15: a standing refutation silences every derivation and every earlier G44.86.
+        return NO_DIAGNOSIS
+    active = [
+        c
+        for c in record.conditions
+        if is_active(c, today) and (refutation is None or not in_set(specific, c) or refutation.dated_after(c))
+    ]
     confirmed: list[ConditionFacts] = []
     suspected_specific: list[ConditionFacts] = []
     legacy_conditions: list[ConditionFacts] = []
@@ -289,6 +298,41 @@ def diagnosis(record: PatientRecord, today: date) -> Diagnosis:
         cervical=tuple(cervical) if suspected else (),
         basis=tuple(dict.fromkeys(basis)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Refutation:
+    """The refuted G44.86 Conditions of a record (revision-2 C15) and whether a later statement overrules them."""
+
+    #: Dates of the refuted G44.86 Conditions (None: undated).
+    dates: tuple[date | None, ...]
+    #: A non-refuted G44.86 dated after every refutation exists.
+    overruled: bool
+
+    def dated_after(self, condition: ConditionFacts) -> bool:
+        return _dated_after(condition, self.dates)
+
+
+def _dated_after(condition: ConditionFacts, dates: Iterable[date | None]) -> bool:
+    """Whether ``condition`` is dated after every one of ``dates`` (undated on either side: it is not)."""
+    when = condition_date(condition)
+    return when is not None and all(other is not None and when > other for other in dates)
+
+
+def _refutation(record: PatientRecord, specific: ValueSet) -> Refutation | None:
+    """revision-2 C15: a refuted G44.86 wins over derivation (headache + neck codes, legacy codes) and over
+    earlier G44.86 statements, unless a later, non-refuted G44.86 exists. ``entered-in-error`` is absent: it
+    neither counts nor refutes. ``None`` when nothing is refuted."""
+    stated = [
+        (condition, _status(condition.verification_status))
+        for condition in record.conditions
+        if in_set(specific, condition) and _status(condition.verification_status) != ENTERED_IN_ERROR
+    ]
+    dates = tuple(condition_date(condition) for condition, verification in stated if verification == REFUTED)
+    if not dates:
+        return None
+    overruled = any(verification != REFUTED and _dated_after(condition, dates) for condition, verification in stated)
+    return Refutation(dates, overruled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -459,7 +503,7 @@ class _Regions:
         """A referral's region: reasonCode, reasonReference, bodySite, code.text."""
         return _combined(
             [
-                self._reasons(request.reason_codes, request.reason_texts, request.reason_refs),
+                self._reasons(request.reason_codings, request.reason_texts, request.reason_refs),
                 text_region([*request.body_site_texts, *(c.display for c in request.body_site), request.text]),
             ]
         )
@@ -481,7 +525,7 @@ class _Regions:
             lambda: _combined(
                 [
                     text_region([*procedure.body_site_texts, *(c.display for c in procedure.body_site)]),
-                    self._reasons(procedure.reason_codes, procedure.reason_texts, procedure.reason_refs),
+                    self._reasons(procedure.reason_codings, procedure.reason_texts, procedure.reason_refs),
                 ]
             ),
             lambda: self._visit(visit),
@@ -491,7 +535,7 @@ class _Regions:
     def _visit(self, visit: EncounterFacts | None) -> PtRegion:
         if visit is None:
             return PtRegion.UNDOCUMENTED
-        return self._reasons(visit.reason_codes, visit.reason_texts, visit.reason_refs)
+        return self._reasons(visit.reason_codings, visit.reason_texts, visit.reason_refs)
 
     def encounter(self, encounter: EncounterFacts) -> PtRegion:
         return self._first_documented(
@@ -626,10 +670,14 @@ def pt_trial(record: PatientRecord, today: date, thresholds: PathwayThresholds) 
     )
 
 
-def _text_of(procedure: ProcedureFacts) -> str:
-    parts = [procedure.text or "", *procedure.notes]
+def _site_text(procedure: ProcedureFacts) -> str:
+    """Where a procedure was done, as its record says it: the procedure's name and its body site.
+
+    Notes and outcome text are left out on purpose: the site and the relief of a block must be documented in
+    structured fields, never read from free-text notes (revision-2 C16, issue 9 never-do list).
+    """
+    parts = [procedure.text or ""]
     parts.extend(coding.display or "" for coding in procedure.body_site)
-    parts.extend(coding.display or "" for coding in procedure.outcome)
     return " ".join(parts)
 
 
@@ -641,9 +689,17 @@ def is_gon_block(codings: Iterable[Coding], text: str) -> bool:
     return value_set(ValueSetId.PERIPHERAL_NERVE_BLOCK).contains_any(listed) and bool(_OCCIPITAL.search(text))
 
 
+def has_cervical_site(procedure: ProcedureFacts) -> bool:
+    """The body site or the procedure's own name documents a cervical site (revision-2 C17).
+
+    A CPT descriptor's "cervical or thoracic" names no site, so it is removed before looking.
+    """
+    return bool(_CERVICAL.search(_CERVICAL_OR_THORACIC.sub(" ", _site_text(procedure))))
+
+
 @dataclass(frozen=True, slots=True)
 class Steps:
-    """Completed interventional steps (reference.md §2.2 ``step2_done``, ``step3_done``)."""
+    """Completed interventional steps (reference.md §2.2 ``step2_done``, ``step3_done``; revision-2 C17)."""
 
     gon_blocks: tuple[ProcedureFacts, ...]
     percutaneous: tuple[ProcedureFacts, ...]
@@ -665,18 +721,28 @@ class Steps:
         return self.gon_blocks[0] if self.gon_blocks else None
 
 
-def steps(record: PatientRecord, today: date) -> Steps:
-    """Completed (not future-dated) GON blocks, percutaneous and refractory procedures (incl. toxin)."""
+def steps(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> Steps:
+    """Completed GON blocks, percutaneous and refractory procedures (incl. toxin) that count as earlier steps.
+
+    revision-2 C17: only those dated within ``step_lookback_months`` (undated or future ones do not count),
+    and a code whose descriptor covers "cervical or thoracic" (cervical-site-required) only with a
+    documented cervical site: a thoracic epidural is not the percutaneous step of a headache pathway.
+    """
     percutaneous_vs = value_set(ValueSetId.PERCUTANEOUS)
     refractory_vs = value_set(ValueSetId.REFRACTORY)
     toxin_vs = value_set(ValueSetId.BOTULINUM_TOXIN)
+    site_required_vs = value_set(ValueSetId.CERVICAL_SITE_REQUIRED)
+    since = months_before(today, thresholds.step_lookback_months)
     gon: list[ProcedureFacts] = []
     percutaneous: list[ProcedureFacts] = []
     refractory: list[ProcedureFacts] = []
     for procedure in record.procedures:
-        if not is_completed(procedure) or (procedure.performed is not None and procedure.performed > today):
+        when = procedure.performed
+        if not is_completed(procedure) or when is None or not since <= when <= today:
             continue
-        if is_gon_block(procedure.codings, _text_of(procedure)):
+        if site_required_vs.contains_any(procedure.codings) and not has_cervical_site(procedure):
+            continue
+        if is_gon_block(procedure.codings, _site_text(procedure)):
             gon.append(procedure)
         if percutaneous_vs.contains_any(procedure.codings):
             percutaneous.append(procedure)
@@ -751,13 +817,16 @@ def _number(value: float) -> str:
 
 
 def outcome(record: PatientRecord, pt: PtTrial, today: date, thresholds: PathwayThresholds) -> Outcome:
-    """Outcome of the PT trial: an explicit treatment-response Observation at/after ``pt_first`` decides;
-    otherwise headache frequency at/after ``pt_first + pt_min_weeks`` against the last baseline before
-    ``pt_first`` (same code, so per-month is never compared with per-week): a reduction below
-    ``responder_reduction`` is inadequate. No PT start, no baseline, a zero baseline or no follow-up: no data.
+    """Outcome of the PT trial, from the latest follow-up within ``response_months`` (revision-2 C17): an
+    explicit treatment-response Observation at/after ``pt_first``, or headache frequency at/after
+    ``pt_first + pt_min_weeks`` against the last baseline before ``pt_first`` (same code, so per-month is
+    never compared with per-week), whichever is later (the explicit one on the same day): a reduction below
+    ``responder_reduction`` is inadequate. No PT start, no baseline, a zero baseline or no recent follow-up:
+    no data.
     """
     if pt.first is None:
         return NO_OUTCOME
+    recent = months_before(today, thresholds.response_months)
     first = pt.first
     response_vs = value_set(ValueSetId.TREATMENT_RESPONSE_OBSERVATION)
     inadequate_vs = value_set(ValueSetId.RESPONSE_INADEQUATE)
@@ -766,21 +835,27 @@ def outcome(record: PatientRecord, pt: PtTrial, today: date, thresholds: Pathway
         o
         for o in record.observations
         if _usable(o, today)
-        and (o.effective or date.min) >= first
+        and (o.effective or date.min) >= max(first, recent)
         and response_vs.contains_any(o.codings)
         and (inadequate_vs.contains_any(o.value_codings) or adequate_vs.contains_any(o.value_codings))
     ]
     latest = _latest(explicit)
-    if latest is not None:
+    frequency = _frequency_outcome(record, first, today, thresholds, recent)
+    follow_up = _latest(frequency.observations)
+    if latest is not None and (
+        follow_up is None or (latest.effective or date.min) >= (follow_up.effective or date.min)
+    ):
         inadequate = inadequate_vs.contains_any(latest.value_codings)
         label = "documented inadequate response" if inadequate else "documented adequate response"
         return Outcome(True, inadequate, label, (latest,))
-    return _frequency_outcome(record, first, today, thresholds)
+    return frequency
 
 
-def _frequency_outcome(record: PatientRecord, first: date, today: date, thresholds: PathwayThresholds) -> Outcome:
+def _frequency_outcome(
+    record: PatientRecord, first: date, today: date, thresholds: PathwayThresholds, recent: date
+) -> Outcome:
     frequency_vs = value_set(ValueSetId.HEADACHE_FREQUENCY_OBSERVATION)
-    follow_up_from = days_after(first, thresholds.pt_min_weeks * 7)
+    follow_up_from = max(days_after(first, thresholds.pt_min_weeks * 7), recent)
     by_code: dict[tuple[str, str], list[ObservationFacts]] = {}
     for observation in record.observations:
         # Non-finite quantities (a feed's overflow or NaN) carry no frequency.
@@ -811,35 +886,85 @@ def _frequency_outcome(record: PatientRecord, first: date, today: date, threshol
     return Outcome(True, reduction < thresholds.responder_reduction, response, (baseline, follow_up))
 
 
-def diagnostic_block_positive(
-    record: PatientRecord, blocks: Iterable[ProcedureFacts], today: date, thresholds: PathwayThresholds
-) -> bool:
-    """A GON / medial-branch block with at least ``block_relief_percent`` relief (reference.md §2.2).
+#: UCUM percent, as ``Quantity.unit`` (or ``code`` when no unit is given) carries it.
+_PERCENT_UNITS = frozenset({"%", "percent"})
 
-    Evidence: a block-relief Observation (valueQuantity in %) or a block-positive value; or a completed block
-    whose outcome is coded block-positive or whose outcome/notes text gives a relief percentage.
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticBlocks:
+    """Structured relief after diagnostic blocks (revision-2 C16).
+
+    Relief is the local outcome ``block-relief-percent`` (valueQuantity in %), linked to its block Procedure
+    by ``partOf`` or, without ``partOf``, dated the same day. Free text never counts.
+    """
+
+    #: GON or cervical medial branch blocks with at least ``block_relief_percent`` relief: they support the
+    #: diagnosis (ICHD-3 11.2.1 C4 is one criterion of two; GON block relief is non-specific), never confirm it.
+    supporting: tuple[ProcedureFacts, ...]
+    #: Cervical medial branch blocks with at least ``controlled_block_relief_percent`` relief.
+    controlled: tuple[ProcedureFacts, ...]
+
+    @property
+    def supports(self) -> bool:
+        return bool(self.supporting)
+
+    @property
+    def confirms(self) -> bool:
+        """Controlled blocks (Bogduk & Govind 2009): two, on different dates, each with at least
+        ``controlled_block_relief_percent`` relief."""
+        return len({block.performed for block in self.controlled if block.performed is not None}) >= 2
+
+
+NO_BLOCKS = DiagnosticBlocks((), ())
+
+
+def _relief_percent(observation: ObservationFacts) -> float | None:
+    """The relief of a block-relief Observation, when it is a percentage between 0 and 100."""
+    value = observation.value_quantity
+    unit = (observation.value_unit or "").strip().lower()
+    if value is None or not _finite(value) or unit not in _PERCENT_UNITS or not 0 <= value <= 100:
+        return None
+    return value
+
+
+def _relief_of(observation: ObservationFacts, block: ProcedureFacts) -> bool:
+    """Whether ``observation`` reports on ``block``: by ``partOf``, else by being dated the same day."""
+    if observation.part_of:
+        return block.ref in observation.part_of
+    return block.performed is not None and observation.effective == block.performed
+
+
+def diagnostic_blocks(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> DiagnosticBlocks:
+    """Completed GON and cervical medial branch blocks with structured relief (revision-2 C16).
+
+    Any date up to today counts: evidence for the diagnosis does not expire like an escalation step does.
     """
     relief_vs = value_set(ValueSetId.BLOCK_RELIEF_OBSERVATION)
-    positive_vs = value_set(ValueSetId.BLOCK_POSITIVE)
-    for observation in record.observations:
-        if not _usable(observation, today) or not relief_vs.contains_any(observation.codings):
+    medial_branch_vs = value_set(ValueSetId.CERVICAL_MEDIAL_BRANCH_BLOCK)
+    reports = [
+        (observation, percent)
+        for observation in record.observations
+        if _usable(observation, today) and relief_vs.contains_any(observation.codings)
+        for percent in [_relief_percent(observation)]
+        if percent is not None
+    ]
+    if not reports:
+        return NO_BLOCKS
+    supporting: list[ProcedureFacts] = []
+    controlled: list[ProcedureFacts] = []
+    for block in record.procedures:
+        if not is_completed(block) or (block.performed is not None and block.performed > today):
             continue
-        if positive_vs.contains_any(observation.value_codings):
-            return True
-        if (
-            _finite(observation.value_quantity)
-            and (observation.value_quantity or 0.0) >= thresholds.block_relief_percent
-        ):
-            return True
-    for block in blocks:
-        if positive_vs.contains_any(block.outcome):
-            return True
-        text = _text_of(block)
-        if _RELIEF.search(text) and any(
-            float(match) >= thresholds.block_relief_percent for match in _PERCENT.findall(text)
-        ):
-            return True
-    return False
+        medial_branch = medial_branch_vs.contains_any(block.codings) and has_cervical_site(block)
+        if not medial_branch and not is_gon_block(block.codings, _site_text(block)):
+            continue
+        best = max((percent for observation, percent in reports if _relief_of(observation, block)), default=None)
+        if best is None or best < thresholds.block_relief_percent:
+            continue
+        supporting.append(block)
+        if medial_branch and best >= thresholds.controlled_block_relief_percent:
+            controlled.append(block)
+    return DiagnosticBlocks(tuple(supporting), tuple(controlled))
 
 
 # ------------------------------------------------------------------------------------------------ orders
@@ -1325,6 +1450,7 @@ def manipulation_contraindications(
 
 _DIFFERENTIAL_SETS = (
     ValueSetId.DIFFERENTIAL_SIH,
+    ValueSetId.DIFFERENTIAL_MEDICATION_OVERUSE,
     ValueSetId.DIFFERENTIAL_MIGRAINE,
     ValueSetId.DIFFERENTIAL_TENSION_TYPE,
     ValueSetId.DIFFERENTIAL_POTS,
@@ -1333,15 +1459,65 @@ _DIFFERENTIAL_SETS = (
 #: Category codes of the differential value sets that change the card (notes ``orthostatic``, ``migraine``).
 SIH = "sih"
 MIGRAINE = "migraine"
+MEDICATION_OVERUSE = "medication-overuse"
 
 
 def differentials(record: PatientRecord, today: date) -> tuple[Finding, ...]:
-    """Active competing diagnoses (reference.md §1.9, R3), in a stable order (SIH first)."""
+    """Active competing diagnoses (reference.md §1.9, R3; revision-2 C13, C14), in a stable order (SIH,
+    medication overuse, migraine, tension-type, POTS, orthostatic hypotension)."""
     active = [c for c in record.conditions if is_active(c, today)]
     findings: list[Finding] = []
     for vs_id in _DIFFERENTIAL_SETS:
         findings.extend(_condition_findings(active, value_set(vs_id)))
     return _unique(findings)
+
+
+#: Order reasons that keep a toxin order a CGH escalation (revision-2 C18).
+_CGH_REASON_SETS = (
+    ValueSetId.CGH_DX_SPECIFIC,
+    ValueSetId.CGH_DX_LEGACY,
+    ValueSetId.HEADACHE_SYMPTOMS,
+    ValueSetId.CERVICAL_DISORDERS,
+)
+
+
+def _order_reasons(order: OrderFacts, conditions: dict[str, ConditionFacts]) -> tuple[Coding, ...]:
+    """The coded reasons of a drafted order: ``reasonCode`` and the counted Conditions it references.
+
+    Only ServiceRequests carry reasons in the record so far; a MedicationRequest has none.
+    """
+    if not isinstance(order, ServiceRequestFacts):
+        return ()
+    referenced = (conditions[ref] for ref in order.reason_refs if ref in conditions)
+    return order.reason_codings + tuple(coding for c in referenced if is_counted(c) for coding in c.codings)
+
+
+def toxin_orders_not_for_cgh(
+    record: PatientRecord, drafts: Iterable[DraftOrder], today: date, cgh_confirmed: bool
+) -> frozenset[str]:
+    """Drafted botulinum toxin orders that are not a CGH escalation (revision-2 C18; PREEMPT: toxin is
+    indicated for chronic migraine): a coded reason none of which is CGH, headache or a cervical disorder
+    (chronic migraine, dystonia, spasticity, cosmetic, ...), or any toxin order while chronic migraine is
+    active and CGH is not confirmed. Free-text reasons do not count: they never lift a warning.
+    """
+    toxins = {draft.ref for draft in drafts if OrderKind.TOXIN in draft.kinds}
+    if not toxins:
+        return frozenset()
+    chronic_migraine = value_set(ValueSetId.CHRONIC_MIGRAINE)
+    if not cgh_confirmed and any(
+        is_active(c, today) and chronic_migraine.contains_any(c.codings) for c in record.conditions
+    ):
+        return frozenset(toxins)
+    conditions = {condition.ref: condition for condition in record.conditions}
+    cgh_sets = [value_set(vs_id) for vs_id in _CGH_REASON_SETS]
+    result = set()
+    for order in record.draft_orders:
+        if order.ref not in toxins:
+            continue
+        reasons = _order_reasons(order, conditions)
+        if reasons and not any(vs.contains_any(reasons) for vs in cgh_sets):
+            result.add(order.ref)
+    return frozenset(result)
 
 
 # ------------------------------------------------------------------------------------------------ all facts
@@ -1362,13 +1538,15 @@ class Facts:
     pt: PtTrial
     outcome: Outcome
     steps: Steps
-    diagnostic_block_positive: bool
+    diagnostic_blocks: DiagnosticBlocks
     pregnancy: Pregnancy
     red_flags: tuple[Finding, ...]
     contraindications: tuple[Finding, ...]
     anticoagulation: tuple[Finding, ...]
     differentials: tuple[Finding, ...]
     orders: tuple[DraftOrder, ...]
+    #: Drafted toxin orders for another condition: no CGH escalation (revision-2 C18).
+    not_for_cgh: frozenset[str] = frozenset()
 
     @property
     def judged_orders(self) -> tuple[DraftOrder, ...]:
@@ -1379,14 +1557,18 @@ class Facts:
         wanted = frozenset(kinds)
         return tuple(order for order in self.orders if order.judged and order.kinds & wanted)
 
+    def judged_escalations(self, *kinds: OrderKind) -> tuple[DraftOrder, ...]:
+        """Judged orders of any of ``kinds`` that escalate CGH treatment (not toxin for another condition)."""
+        return tuple(order for order in self.judged(*kinds) if order.ref not in self.not_for_cgh)
+
     @property
     def pediatric(self) -> bool:
         return self.age is not None and self.age < 18
 
     @property
     def confirmed_for_step4(self) -> bool:
-        """Confirmed, or promoted by a positive diagnostic block (ICHD-3 criterion C4)."""
-        return self.diagnosis.confirmed or self.diagnostic_block_positive
+        """A confirmed G44.86, or >= 80 % relief on controlled cervical medial branch blocks (revision-2 C16)."""
+        return self.diagnosis.confirmed or self.diagnostic_blocks.confirms
 
     @property
     def pt_planned(self) -> bool:
@@ -1412,11 +1594,12 @@ def derive_facts(
     drafts = draft_orders(record, moment, limits)
     onset_ = onset(record, today, limits)
     pt = pt_trial(record, today, limits)
-    steps_ = steps(record, today)
+    steps_ = steps(record, today, limits)
+    diagnosis_ = diagnosis(record, today)
+    blocks = diagnostic_blocks(record, today, limits)
     pregnancy_ = pregnancy(record, today, limits)
     trauma = recent_trauma(record, today, limits)
     anticoagulated = anticoagulation(record, drafts, today)
-    blocks = steps_.gon_blocks + steps_.percutaneous
     return Facts(
         today=today,
         moment=moment,
@@ -1424,16 +1607,17 @@ def derive_facts(
         patient_ref=record.patient.ref if record.patient is not None else None,
         deceased=is_deceased(record),
         age=age(record, today),
-        diagnosis=diagnosis(record, today),
+        diagnosis=diagnosis_,
         onset=onset_,
         pt=pt,
         outcome=outcome(record, pt, today, limits),
         steps=steps_,
-        diagnostic_block_positive=diagnostic_block_positive(record, blocks, today, limits),
+        diagnostic_blocks=blocks,
         pregnancy=pregnancy_,
         red_flags=red_flags(record, today, limits, onset_, pregnancy_, trauma, drafts),
         contraindications=manipulation_contraindications(record, today, trauma, anticoagulated),
         anticoagulation=anticoagulated,
         differentials=differentials(record, today),
         orders=drafts,
+        not_for_cgh=toxin_orders_not_for_cgh(record, drafts, today, diagnosis_.confirmed or blocks.confirms),
     )

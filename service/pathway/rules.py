@@ -29,6 +29,7 @@ from service.pathway.advice import Trigger
 from service.pathway.facts import DISSECTION_CONCERN
 from service.pathway.facts import ESCALATION_KINDS
 from service.pathway.facts import IMAGING_KINDS
+from service.pathway.facts import MEDICATION_OVERUSE
 from service.pathway.facts import MIGRAINE
 from service.pathway.facts import NEW_ONSET_OLDER_ADULT
 from service.pathway.facts import PREGNANCY_NEW_HEADACHE
@@ -222,19 +223,25 @@ def differential_diagnosis(facts: Facts) -> Advice | None:
     """R3 ``differential-diagnosis`` (reference.md §2.3 R3, §1.9).
 
     When: CGH is active with a competing diagnosis: migraine, tension-type headache, POTS, orthostatic
-    hypotension, or spontaneous intracranial hypotension / orthostatic headache.
-    Then: info (warning, note ``orthostatic``, for SIH / orthostatic headache): confirm ICHD-3 11.2.1
-    criterion D (not better accounted for by another diagnosis).
+    hypotension, spontaneous intracranial hypotension / orthostatic headache, or medication-overuse headache.
+    Then: info: confirm ICHD-3 11.2.1 criterion D (not better accounted for by another diagnosis). Warning,
+    note ``orthostatic``, for SIH / orthostatic headache; warning, note ``medication-overuse``, for
+    medication-overuse headache (revision-2 C13: plan withdrawal; taper butalbital and opioids).
     """
     if not facts.differentials:
         return None
     categories = {finding.category for finding in facts.differentials}
     orthostatic = SIH in categories
-    notes = (["orthostatic"] if orthostatic else []) + (["migraine"] if MIGRAINE in categories else [])
+    overuse = MEDICATION_OVERUSE in categories
+    notes = (
+        (["orthostatic"] if orthostatic else [])
+        + (["medication-overuse"] if overuse else [])
+        + (["migraine"] if MIGRAINE in categories else [])
+    )
     return _advice(
         facts,
         RecommendationId.DIFFERENTIAL_DIAGNOSIS,
-        Indicator.WARNING if orthostatic else Indicator.INFO,
+        Indicator.WARNING if orthostatic or overuse else Indicator.INFO,
         values={"differentials": _join(f.label for f in facts.differentials)},
         notes=notes,
         triggers=_findings(facts.differentials, "differential"),
@@ -245,18 +252,25 @@ def suspected_confirm_diagnosis(facts: Facts) -> Advice | None:
     """R12 ``suspected-confirm-diagnosis`` (reference.md §2.3 R12, §2.2 cgh_suspected).
 
     When: CGH is suspected (provisional or unverified G44.86, a legacy code, or headache with a cervical
-    disorder) but not confirmed, and no positive diagnostic block has confirmed it (criterion C4).
-    Then: info: confirm against ICHD-3 11.2.1; PT may start; step 4 needs a confirmed diagnosis.
+    disorder) but not confirmed, and controlled cervical medial branch blocks have not confirmed it.
+    Then: info: confirm against ICHD-3 11.2.1; PT may start; step 4 needs a confirmed diagnosis. Note
+    ``block-supports`` when a block has >= 50 % structured relief: it supports the diagnosis (criterion C4,
+    one of the two needed) but does not confirm it (revision-2 C16).
     """
     diagnosis = facts.diagnosis
-    if not diagnosis.suspected or diagnosis.confirmed or facts.diagnostic_block_positive:
+    blocks = facts.diagnostic_blocks
+    if not diagnosis.suspected or diagnosis.confirmed or blocks.confirms:
         return None
     return _advice(
         facts,
         RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS,
         Indicator.INFO,
         values={"basis": _join(diagnosis.basis)},
-        triggers=_condition_triggers(diagnosis.cervical, "cervical-disorder"),
+        notes=["block-supports"] if blocks.supports else [],
+        triggers=[
+            *_condition_triggers(diagnosis.cervical, "cervical-disorder"),
+            *_procedures(blocks.supporting, "diagnostic-block"),
+        ],
     )
 
 
@@ -279,7 +293,7 @@ def pt_first_line(facts: Facts) -> Advice | None:
         notes.append("other-region")
     escalations: tuple[DraftOrder, ...] = ()
     if facts.moment is not Moment.RECORD_REVIEW:
-        escalations = facts.judged(*ESCALATION_KINDS)
+        escalations = facts.judged_escalations(*ESCALATION_KINDS)
         if not escalations:
             return None
         notes.append("escalation-ordered")
@@ -376,8 +390,8 @@ def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
 
     When: no red flag, adequate PT trial, documented inadequate response, and no GON block (nor a later step)
     done yet.
-    Then: info: consider a greater occipital nerve block (diagnostic and short-term therapeutic); suggest the
-    block order citing the CGH Condition.
+    Then: info: consider a greater occipital nerve block (short-term relief; its relief can support, never
+    establish, the diagnosis: revision-2 §2); suggest the block order citing the CGH Condition.
     """
     if not _failed_trial(facts) or facts.steps.step2_done or facts.steps.step3_done:
         return None
@@ -419,8 +433,8 @@ def escalate_percutaneous(facts: Facts) -> Advice | None:
 def refractory_options(facts: Facts) -> Advice | None:
     """R11 ``refractory-options`` (reference.md §2.3 R11; pathway.md step 4).
 
-    When: no red flag, confirmed diagnosis (or a positive diagnostic block), adequate PT trial, percutaneous
-    step done, response still inadequate.
+    When: no red flag, confirmed diagnosis (a confirmed G44.86, or >= 80 % relief on controlled cervical medial
+    branch blocks: revision-2 C16), adequate PT trial, percutaneous step done, response still inadequate.
     Then: info: RF neurotomy, botulinum toxin A (weak evidence), surgical decompression referral.
     """
     if not _failed_trial(facts) or not facts.steps.step3_done or not facts.confirmed_for_step4:
@@ -625,28 +639,39 @@ def escalation_premature(facts: Facts) -> Advice | None:
 
     When: among the judged orders, a GON block without an adequate PT trial (R9b); a percutaneous
     intervention without an adequate PT trial and a GON block (R10b); RF, surgery or botulinum toxin without a
-    confirmed diagnosis (or positive diagnostic block) and a completed percutaneous step (R11b).
+    confirmed diagnosis and a completed percutaneous step (R11b); any of them after an adequate trial whose
+    latest response is adequate (revision-2 C17: the current step is working). Earlier steps count within 24
+    months and with a cervical site (facts.steps). A toxin order for another condition is not judged (C18).
     Then: warning naming the early orders, which step each is (notes ``gon-block``, ``percutaneous``,
-    ``refractory``) and what the pathway still lacks (fact ``missing``).
+    ``refractory``, ``current-step-working`` with fact ``latest_response``) and what the pathway still lacks (fact
+    ``missing``).
     """
     pt_adequate = facts.pt.adequate
     steps = facts.steps
     early: list[DraftOrder] = []
     notes: list[str] = []
     missing: list[str] = []
-    gon = facts.judged(OrderKind.GON_BLOCK)
+    values: dict[str, str] = {}
+    working = pt_adequate and facts.outcome.has_data and not facts.outcome.inadequate
+    escalations = facts.judged_escalations(*ESCALATION_KINDS)
+    if working and escalations:
+        early += escalations
+        notes.append("current-step-working")
+        missing.append("an inadequate response to the current step")
+        values["latest_response"] = facts.outcome.response or ""
+    gon = facts.judged_escalations(OrderKind.GON_BLOCK)
     if gon and not pt_adequate:
         early += gon
         notes.append("gon-block")
         missing.append(_missing_trial(facts))
-    percutaneous = facts.judged(OrderKind.PERCUTANEOUS)
+    percutaneous = facts.judged_escalations(OrderKind.PERCUTANEOUS)
     if percutaneous and not (pt_adequate and steps.step2_done):
         early += percutaneous
         notes.append("percutaneous")
         missing += ([] if pt_adequate else [_missing_trial(facts)]) + (
             [] if steps.step2_done else ["a greater occipital nerve block"]
         )
-    refractory = facts.judged(OrderKind.REFRACTORY, OrderKind.TOXIN)
+    refractory = facts.judged_escalations(OrderKind.REFRACTORY, OrderKind.TOXIN)
     if refractory and not (facts.confirmed_for_step4 and steps.step3_done):
         early += refractory
         notes.append("refractory")
@@ -655,16 +680,18 @@ def escalation_premature(facts: Facts) -> Advice | None:
         )
     if not early:
         return None
+    early = list(dict.fromkeys(early))
     return _advice(
         facts,
         RecommendationId.ESCALATION_PREMATURE,
         Indicator.WARNING,
-        values={"orders": _join((o.label for o in early), "; "), "missing": _join(missing, "; ")},
+        values={"orders": _join((o.label for o in early), "; "), "missing": _join(missing, "; "), **values},
         notes=notes,
         triggers=[
             *_orders(early),
             *_pt_sessions(facts),
             *_procedures(_prior_steps(facts), "prior-procedure"),
+            *(_observations(facts.outcome.observations) if working else []),
         ],
         orders=early,
     )

@@ -23,11 +23,18 @@ class PathwayThresholds:
     trauma_window_weeks: int = 6
     #: A responder has at least this fractional reduction in headache frequency.
     responder_reduction: float = 0.5
+    #: The response used is the latest follow-up within this many months (revision-2 C17).
+    response_months: int = 6
+    #: Earlier interventional steps count toward escalation only within this many months (revision-2 C17).
+    step_lookback_months: int = 24
+    #: Relief on each of two controlled cervical medial branch blocks that confirms the diagnosis for
+    #: refractory options (revision-2 C16; Bogduk & Govind 2009).
+    controlled_block_relief_percent: float = 80.0
     #: A pregnancy signal (Condition or "pregnant" Observation) expires this many months after its date
     #: (revision 2 C10), or earlier at a delivery dated after it.
     pregnancy_signal_months: int = 10
-    #: A diagnostic block is positive with at least this percent relief (local threshold, reference.md §2.2
-    #: diagnostic_block_positive; many payers ask >= 80 for RF candidacy).
+    #: A block with at least this percent structured relief supports the diagnosis (revision-2 C16; local
+    #: threshold of reference.md §2.2). It never confirms it on its own.
     block_relief_percent: float = 50.0
     #: NSAIDs are avoided from this many completed weeks of gestation (reference.md §2.5, FDA 2020).
     nsaid_pregnancy_weeks: int = 20

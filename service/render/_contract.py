@@ -106,9 +106,11 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
             roles=("red-flag",),
         ),
         R.DIFFERENTIAL_DIAGNOSIS: CardContract(
-            facts=("differentials",), notes=("orthostatic", "migraine"), roles=("differential",)
+            facts=("differentials",), notes=("orthostatic", "medication-overuse", "migraine"), roles=("differential",)
         ),
-        R.SUSPECTED_CONFIRM_DIAGNOSIS: CardContract(facts=("basis",), roles=("cervical-disorder",)),
+        R.SUSPECTED_CONFIRM_DIAGNOSIS: CardContract(
+            facts=("basis",), notes=("block-supports",), roles=("cervical-disorder", "diagnostic-block")
+        ),
         R.PT_FIRST_LINE: CardContract(
             notes=("prior-block", "escalation-ordered", "other-region"),
             roles=("prior-procedure",),
@@ -158,8 +160,9 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
         ),
         R.ESCALATION_PREMATURE: CardContract(
             facts=("orders", "missing"),
-            notes=("gon-block", "percutaneous", "refractory"),
-            roles=("pt-session", "prior-procedure"),
+            notes=("current-step-working", "gon-block", "percutaneous", "refractory"),
+            note_facts=MappingProxyType({"current-step-working": ("latest_response",)}),
+            roles=("pt-session", "prior-procedure", "outcome"),
         ),
         R.BOTULINUM_PREGNANCY: CardContract(facts=("orders",), roles=("pregnancy",)),
     }

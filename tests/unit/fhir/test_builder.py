@@ -455,7 +455,7 @@ def test_encounters_are_read_with_types_reasons_and_diagnoses() -> None:
     (read,) = build(searchset(encounter)).encounters
     assert read.ref == "Encounter/e1" and read.status == "finished" and read.start == date(2025, 4, 2)
     assert [c.code for c in read.types] == ["91251008"] and read.type_texts == ("PT visit", "Physiotherapy")
-    assert [c.code for c in read.reason_codes] == ["M542"] and read.reason_texts == ("Neck",)
+    assert [c.code for c in read.reason_codings] == ["M542"] and read.reason_texts == ("Neck",)
     assert read.reason_refs == ("Condition/c1", "Condition/c2") and read.based_on == ("ServiceRequest/sr1",)
 
 

@@ -87,6 +87,7 @@ MRI_BRAIN = member(VS.HEAD_IMAGING, "70551")
 GON_BLOCK = member(VS.GON_BLOCK, "64405")
 OTHER_NERVE_BLOCK = member(VS.PERIPHERAL_NERVE_BLOCK, "64450")
 FACET_INJECTION = member(VS.PERCUTANEOUS, "64490")
+MEDIAL_BRANCH_BLOCK = member(VS.CERVICAL_MEDIAL_BRANCH_BLOCK, "64490")
 CERVICAL_EPIDURAL = member(VS.PERCUTANEOUS, "62321")
 RF_NEUROTOMY = member(VS.REFRACTORY, "64633")
 BOTOX_PROCEDURE = member(VS.BOTULINUM_TOXIN, "64615")
@@ -118,6 +119,11 @@ MARFAN = member(VS.MANIPULATION_CONTRAINDICATIONS, "Q87.40")
 
 MIGRAINE = member(VS.DIFFERENTIAL_MIGRAINE, "G43.909")
 MIGRAINE_SNOMED = member(VS.DIFFERENTIAL_MIGRAINE, "124171000119105")
+MIGRAINE_SNOMED_GENERAL = member(VS.DIFFERENTIAL_MIGRAINE, "37796009")
+MEDICATION_OVERUSE = member(VS.DIFFERENTIAL_MEDICATION_OVERUSE, "G44.41")
+CHRONIC_MIGRAINE = member(VS.CHRONIC_MIGRAINE, "G43.709")
+CHRONIC_MIGRAINE_WITH_AURA = member(VS.CHRONIC_MIGRAINE, "G43.E09")
+CHRONIC_MIGRAINE_SNOMED = member(VS.CHRONIC_MIGRAINE, "124171000119105")
 TENSION_TYPE = member(VS.DIFFERENTIAL_TENSION_TYPE, "G44.209")
 POTS = member(VS.DIFFERENTIAL_POTS, "G90.A")
 ORTHOSTATIC_HYPOTENSION = member(VS.DIFFERENTIAL_ORTHOSTATIC_HYPOTENSION, "I95.1")
@@ -210,7 +216,7 @@ def procedure(
     text: str | None = None,
     ref: str | None = None,
     body_site_texts: Iterable[str] = (),
-    reason_codes: Iterable[Coding] = (),
+    reason_codings: Iterable[Coding] = (),
     reason_refs: Iterable[str] = (),
     based_on: Iterable[str] = (),
     encounter: str | None = None,
@@ -225,7 +231,7 @@ def procedure(
         outcome=tuple(outcome),
         notes=tuple(notes),
         body_site_texts=tuple(body_site_texts),
-        reason_codes=tuple(reason_codes),
+        reason_codings=tuple(reason_codings),
         reason_refs=tuple(reason_refs),
         based_on=tuple(based_on),
         encounter=encounter,
@@ -252,7 +258,7 @@ def pt_visit(
     status: str | None = "finished",
     types: Iterable[Coding] = (),
     type_text: str | None = "Physical therapy visit",
-    reason_codes: Iterable[Coding] = (),
+    reason_codings: Iterable[Coding] = (),
     reason_texts: Iterable[str] = (),
     reason_refs: Iterable[str] = (),
     based_on: Iterable[str] = (),
@@ -265,7 +271,7 @@ def pt_visit(
         types=tuple(types),
         type_texts=(type_text,) if type_text else (),
         start=start,
-        reason_codes=tuple(reason_codes),
+        reason_codings=tuple(reason_codings),
         reason_texts=tuple(reason_texts),
         reason_refs=tuple(reason_refs),
         based_on=tuple(based_on),
@@ -285,6 +291,8 @@ def observation(
     value_coding: Coding | None = None,
     status: str | None = "final",
     ref: str | None = None,
+    part_of: Iterable[str] = (),
+    value_text: str | None = None,
 ) -> ObservationFacts:
     return ObservationFacts(
         ref=ref or _ref("Observation"),
@@ -294,7 +302,20 @@ def observation(
         value_quantity=value,
         value_unit=unit,
         value_codings=(value_coding,) if value_coding is not None else (),
+        value_text=value_text,
+        part_of=tuple(part_of),
     )
+
+
+def block_relief(block: ProcedureFacts, percent: float, *, linked: bool = True) -> ObservationFacts:
+    """Structured relief after ``block`` (revision-2 C16): ``partOf`` the block, or only dated the same day."""
+    return observation(
+        BLOCK_RELIEF, block.performed, percent, unit="%", part_of=(block.ref,) if linked else ()
+    )
+
+
+#: The procedure's own name documenting a cervical level (revision-2 C17: a cervical site).
+CERVICAL_LEVEL = "Cervical medial branch block, right C2-C3"
 
 
 def headache_days(effective: date, value: float) -> ObservationFacts:
@@ -308,7 +329,7 @@ def service_request(
     notes: Iterable[str] = (),
     ref: str | None = None,
     authored: date | None = TODAY,
-    reason_codes: Iterable[Coding] = (),
+    reason_codings: Iterable[Coding] = (),
     reason_refs: Iterable[str] = (),
     body_site_texts: Iterable[str] = (),
 ) -> ServiceRequestFacts:
@@ -320,7 +341,7 @@ def service_request(
         authored=authored,
         text=text,
         notes=tuple(notes),
-        reason_codes=tuple(reason_codes),
+        reason_codings=tuple(reason_codings),
         reason_refs=tuple(reason_refs),
         body_site_texts=tuple(body_site_texts),
     )

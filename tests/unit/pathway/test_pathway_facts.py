@@ -13,7 +13,6 @@ from service.pathway.facts import age
 from service.pathway.facts import classify_order
 from service.pathway.facts import derive_facts
 from service.pathway.facts import diagnosis
-from service.pathway.facts import diagnostic_block_positive
 from service.pathway.facts import months_before
 from service.pathway.facts import onset
 from service.pathway.facts import outcome
@@ -25,8 +24,6 @@ from service.pathway.facts import years_between
 from tests.unit.pathway.builders import ACETAMINOPHEN
 from tests.unit.pathway.builders import ANTICOAGULANT_USE
 from tests.unit.pathway.builders import APIXABAN
-from tests.unit.pathway.builders import BLOCK_POSITIVE
-from tests.unit.pathway.builders import BLOCK_RELIEF
 from tests.unit.pathway.builders import CERVICAL_SPONDYLOSIS
 from tests.unit.pathway.builders import CERVICALGIA
 from tests.unit.pathway.builders import CGH
@@ -336,7 +333,8 @@ def test_no_pt_means_no_outcome() -> None:
     assert not outcome(r, pt_trial(r, TODAY, LIMITS), TODAY, LIMITS).has_data
 
 
-def test_explicit_treatment_response_decides() -> None:
+def test_explicit_treatment_response_decides_when_it_is_the_latest_follow_up() -> None:
+    """revision-2 C17: the latest follow-up decides, the explicit response on a tie."""
     pt = pt_course(weekly_sessions(8, weeks_ago(12)))
     inadequate = record(
         procedures=pt, observations=[observation(TREATMENT_RESPONSE, days_ago(2), value_coding=RESPONSE_INADEQUATE)]
@@ -346,12 +344,22 @@ def test_explicit_treatment_response_decides() -> None:
         observations=[
             observation(TREATMENT_RESPONSE, days_ago(2), value_coding=RESPONSE_ADEQUATE),
             headache_days(days_ago(90), 12),
-            headache_days(days_ago(1), 12),
+            headache_days(days_ago(3), 12),
         ],
     )
     assert outcome(inadequate, pt_trial(inadequate, TODAY, LIMITS), TODAY, LIMITS).inadequate
     result = outcome(adequate, pt_trial(adequate, TODAY, LIMITS), TODAY, LIMITS)
     assert result.has_data and not result.inadequate
+    later_frequency = record(
+        procedures=pt,
+        observations=[
+            observation(TREATMENT_RESPONSE, days_ago(2), value_coding=RESPONSE_ADEQUATE),
+            headache_days(days_ago(90), 12),
+            headache_days(days_ago(1), 12),
+        ],
+    )
+    result = outcome(later_frequency, pt_trial(later_frequency, TODAY, LIMITS), TODAY, LIMITS)
+    assert result.has_data and result.inadequate
 
 
 def test_entered_in_error_observations_are_ignored() -> None:
@@ -369,33 +377,22 @@ def test_entered_in_error_observations_are_ignored() -> None:
 
 
 def test_completed_gon_block_is_step_two() -> None:
-    assert steps(record(procedures=[procedure(GON_BLOCK, days_ago(30))]), TODAY).step2_done
-    assert not steps(record(procedures=[procedure(GON_BLOCK, days_ago(30), status="not-done")]), TODAY).step2_done
+    assert steps(record(procedures=[procedure(GON_BLOCK, days_ago(30))]), TODAY, LIMITS).step2_done
+    not_done = procedure(GON_BLOCK, days_ago(30), status="not-done")
+    assert not steps(record(procedures=[not_done]), TODAY, LIMITS).step2_done
 
 
 def test_other_nerve_block_is_gon_only_with_occipital_site() -> None:
     plain = procedure(OTHER_NERVE_BLOCK, days_ago(30))
     occipital = procedure(OTHER_NERVE_BLOCK, days_ago(30), text="Lesser occipital nerve block")
-    assert not steps(record(procedures=[plain]), TODAY).step2_done
-    assert steps(record(procedures=[occipital]), TODAY).step2_done
+    assert not steps(record(procedures=[plain]), TODAY, LIMITS).step2_done
+    assert steps(record(procedures=[occipital]), TODAY, LIMITS).step2_done
 
 
 def test_percutaneous_is_step_three() -> None:
-    result = steps(record(procedures=[procedure(FACET_INJECTION, days_ago(30))]), TODAY)
+    cervical = procedure(FACET_INJECTION, days_ago(30), text="Cervical facet joint injection, C2-C3")
+    result = steps(record(procedures=[cervical]), TODAY, LIMITS)
     assert result.step3_done and not result.step2_done
-
-
-def test_diagnostic_block_positive_from_observation_or_procedure_text() -> None:
-    assert diagnostic_block_positive(
-        record(observations=[observation(BLOCK_RELIEF, days_ago(5), 50)]), (), TODAY, LIMITS
-    )
-    assert not diagnostic_block_positive(
-        record(observations=[observation(BLOCK_RELIEF, days_ago(5), 49)]), (), TODAY, LIMITS
-    )
-    block = procedure(FACET_INJECTION, days_ago(5), notes=["85% relief for 6 hours"])
-    assert diagnostic_block_positive(record(), (block,), TODAY, LIMITS)
-    coded = procedure(GON_BLOCK, days_ago(5), outcome=[BLOCK_POSITIVE])
-    assert diagnostic_block_positive(record(), (coded,), TODAY, LIMITS)
 
 
 # ------------------------------------------------------------------------------------------------ red flags

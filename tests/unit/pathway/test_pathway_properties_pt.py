@@ -104,7 +104,7 @@ def _regionless(procedures: Iterable[ProcedureFacts]) -> tuple[ProcedureFacts, .
 
 def _regionless_requests(requests: Iterable[ServiceRequestFacts]) -> Iterable[ServiceRequestFacts]:
     for request in requests:
-        yield replace(request, text=None, body_site=(), body_site_texts=(), reason_codes=(), reason_refs=())
+        yield replace(request, text=None, body_site=(), body_site_texts=(), reason_codings=(), reason_refs=())
 
 
 def _with_gon_order(record: PatientRecord) -> PatientRecord:
@@ -164,15 +164,15 @@ def _strip_pt_regions(record: PatientRecord, region: str | None) -> PatientRecor
     return replace(
         record,
         procedures=tuple(
-            replace(p, body_site=(), body_site_texts=sites, reason_codes=(), reason_texts=(), reason_refs=(),
+            replace(p, body_site=(), body_site_texts=sites, reason_codings=(), reason_texts=(), reason_refs=(),
                     based_on=(), encounter=None)
             for p in record.procedures
         ),
         encounters=tuple(
-            replace(e, reason_codes=(), reason_texts=sites, reason_refs=(), based_on=()) for e in record.encounters
+            replace(e, reason_codings=(), reason_texts=sites, reason_refs=(), based_on=()) for e in record.encounters
         ),
         service_requests=tuple(
-            replace(r, text=None, body_site=(), body_site_texts=sites, reason_codes=(), reason_refs=())
+            replace(r, text=None, body_site=(), body_site_texts=sites, reason_codings=(), reason_refs=())
             if PT_REFERRAL in r.codings
             else r
             for r in record.service_requests

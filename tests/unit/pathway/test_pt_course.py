@@ -140,7 +140,7 @@ def test_lumbar_only_pt_does_not_count() -> None:
 
 
 def test_a_knee_referral_course_never_counts() -> None:
-    knee = service_request(PT_REFERRAL, status="completed", reason_codes=[KNEE_OA], authored=weeks_ago(11))
+    knee = service_request(PT_REFERRAL, status="completed", reason_codings=[KNEE_OA], authored=weeks_ago(11))
     course = [procedure(PT_EXERCISE, day, based_on=[knee.ref]) for day in EIGHT_WEEKS]
     advice = _review(procedures=course, service_requests=[knee])
     assert "pt-first-line" in advice
@@ -168,10 +168,10 @@ def test_an_undocumented_course_in_progress_says_so() -> None:
 def test_the_region_may_be_documented_beside_the_session(how: str) -> None:
     diagnosis = cgh()
     neck_referral = service_request(PT_REFERRAL, status="active", reason_refs=[diagnosis.ref], authored=weeks_ago(11))
-    visit = pt_visit(None, type_text="Office visit", reason_codes=[CERVICALGIA])
+    visit = pt_visit(None, type_text="Office visit", reason_codings=[CERVICALGIA])
     kwargs: dict[str, object] = {
         "reason-reference": {"reason_refs": [diagnosis.ref]},
-        "reason-code": {"reason_codes": [CERVICALGIA]},
+        "reason-code": {"reason_codings": [CERVICALGIA]},
         "encounter": {"encounter": visit.ref},
         "based-on": {"based_on": [neck_referral.ref]},
         "only-referral": {},
