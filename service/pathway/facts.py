@@ -414,6 +414,8 @@ _HEAD_NECK_CONDITIONS = (
     ValueSetId.CERVICAL_DISORDERS,
 )
 FINISHED = "finished"
+#: Systems whose codes decide on their own; free text is read only for resources without them (revision-2 §3).
+_CLINICAL_SYSTEMS = (ICD10CM, ICD10, SNOMED)
 #: ServiceRequest statuses of a PT referral that was placed (the basis of sessions, revision-2 C2).
 _PLACED_REQUEST = frozenset({"active", "completed", "on-hold"})
 
@@ -440,10 +442,18 @@ def text_region(texts: Iterable[str | None]) -> PtRegion:
 
 
 def _coded_region(codings: tuple[Coding, ...], texts: Iterable[str | None]) -> PtRegion:
-    """A reason's region: coded as a CGH / headache / cervical condition, else what its words name."""
+    """A reason's region: coded as a CGH / headache / cervical condition, else what its words name.
+
+    A reason coded in ICD-10-CM or SNOMED CT is read by its codes and their displays only: free text added to
+    a Condition coded for the lower back must not turn its PT course into a neck course that unlocks
+    escalation (issue 9: escalation needs coded evidence, never free text).
+    """
     if any(value_set(vs_id).contains_any(codings) for vs_id in _HEAD_NECK_CONDITIONS):
         return PtRegion.HEAD_NECK
-    return text_region([*texts, *(coding.display for coding in codings)])
+    displays = [coding.display for coding in codings]
+    if has_coding_in(codings, _CLINICAL_SYSTEMS):
+        return text_region(displays)
+    return text_region([*texts, *displays])
 
 
 def is_pt_referral(request: ServiceRequestFacts) -> bool:
@@ -1086,7 +1096,7 @@ def _treats_opioid_use_disorder(
     disorder = value_set(ValueSetId.OPIOID_USE_DISORDER)
     if disorder.contains_any(order.reason_codings):
         return True
-    if not has_coding_in(order.reason_codings, (ICD10CM, SNOMED)) and disorder.name_hit(*order.reason_texts):
+    if not has_coding_in(order.reason_codings, _CLINICAL_SYSTEMS) and disorder.name_hit(*order.reason_texts):
         return True
     reasons = frozenset(order.reason_refs)
     return any(c.ref in reasons and is_counted(c) and disorder.contains_any(c.codings) for c in conditions)
