@@ -219,6 +219,21 @@ def _report(operation: str, database_url: str, tally: Tally, stored: Stored, **e
     print("OPERATION-FIGURES " + json.dumps(figures))
 
 
+def _wait_gone(pids: list[int], timeout_s: float = 20) -> None:
+    """Until none of ``pids`` runs (orphaned workers stop within about a second of their master's death)."""
+    deadline = time.monotonic() + timeout_s
+    while any(Path(f"/proc/{pid}").exists() and "State:\tZ" not in _status(pid) for pid in pids):
+        assert time.monotonic() < deadline, "workers outlived their master"
+        time.sleep(0.1)
+
+
+def _status(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return "State:\tZ"
+
+
 def _assert_nothing_lost(stored: Stored) -> None:
     assert stored.cards_missing == 0, "answered cards without a cards_issued row"
     assert stored.feedback_missing == 0, "acknowledged feedback not stored"
@@ -328,17 +343,31 @@ def test_sigterm_drains_then_stops_gracefully(
     engine.dispose()
 
 
-def test_sigkill_a_worker_then_the_whole_server_and_restart(tmp_path: Path, database_url: str) -> None:
+@pytest.mark.parametrize("whole_server", [False, True], ids=["master", "master-and-workers"])
+def test_sigkill_a_worker_then_the_master_and_restart(tmp_path: Path, database_url: str, whole_server: bool) -> None:
+    """SIGKILL one worker mid-stream, then the master: alone (its workers notice and stop on their own), or with
+    every worker at once (as a container kill or the OOM killer does); then start the server again."""
     env = {"CGH_DATABASE_URL": database_url}
     with running_service(tmp_path, env) as service:
         with Load(service.base_url, calls=CALLS * 2) as load:
             load.wait_answered(CALLS // 2)
-            os.kill(service.worker_pids()[0], signal.SIGKILL)
+            killed = service.worker_pids()[0]
+            os.kill(killed, signal.SIGKILL)
+            # The worker gunicorn starts in its place takes the killed one's spool over.
+            spool_dir = tmp_path / "instance" / "audit-spool"
+            deadline = time.monotonic() + 20
+            while list(spool_dir.glob(f"*-{killed}-*.spool")):
+                assert time.monotonic() < deadline, "the killed worker's spool was not taken over"
+                time.sleep(0.1)
+            recovered_after_worker_kill = _metric(service.base_url, "cgh_audit_recovered_total")
             load.wait_answered(CALLS + CALLS // 2)
-            # As a container kill or the OOM killer does: the master and every worker at once.
-            for pid in [service.process.pid, *service.worker_pids()]:
-                os.kill(pid, signal.SIGKILL)
+            workers = service.worker_pids()
+            os.kill(service.process.pid, signal.SIGKILL)
+            if whole_server:
+                for pid in workers:
+                    os.kill(pid, signal.SIGKILL)
             service.process.wait(timeout=10)
+            _wait_gone(workers)
             load.stop()
     tally = load.tally
     lost_before_restart = _stored(database_url, tally)
@@ -351,10 +380,13 @@ def test_sigkill_a_worker_then_the_whole_server_and_restart(tmp_path: Path, data
         recovered = _metric(restarted.base_url, "cgh_audit_recovered_total")
         lost = _metric(restarted.base_url, "cgh_audit_lost_total")
     stored = _stored(database_url, tally)
-    _report("SIGKILL a worker, then master + workers; restart", database_url, tally, stored,
+    _report(f"SIGKILL a worker, then {'master + workers' if whole_server else 'master'}; restart", database_url,
+            tally, stored,
             cards_missing_before_restart=lost_before_restart.cards_missing,
+            recovered_from_spool_after_worker_kill=recovered_after_worker_kill,
             spools_left_by_the_kill=len(left_by_the_kill),
             recovered_from_spool_after_restart=recovered, counted_lost=lost,
-            failure_kinds=sorted({f.split(":")[0] + ":" + f.split(":")[1] for f in tally.failures}))
+            failed_refused_while_down=sum("Connection refused" in f for f in tally.failures),
+            failed_cut_off_in_flight=sum("Connection refused" not in f for f in tally.failures))
     _assert_nothing_lost(stored)
     assert lost == 0
