@@ -99,16 +99,17 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _process_settings(args: argparse.Namespace, from_env: ProcessSettings) -> ProcessSettings:
     """The ``CGH_*`` process settings, with the command line's options on top."""
-    given = {
-        "max_requests": args.max_requests,
-        "max_requests_jitter": args.max_requests_jitter,
-        "graceful_timeout": args.graceful_timeout,
-        "drain_s": args.drain_seconds,
+    given = {  # field: (option, value)
+        "max_requests": ("--max-requests", args.max_requests),
+        "max_requests_jitter": ("--max-requests-jitter", args.max_requests_jitter),
+        "graceful_timeout": ("--graceful-timeout", args.graceful_timeout),
+        "drain_s": ("--drain-seconds", args.drain_seconds),
     }
-    overrides = {name: value for name, value in given.items() if value is not None}
+    overrides = {name: value for name, (_, value) in given.items() if value is not None}
     for name, value in overrides.items():
         if value < 0 or (name == "graceful_timeout" and value == 0):
-            raise ConfigError(f"--{name.replace('_', '-')}={value} is out of range (must be positive or 0).")
+            lowest = "1" if name == "graceful_timeout" else "0"
+            raise ConfigError(f"{given[name][0]}={value:g} is out of range: give {lowest} or more.")
     return dataclasses.replace(from_env, **overrides)
 
 
