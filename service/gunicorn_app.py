@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -76,7 +77,11 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         return app
 
     def run(self) -> None:
-        _DrainingArbiter(self, self.drain, self._drain_s).run()
+        try:
+            _DrainingArbiter(self, self.drain, self._drain_s).run()
+        except RuntimeError as error:  # as gunicorn's own run(): e.g. the port is taken
+            print(f"\nError: {error}\n", file=sys.stderr)
+            sys.exit(1)
 
 
 def _runtime(worker: Any) -> Any:
