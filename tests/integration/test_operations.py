@@ -255,12 +255,17 @@ def _graceful(service: RunningService, database_url: str, operation: str, act: A
     tally = load.tally
     # The metrics folder survived: /metrics answers and counts every card answered, across retired workers.
     cards_counted = _metric(service.base_url, "cgh_cards_total")
+    figures = requests.get(f"{service.base_url}/analytics/recommendations", timeout=10).json()
+    analytics_feedback = sum(row["accepted"] + row["overridden"] for row in figures["recommendations"])
     stored = _stored(database_url, tally)
-    _report(operation, database_url, tally, stored, cards_counted_in_metrics=cards_counted)
+    _report(operation, database_url, tally, stored, cards_counted_in_metrics=cards_counted,
+            feedback_in_analytics=analytics_feedback)
     assert tally.failures == [], tally.failures[:5]
     assert tally.answered == CALLS
     _assert_nothing_lost(stored)
     assert cards_counted == len(tally.cards)
+    if database_url.startswith("sqlite"):  # this test's own database
+        assert analytics_feedback == len(tally.feedback_acknowledged)
     assert "Traceback" not in service.log()
 
 
@@ -379,6 +384,8 @@ def test_sigkill_a_worker_then_the_master_and_restart(tmp_path: Path, database_u
             time.sleep(0.2)
         recovered = _metric(restarted.base_url, "cgh_audit_recovered_total")
         lost = _metric(restarted.base_url, "cgh_audit_lost_total")
+        figures = requests.get(f"{restarted.base_url}/analytics/recommendations", timeout=10).json()
+        analytics_feedback = sum(row["accepted"] + row["overridden"] for row in figures["recommendations"])
     stored = _stored(database_url, tally)
     _report(f"SIGKILL a worker, then {'master + workers' if whole_server else 'master'}; restart", database_url,
             tally, stored,
@@ -387,6 +394,13 @@ def test_sigkill_a_worker_then_the_master_and_restart(tmp_path: Path, database_u
             spools_left_by_the_kill=len(left_by_the_kill),
             recovered_from_spool_after_restart=recovered, counted_lost=lost,
             failed_refused_while_down=sum("Connection refused" in f for f in tally.failures),
-            failed_cut_off_in_flight=sum("Connection refused" not in f for f in tally.failures))
+            failed_cut_off_in_flight=sum("Connection refused" not in f for f in tally.failures),
+            feedback_in_analytics=analytics_feedback)
     _assert_nothing_lost(stored)
     assert lost == 0
+    if database_url.startswith("sqlite"):
+        # This test's own database: analytics counts every acknowledged feedback, plus at most those committed by
+        # a worker killed before its 200 left (stored, but the client saw a failure).
+        cut_off_feedback = sum(failure.startswith("feedback:") for failure in tally.failures)
+        acknowledged = len(tally.feedback_acknowledged)
+        assert acknowledged <= analytics_feedback <= acknowledged + cut_off_feedback
