@@ -22,7 +22,8 @@ from service.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = REPO_ROOT / "fhir_fixtures"
-SHARED_DIR = REPO_ROOT.parent / "shared"
+#: Third-party data (origins and licences in its README.md), kept in the repository so a clone stands alone.
+REALWORLD_DIR = REPO_ROOT / "tests" / "data" / "realworld"
 REAL_COMPONENT_MARKERS = ("postgres", "browser", "fhirserver", "integration")
 
 
