@@ -14,13 +14,10 @@ from flask import Response
 from flask import g
 from flask import request
 
-from service.config import PROJECT_ROOT
 from service.config import Settings
+from service.content import cards_dir as packaged_cards_dir
 
 __all__ = ["Settings", "create_app"]
-
-CARDS_DIR = PROJECT_ROOT / "cards"
-
 
 def create_app(settings: Settings | None = None, *, cards_dir: Path | None = None) -> Flask:
     """Build the Flask app.
@@ -65,7 +62,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
         store=store,
         # Tests see each audit row as soon as the answer is sent; the real service batches them.
         audit=AuditWriter(store, synchronous=settings.testing, on_dropped=count_dropped),
-        cards=load_card_library(cards_dir or CARDS_DIR),
+        cards=load_card_library(cards_dir or packaged_cards_dir()),
         http=make_session(),
         on_cards=count_cards,
         on_skipped=count_skipped,

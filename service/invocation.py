@@ -111,13 +111,13 @@ def warm_up(app: Any) -> None:
     Runs the fixture scenarios' requests through data loading, the pathway and rendering, without auditing
     (warm-up traffic must not appear in the governance figures). Missing fixtures are not an error.
     """
-    from service.config import PROJECT_ROOT
+    from service.content import fixtures_dir
     from service.scenarios import iter_scenarios
     from service.services import get_service
 
     runtime: Runtime = app.extensions["cgh_runtime"]
     seen: set[str] = set()
-    for scenario in iter_scenarios(PROJECT_ROOT / "fhir_fixtures"):
+    for scenario in iter_scenarios(fixtures_dir()):
         if scenario.service in seen or scenario.expect.status != 200 or scenario.server_resources:
             continue
         service = get_service(scenario.service)

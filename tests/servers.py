@@ -36,9 +36,14 @@ class RunningService:
 
 @contextmanager
 def running_service(
-    tmp_path: Path, env: dict[str, str] | None = None, *, workers: int = 2, ready_timeout: float = 60.0
+    tmp_path: Path, env: dict[str, str] | None = None, *, workers: int = 2, ready_timeout: float = 60.0,
+    cli: Path = CLI, cwd: Path = REPO_ROOT,
 ) -> Iterator[RunningService]:
-    """``cgh-cds serve`` with ``env`` on top of a clean CGH_* environment; stopped (SIGTERM) on exit."""
+    """``cgh-cds serve`` with ``env`` on top of a clean CGH_* environment; stopped (SIGTERM) on exit.
+
+    ``cli`` and ``cwd`` default to this checkout's command, run from the repository (the wheel test passes
+    the command of a fresh venv and a folder outside the repository).
+    """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CGH_") and k != "PROMETHEUS_MULTIPROC_DIR"}
@@ -56,8 +61,8 @@ def running_service(
     log_path = tmp_path / f"serve-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-            cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+            cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         )
     service = RunningService(base_url, process, log_path)
     try:
