@@ -45,3 +45,21 @@ def fixtures_dir() -> Path:
 
 def openapi_path() -> Path:
     return content_root() / "openapi.yaml"
+
+
+def digest(*folders: Path) -> str:
+    """A fingerprint of every file in ``folders`` (names and bytes), so replicas can be compared by /readyz."""
+    import hashlib
+
+    hasher = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            hasher.update(path.relative_to(folder).as_posix().encode())
+            hasher.update(b"\0")
+            hasher.update(path.read_bytes())
+    return f"sha256:{hasher.hexdigest()[:16]}"
+
+
+def value_sets_dir() -> Path:
+    """The FHIR ValueSets the pathway loads (package data of ``service.pathway``, in wheel and checkout alike)."""
+    return Path(str(resources.files("service.pathway") / "valuesets"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -38,6 +39,13 @@ DATA_NOTES_EXTENSION = "org.example.cgh-cds.data-notes"
 
 
 @dataclass(frozen=True, slots=True)
+class ContentSummary:
+    recommendations: int
+    value_sets: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class Runtime:
     """What every request shares, built once by the app factory before workers fork."""
 
@@ -46,6 +54,8 @@ class Runtime:
     audit: AuditWriter
     cards: CardLibrary
     http: requests.Session
+    #: What was loaded and validated at start-up, as /readyz reports it: counts and a fingerprint.
+    content: ContentSummary = field(default_factory=lambda: ContentSummary(0, 0, ""))
     on_cards: Callable[[str, list[dict[str, Any]]], None] = lambda service_id, cards: None
     on_skipped: Callable[[int], None] = lambda count: None
 

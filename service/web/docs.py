@@ -30,6 +30,7 @@ from flask_swagger_ui import get_swaggerui_blueprint
 
 from service.content import fixtures_dir as fixtures_dir_of_package
 from service.content import openapi_path
+from service.errors import ContentError
 from service.scenarios import Scenario
 from service.scenarios import load_scenario
 from service.services import SERVICES
@@ -171,7 +172,10 @@ def _document() -> OpenApiDocument:
 @bp.record_once
 def _load_contract(state: BlueprintSetupState) -> None:
     # Parsed when the app is built, so a broken openapi.yaml stops start-up instead of failing a request.
-    state.app.extensions[_EXTENSION_KEY] = OpenApiDocument()
+    try:
+        state.app.extensions[_EXTENSION_KEY] = OpenApiDocument()
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ContentError(f"{openapi_path()}: cannot be loaded as the OpenAPI contract ({exc})") from exc
 
 
 @bp.get(SPEC_URL)
