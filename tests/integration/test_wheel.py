@@ -29,7 +29,7 @@ from tests.conftest import FIXTURES_DIR
 from tests.conftest import REPO_ROOT
 from tests.servers import running_service
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.packaging]
 
 
 def _pt_first_line() -> Scenario:
