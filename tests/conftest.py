@@ -29,7 +29,7 @@ REAL_COMPONENT_MARKERS = ("postgres", "browser", "fhirserver", "integration")
 
 @pytest.fixture
 def today() -> date:
-    """The scenarios' reference date (reference.md §4)."""
+    """The scenarios' reference date (docs/clinical/reference.md §4)."""
     return date(2025, 6, 1)
 
 
