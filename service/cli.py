@@ -35,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("check", help="validate cards/, value sets, fixtures and openapi.yaml")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a fixture or hook request in-process")
-    evaluate.add_argument("files", nargs="+", type=Path)
+    evaluate.add_argument("files", nargs="+", type=Path,
+                          help="hook requests or fixtures; a path that does not exist is looked up among the "
+                               "packaged fixtures (e.g. pt-first-line/<name>.json)")
     evaluate.add_argument("--service", help="service id (required for a bare hook request)")
     evaluate.add_argument("--today", type=date.fromisoformat, help="today's date (default: the real date)")
     evaluate.add_argument("--json", action="store_true", help="print the raw CDS Hooks response")
@@ -115,7 +117,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         settings = Settings(auth=AuthMode.OFF, database_url=f"sqlite:///{tmp}/evaluate.sqlite3",
                             instance_path=Path(tmp))
         client = create_app(settings).test_client()
-        for path in args.files:
+        for given in args.files:
+            path = given if given.exists() or given.is_absolute() else fixtures_dir() / given
             raw = orjson.loads(path.read_bytes())
             if "request" in raw and "expect" in raw:
                 scenario = load_scenario(path).rolled_to(today)

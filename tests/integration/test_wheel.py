@@ -125,6 +125,10 @@ def test_evaluate_a_packaged_fixture(installed: Installed) -> None:
     result = installed.run("evaluate", str(fixture), "--today", scenario.reference_date.isoformat())
     assert "expectation: PASS" in result.stdout
     assert "pt-first-line" in result.stdout
+    # The same fixture by its name among the packaged ones (no such path in the working folder).
+    by_name = installed.run("evaluate", scenario.path.relative_to(FIXTURES_DIR).as_posix(),
+                            "--today", scenario.reference_date.isoformat())
+    assert "expectation: PASS" in by_name.stdout and str(packaged) in by_name.stdout
 
 
 def test_serve_answers_a_hook_call_with_the_right_card(installed: Installed, tmp_path: Path) -> None:
