@@ -1,7 +1,7 @@
 """Codings normalised for matching: canonical system URIs and codes in one comparable form.
 
 Real EHR data names the same code system several ways (OIDs, http/https, trailing slashes) and writes
-ICD-10-CM with and without the dot (reference.md §1, implementation note). Everything that compares codes
+ICD-10-CM with and without the dot (docs/clinical/reference.md §1). Everything that compares codes
 goes through :func:`normalise`, so value-set membership is a plain set lookup.
 """
 

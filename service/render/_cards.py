@@ -2,7 +2,8 @@
 
 Static content was checked at start-up; per request this module fills the templates with the advice's facts,
 adds the patient-specific "why", builds (and validates) the suggested FHIR resources, and orders the cards.
-Nothing empty or ``null`` is ever emitted: optional parts are omitted (CDS Hooks 2.0, spec.md §5 pitfall 13).
+Nothing empty or ``null`` is ever emitted: optional parts are omitted (CDS Hooks 2.0 §Card: optional fields are
+never empty or null; Inferno checks it).
 """
 
 from __future__ import annotations

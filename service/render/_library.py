@@ -99,7 +99,7 @@ class Evidence:
     key: str
     label: str
     url: str
-    #: True for citations marked (r) in ``reference.md`` §3: recalled, still to be checked.
+    #: True for citations marked (r) in ``docs/clinical/reference.md`` §3: recalled, still to be checked.
     recalled: bool = False
 
 
@@ -187,7 +187,7 @@ def load_card_library(path: Path) -> CardLibrary:
     if unknown:
         raise ContentError(
             f"{path}: unexpected card file(s) {', '.join(unknown)}: card files are named "
-            "<recommendation-id>.yaml with an id from shared/clinical/recommendations.md"
+            "<recommendation-id>.yaml with an id from docs/clinical/recommendations.md"
         )
     missing = sorted(f"{rec}.yaml" for rec in expected if f"{rec}.yaml" not in present)
     missing += sorted(name for name in shared if name not in present)

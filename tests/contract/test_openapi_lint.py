@@ -148,7 +148,7 @@ def test_every_error_code_of_the_service_is_documented(contract: dict[str, Any])
 
 
 def test_contract_copies_no_card_text() -> None:
-    """Card wording lives in ``cards/`` only (STYLE.md: duplicated card text is a smell)."""
+    """Card wording lives in ``cards/`` only (duplicated card text drifts apart)."""
     contract_text = " ".join(OPENAPI_PATH.read_text(encoding="utf-8").split())
     copied = []
     for card_file in sorted((REPO_ROOT / "cards").glob("*.yaml")):

@@ -27,7 +27,7 @@ from service.pathway import Advice
 from service.pathway.terminology import ValueSetId as VS
 from service.pathway.terminology import value_set
 
-#: "Today" of every scenario in reference.md §4.
+#: "Today" of every scenario in docs/clinical/reference.md §4.
 TODAY = date(2025, 6, 1)
 PATIENT_REF = "Patient/p1"
 _ids = itertools.count(1)

@@ -1,4 +1,4 @@
-"""Each derived fact of reference.md §2.2 at its edges."""
+"""Each derived fact of docs/clinical/reference.md §2.2 at its edges."""
 
 from __future__ import annotations
 

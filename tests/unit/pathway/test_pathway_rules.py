@@ -1,6 +1,7 @@
-"""Every recommendation id fires, is suppressed where reference.md §2.3 says so, and hands over the catalogue.
+"""Every recommendation id fires, is suppressed where docs/clinical/reference.md §2.3 says so, and hands over the
+catalogue.
 
-Test ids are the recommendation ids (STYLE.md naming). ``CATALOGUE.md`` is parsed so that each fired advice
+Test ids are the recommendation ids. ``CATALOGUE.md`` is parsed so that each fired advice
 is checked against exactly the facts, notes, trigger roles and suggestions its card may use.
 """
 

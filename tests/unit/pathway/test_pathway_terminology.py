@@ -1,6 +1,6 @@
 """The value sets and their loader: structure, validation errors, membership, flags, medication fallback.
 
-Also guards STYLE.md's rule that Python code never carries a clinical code literal: every string constant in
+Also guards our rule that Python code never carries a clinical code literal: every string constant in
 ``service/pathway/*.py`` is checked against the codes of every value set.
 """
 
