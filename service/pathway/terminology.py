@@ -36,6 +36,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from service import canonical
 from service.errors import ContentError
 from service.fhir.coding import ICD10
 from service.fhir.coding import ICD10CM
@@ -44,13 +45,12 @@ from service.fhir.coding import canonical_system
 from service.fhir.coding import normalise
 from service.fhir.coding import normalise_code
 
-_EXTENSION_BASE = "http://cgh-cds.example.org/fhir/StructureDefinition/"
-CONFIDENCE_URL = _EXTENSION_BASE + "code-confidence"
-CATEGORY_URL = _EXTENSION_BASE + "valueset-category"
-TIER_URL = _EXTENSION_BASE + "manipulation-tier"
-TTY_URL = _EXTENSION_BASE + "rxnorm-tty"
-GESTATIONAL_WEEKS_URL = _EXTENSION_BASE + "gestational-weeks"
-NAME_MATCH_URL = _EXTENSION_BASE + "name-match"
+CONFIDENCE_URL = canonical.extension("code-confidence")
+CATEGORY_URL = canonical.extension("valueset-category")
+TIER_URL = canonical.extension("manipulation-tier")
+TTY_URL = canonical.extension("rxnorm-tty")
+GESTATIONAL_WEEKS_URL = canonical.extension("gestational-weeks")
+NAME_MATCH_URL = canonical.extension("name-match")
 
 #: Confidence labels of reference.md §0 (TBD codes are never in a value set), plus our own local codes.
 CONFIDENCE_LABELS = frozenset({"V", "V-c", "R", "local"})
