@@ -178,6 +178,8 @@ class ConceptEntry:
     names: tuple[str, ...] = ()
     #: The display is our plain-language label rather than the code system's description (``plain-label``).
     plain_label: bool = False
+    #: Index of the ``compose.include`` that lists it (its group; see :meth:`ValueSet.include_terms`).
+    include: int = 0
 
 
 class ValueSet:
@@ -326,6 +328,10 @@ class ValueSet:
         """Every name-fallback term with the group it names (for the terminology review)."""
         return tuple((term, self._groups[index]) for term, index in self._term_groups.values())
 
+    def include_terms(self, include: int) -> tuple[str, ...]:
+        """The name-fallback terms that name include ``include`` as a group or one of its concepts."""
+        return tuple(term for term, index in self._term_groups.values() if index == include)
+
     def entries(self) -> tuple[ConceptEntry, ...]:
         return self._entries
 
@@ -457,6 +463,7 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
                     _confidence(source, concept, f"concept {code}"),
                     names=tuple(concept_terms),
                     plain_label=plain_ext is not None and plain_ext.get("valueBoolean") is True,
+                    include=index,
                 )
             )
             add_terms(concept_terms, index)
@@ -482,7 +489,11 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
                 raise _fail(source, f"include #{index}: is-a families are supported for ICD-10(-CM) only")
             if not isinstance(stem, str) or not stem.strip():
                 raise _fail(source, f"include #{index}: an is-a filter needs a value")
-            entries.append(ConceptEntry(system, stem, None, _confidence(source, item, f"family {stem}"), family=True))
+            entries.append(
+                ConceptEntry(
+                    system, stem, None, _confidence(source, item, f"family {stem}"), family=True, include=index
+                )
+            )
             block = _BLOCK.match(stem.strip().upper())
             if block is not None:
                 blocks.setdefault(system, []).append((block.group(1), block.group(2), index))
