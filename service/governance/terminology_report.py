@@ -22,6 +22,7 @@ from service.fhir.coding import HCPCS
 from service.fhir.coding import ICD10
 from service.fhir.coding import ICD10CM
 from service.fhir.coding import LOINC
+from service.fhir.coding import NDC
 from service.fhir.coding import RXNORM
 from service.fhir.coding import SNOMED
 from service.governance.usage import RuleRef
@@ -33,7 +34,6 @@ from service.pathway.terminology import UNVERIFIED_LABELS
 from service.pathway.terminology import ValueSet
 from service.pathway.terminology import all_value_sets
 
-NDC = "http://hl7.org/fhir/sid/ndc"
 _SYSTEM_NAMES: Mapping[str, str] = {
     SNOMED: "SNOMED CT",
     ICD10CM: "ICD-10-CM",
