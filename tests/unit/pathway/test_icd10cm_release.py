@@ -41,6 +41,7 @@ VALUESETS = Path(__file__).resolve().parents[3] / "service" / "pathway" / "value
 _RANGE = re.compile(r"^([A-Z][0-9][0-9A-Z])-([A-Z][0-9][0-9A-Z])$")
 _CHAPTER_RANGE = re.compile(r"\(([A-Z][0-9][0-9A-Z]-[A-Z][0-9][0-9A-Z])\)\s*$")
 _SPACES = re.compile(r"\s+")
+_SCRIPT = "(scripts/mark-icd10cm-verified)"
 
 
 def _folded(text: str) -> str:
@@ -150,7 +151,7 @@ def release_problems(source: str, body: dict[str, Any]) -> list[str]:
                     f"with the extension {PLAIN_LABEL_URL} (valueBoolean true)"
                 )
             if _confidence(concept) in UNVERIFIED_LABELS:
-                problems.append(f"{where} verifies against the release: set its code-confidence to V-cms")
+                problems.append(f"{where} verifies against the release: set its code-confidence to V-cms {_SCRIPT}")
         for item in include.get("filter", []):
             stem = str(item.get("value", "")).strip()
             where = f"{source}: is-a stem {stem!r}"
@@ -165,7 +166,7 @@ def release_problems(source: str, body: dict[str, Any]) -> list[str]:
                 problems.append(f"{where} is a chapter number: write the chapter or block as its range (A00-B99)")
                 continue
             if _confidence(item) in UNVERIFIED_LABELS:
-                problems.append(f"{where} verifies against the release: set its code-confidence to V-cms")
+                problems.append(f"{where} verifies against the release: set its code-confidence to V-cms {_SCRIPT}")
     return problems
 
 
@@ -196,7 +197,7 @@ def test_every_icd10cm_entry_is_marked_verified_offline() -> None:
         for entry in vs.entries()
         if entry.system == ICD10CM and entry.confidence in UNVERIFIED_LABELS
     ]
-    assert not stale, "set these to V-cms:\n" + "\n".join(stale)
+    assert not stale, "set these to V-cms (scripts/mark-icd10cm-verified):\n" + "\n".join(stale)
 
 
 # ------------------------------------------------------------------------------ the checker itself can fail
