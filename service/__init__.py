@@ -59,12 +59,13 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     audit_key = settings.audit_key or _instance_secret(Path(app.instance_path) / "audit.key")
     store = Store(settings.effective_database_url, audit_key=audit_key)
     store.create_schema()
-    count_cards, count_skipped, count_dropped = ops.init_metrics(app)
+    count_cards, count_skipped, audit_counters = ops.init_metrics(app)
     runtime = Runtime(
         settings=settings,
         store=store,
-        # Tests see each audit row as soon as the answer is sent; the real service batches them.
-        audit=AuditWriter(store, synchronous=settings.testing, on_dropped=count_dropped),
+        # Tests see each audit row as soon as the answer is sent; the real service spools and batches them.
+        audit=AuditWriter(store, synchronous=settings.testing, spool_dir=settings.effective_audit_spool_dir,
+                          counters=audit_counters),
         cards=load_card_library(cards_dir or CARDS_DIR),
         http=make_session(),
         on_cards=count_cards,

@@ -23,7 +23,8 @@ def evaluate(
     R0 (reference.md §2.3): a deceased patient, or no active CGH (confirmed or suspected; refuted and
     entered-in-error diagnoses do not count), gets no advice at all. Otherwise each rule of
     :data:`service.pathway.rules.RULES` that applies at ``moment`` runs, unless the patient is under 18 and
-    the rule is part of the adult pathway (R1), or a red flag is present and the rule escalates (R2).
+    the rule is part of the adult pathway (R1; never a safety card, revision 2 C4), or a red flag is present
+    and the rule escalates (R2).
     Advice is ordered critical > warning > info, and by rule order within one indicator.
     """
     facts = derive_facts(record, moment, today, thresholds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import math
 import re
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -18,10 +19,16 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 
+from service.fhir.coding import CPT
+from service.fhir.coding import HCPCS
 from service.fhir.coding import ICD10
 from service.fhir.coding import ICD10CM
+from service.fhir.coding import RXNORM
+from service.fhir.coding import SNOMED
 from service.fhir.coding import Coding
 from service.fhir.record import ConditionFacts
+from service.fhir.record import DoseFacts
+from service.fhir.record import EncounterFacts
 from service.fhir.record import MedicationRequestFacts
 from service.fhir.record import ObservationFacts
 from service.fhir.record import OrderFacts
@@ -29,8 +36,10 @@ from service.fhir.record import PatientRecord
 from service.fhir.record import ProcedureFacts
 from service.fhir.record import ServiceRequestFacts
 from service.pathway.advice import Moment
+from service.pathway.terminology import MedicationMatch
 from service.pathway.terminology import ValueSet
 from service.pathway.terminology import ValueSetId
+from service.pathway.terminology import has_coding_in
 from service.pathway.terminology import value_set
 from service.pathway.thresholds import PathwayThresholds
 
@@ -41,6 +50,8 @@ IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 #: verificationStatus codes that make a specific CGH code "suspected" (None: absent, §2.2 (a)).
 SUSPECTED_VERIFICATION = frozenset({"provisional", "differential", "unconfirmed"})
 CONFIRMED = "confirmed"
+REFUTED = "refuted"
+ENTERED_IN_ERROR = "entered-in-error"
 COMPLETED = "completed"
 #: Observation statuses whose values are not used.
 IGNORED_OBSERVATION = frozenset({"entered-in-error", "cancelled", "registered"})
@@ -54,9 +65,12 @@ _THRUST = re.compile(r"\b(?:thrust|hvla|high[- ]velocity)\b", re.IGNORECASE)
 _CERVICAL = re.compile(r"\b(?:cervical|neck|c[0-7](?:[-/]c?[0-7])?)\b", re.IGNORECASE)
 #: A 64450 "other peripheral nerve" block is a GON block when its body site or text says occipital.
 _OCCIPITAL = re.compile(r"occipital", re.IGNORECASE)
-#: "85% relief", "relief of 80 %" in a block's outcome text (diagnostic_block_positive).
-_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?)\s*%")
-_RELIEF = re.compile(r"relie[fv]|improv|reduc", re.IGNORECASE)
+#: A strength in milligrams in a product name or dose text ("Aspirin 81 MG Oral Tablet", "81mg daily").
+_MILLIGRAMS = re.compile(r"(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
+#: Dose units that mean milligrams (UCUM code or the unit as written).
+_MG_UNITS = frozenset({"mg", "milligram", "milligrams"})
+#: A CPT descriptor's "cervical or thoracic" names no site (revision-2 C17: has_cervical_site).
+_CERVICAL_OR_THORACIC = re.compile(r"\bcervical\s*(?:or|/|and|&)\s*thoracic\b", re.IGNORECASE)
 
 
 class DiagnosisStatus(StrEnum):
@@ -81,6 +95,12 @@ class OrderKind(StrEnum):
     TRIPTAN = "triptan"
     PT = "pt"
     ANTICOAGULANT = "anticoagulant"
+    #: Butalbital products: medication-opioid with the butalbital wording (revision 2 C12).
+    BUTALBITAL = "butalbital"
+    #: An opioid order of codeine or tramadol (FDA 2017 paediatric restriction; revision 2 C4). Always with OPIOID.
+    CODEINE_TRAMADOL = "codeine-tramadol"
+    #: Aspirin (also an NSAID unless it is low-dose, which is not an analgesic order: revision 2 C10).
+    ASPIRIN = "aspirin"
 
 
 #: Orders that escalate past step 1 (pt-first-line on order hooks, escalation-premature).
@@ -232,7 +252,15 @@ def diagnosis(record: PatientRecord, today: date) -> Diagnosis:
     legacy = value_set(ValueSetId.CGH_DX_LEGACY)
     headache = value_set(ValueSetId.HEADACHE_SYMPTOMS)
     cervical_vs = value_set(ValueSetId.CERVICAL_DISORDERS)
-    active = [c for c in record.conditions if is_active(c, today)]
+    refutation = _refutation(record, specific)
+    if refutation is not None and not refutation.overruled:
+        # revision-2 C15: a standing refutation silences every derivation and every earlier G44.86.
+        return NO_DIAGNOSIS
+    active = [
+        c
+        for c in record.conditions
+        if is_active(c, today) and (refutation is None or not in_set(specific, c) or refutation.dated_after(c))
+    ]
     confirmed: list[ConditionFacts] = []
     suspected_specific: list[ConditionFacts] = []
     legacy_conditions: list[ConditionFacts] = []
@@ -270,6 +298,41 @@ def diagnosis(record: PatientRecord, today: date) -> Diagnosis:
         cervical=tuple(cervical) if suspected else (),
         basis=tuple(dict.fromkeys(basis)),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Refutation:
+    """The refuted G44.86 Conditions of a record (revision-2 C15) and whether a later statement overrules them."""
+
+    #: Dates of the refuted G44.86 Conditions (None: undated).
+    dates: tuple[date | None, ...]
+    #: A non-refuted G44.86 dated after every refutation exists.
+    overruled: bool
+
+    def dated_after(self, condition: ConditionFacts) -> bool:
+        return _dated_after(condition, self.dates)
+
+
+def _dated_after(condition: ConditionFacts, dates: Iterable[date | None]) -> bool:
+    """Whether ``condition`` is dated after every one of ``dates`` (undated on either side: it is not)."""
+    when = condition_date(condition)
+    return when is not None and all(other is not None and when > other for other in dates)
+
+
+def _refutation(record: PatientRecord, specific: ValueSet) -> Refutation | None:
+    """revision-2 C15: a refuted G44.86 wins over derivation (headache + neck codes, legacy codes) and over
+    earlier G44.86 statements, unless a later, non-refuted G44.86 exists. ``entered-in-error`` is absent: it
+    neither counts nor refutes. ``None`` when nothing is refuted."""
+    stated = [
+        (condition, _status(condition.verification_status))
+        for condition in record.conditions
+        if in_set(specific, condition) and _status(condition.verification_status) != ENTERED_IN_ERROR
+    ]
+    dates = tuple(condition_date(condition) for condition, verification in stated if verification == REFUTED)
+    if not dates:
+        return None
+    overruled = any(verification != REFUTED and _dated_after(condition, dates) for condition, verification in stated)
+    return Refutation(dates, overruled)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,64 +380,314 @@ def is_completed(procedure: ProcedureFacts) -> bool:
     return _status(procedure.status) == COMPLETED
 
 
+class PtRegion(StrEnum):
+    """The body region a PT session is documented for (revision-2 C2)."""
+
+    HEAD_NECK = "head-neck"
+    OTHER = "other"
+    UNDOCUMENTED = "undocumented"
+
+
+#: revision-2 C3: an Encounter is a PT visit when its type or serviceType names physical therapy (beside the
+#: PT codes of pt-exercise, e.g. SNOMED 91251008). Words, not codes: "physical therap(y|ist)", "physiotherap...".
+_PT_SERVICE_TEXT = re.compile(r"physical\s+therap|physiotherap", re.IGNORECASE)
+#: revision-2 C2: words that document the head / neck region of a PT session, its reason or its referral.
+_HEAD_NECK_TEXT = re.compile(
+    r"\b(?:head|neck|cervical|cervicogenic|cervicalgia|cervicothoracic|craniocervical|c-spine|occiput|"
+    r"(?:sub)?occipital|headaches?|whiplash)\b",
+    re.IGNORECASE,
+)
+#: revision-2 C2: words that document another region ("anything that is not head/neck/cervical"). The bone
+#: necks and heads (neck of femur, humeral head) come first so that they are not read as the neck or head.
+_OTHER_REGION_TEXT = re.compile(
+    r"\b(?:(?:neck|head)\s+of\s+(?:the\s+)?(?:femur|humerus|radius|fibula)|(?:femoral|humeral|radial|fibular)\s+"
+    r"(?:neck|head)|knees?|hips?|shoulders?|lumbar|lumbosacral|sacral|sacroiliac|(?:(?:low|lower|mid|upper)\s+)?back|"
+    r"thoracic|ankles?|feet|foot|wrists?|hands?|elbows?|femur|femoral|pelvi[cs]|legs?|arms?|forearms?|thighs?|"
+    r"calf|calves|rotator\s+cuff|achilles|plantar|fingers?|toes?)\b",
+    re.IGNORECASE,
+)
+#: Condition value sets whose members are a head / neck (CGH, headache, cervical) reason for PT (revision-2 C2).
+_HEAD_NECK_CONDITIONS = (
+    ValueSetId.CGH_DX_SPECIFIC,
+    ValueSetId.CGH_DX_LEGACY,
+    ValueSetId.HEADACHE_SYMPTOMS,
+    ValueSetId.CERVICAL_DISORDERS,
+)
+FINISHED = "finished"
+#: Systems whose codes decide on their own; free text is read only for resources without them (revision-2 §3).
+_CLINICAL_SYSTEMS = (ICD10CM, ICD10, SNOMED)
+#: ServiceRequest statuses of a PT referral that was placed (the basis of sessions, revision-2 C2).
+_PLACED_REQUEST = frozenset({"active", "completed", "on-hold"})
+
+
+def _combined(regions: Iterable[PtRegion]) -> PtRegion:
+    """Head/neck when any source names it, else another region when any names one, else undocumented."""
+    found = set(regions)
+    if PtRegion.HEAD_NECK in found:
+        return PtRegion.HEAD_NECK
+    return PtRegion.OTHER if PtRegion.OTHER in found else PtRegion.UNDOCUMENTED
+
+
+def text_region(texts: Iterable[str | None]) -> PtRegion:
+    """The region named in words: head/neck when any text names it (once bone necks and heads are set aside)."""
+    named_other = False
+    for text in texts:
+        if not text:
+            continue
+        rest, others = _OTHER_REGION_TEXT.subn(" ", text)
+        if _HEAD_NECK_TEXT.search(rest):
+            return PtRegion.HEAD_NECK
+        named_other = named_other or others > 0
+    return PtRegion.OTHER if named_other else PtRegion.UNDOCUMENTED
+
+
+def _coded_region(codings: tuple[Coding, ...], texts: Iterable[str | None]) -> PtRegion:
+    """A reason's region: coded as a CGH / headache / cervical condition, else what its words name.
+
+    A reason coded in ICD-10-CM or SNOMED CT is read by its codes and their displays only: free text added to
+    a Condition coded for the lower back must not turn its PT course into a neck course that unlocks
+    escalation (issue 9: escalation needs coded evidence, never free text).
+    """
+    if any(value_set(vs_id).contains_any(codings) for vs_id in _HEAD_NECK_CONDITIONS):
+        return PtRegion.HEAD_NECK
+    displays = [coding.display for coding in codings]
+    if has_coding_in(codings, _CLINICAL_SYSTEMS):
+        return text_region(displays)
+    return text_region([*texts, *displays])
+
+
+def is_pt_referral(request: ServiceRequestFacts) -> bool:
+    return value_set(ValueSetId.PT_EXERCISE).contains_any(request.codings)
+
+
+def encounter_is_used(types: tuple[Coding, ...], type_texts: tuple[str, ...]) -> bool:
+    """Whether an Encounter of these ``type``/``serviceType`` codings and texts is physical therapy
+    (revision-2 C3): a PT code, or "physical therap..." / "physiotherap..." in a text or display.
+
+    The data layer asks it before reading an Encounter: the visits of a Procedure are read anyway, and the
+    rest of a record's visits (most of them) are of no use to the pathway.
+    """
+    if value_set(ValueSetId.PT_EXERCISE).contains_any(types):
+        return True
+    texts = [*type_texts, *(coding.display or "" for coding in types)]
+    return any(_PT_SERVICE_TEXT.search(text) for text in texts)
+
+
+def is_pt_visit(encounter: EncounterFacts) -> bool:
+    """A finished Encounter whose type or serviceType is physical therapy (revision-2 C3)."""
+    return _status(encounter.status) == FINISHED and encounter_is_used(encounter.types, encounter.type_texts)
+
+
+def _request_date(request: ServiceRequestFacts) -> date | None:
+    dated = [day for day in (request.authored, request.occurrence) if day is not None]
+    return max(dated) if dated else None
+
+
+class _Regions:
+    """Where a PT session's region is documented (revision-2 C2), first level that documents one wins:
+    the session itself (bodySite, reasonCode, reasonReference); its Encounter's reasons and diagnoses; the PT
+    referral it is based on; the patient's only PT referral in the look-back."""
+
+    def __init__(self, record: PatientRecord, start: date, today: date) -> None:
+        self._conditions = {c.ref: c for c in record.conditions if is_counted(c)}
+        self._encounters = {e.ref: e for e in record.encounters}
+        self._requests = {r.ref: r for r in record.service_requests}
+        placed = [
+            r
+            for r in record.service_requests
+            if _status(r.status) in _PLACED_REQUEST
+            and is_pt_referral(r)
+            and start <= (_request_date(r) or start) <= today
+        ]
+        self._only_referral = placed[0] if len(placed) == 1 else None
+
+    def _reasons(self, codings: tuple[Coding, ...], texts: Iterable[str], refs: Iterable[str]) -> PtRegion:
+        regions = [_coded_region(codings, texts)]
+        for ref in refs:
+            condition = self._conditions.get(ref)
+            if condition is not None:
+                regions.append(_coded_region(condition.codings, [condition.text]))
+        return _combined(regions)
+
+    def referral(self, request: ServiceRequestFacts) -> PtRegion:
+        """A referral's region: reasonCode, reasonReference, bodySite, code.text."""
+        return _combined(
+            [
+                self._reasons(request.reason_codings, request.reason_texts, request.reason_refs),
+                text_region([*request.body_site_texts, *(c.display for c in request.body_site), request.text]),
+            ]
+        )
+
+    def _based_on(self, refs: Iterable[str]) -> PtRegion:
+        return _combined(self.referral(r) for ref in refs if (r := self._requests.get(ref)) is not None)
+
+    def _first_documented(self, *levels: Callable[[], PtRegion]) -> PtRegion:
+        for level in levels:
+            region = level()
+            if region is not PtRegion.UNDOCUMENTED:
+                return region
+        only = self._only_referral
+        return self.referral(only) if only is not None else PtRegion.UNDOCUMENTED
+
+    def procedure(self, procedure: ProcedureFacts) -> PtRegion:
+        visit = self._encounters.get(procedure.encounter) if procedure.encounter else None
+        return self._first_documented(
+            lambda: _combined(
+                [
+                    text_region([*procedure.body_site_texts, *(c.display for c in procedure.body_site)]),
+                    self._reasons(procedure.reason_codings, procedure.reason_texts, procedure.reason_refs),
+                ]
+            ),
+            lambda: self._visit(visit),
+            lambda: self._based_on((*procedure.based_on, *(visit.based_on if visit else ()))),
+        )
+
+    def _visit(self, visit: EncounterFacts | None) -> PtRegion:
+        if visit is None:
+            return PtRegion.UNDOCUMENTED
+        return self._reasons(visit.reason_codings, visit.reason_texts, visit.reason_refs)
+
+    def encounter(self, encounter: EncounterFacts) -> PtRegion:
+        return self._first_documented(
+            lambda: self._visit(encounter),
+            lambda: self._based_on(encounter.based_on),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class PtTrial:
-    """The current PT trial (reference.md §2.2 pt_sessions, pt_first, pt_weeks, adequate_pt_trial)."""
+    """The current PT course and trial (reference.md §2.2 pt_sessions, pt_first, adequate_pt_trial; revision-2
+    C1-C3).
 
+    The *course* is every session-date whose region is head/neck or undocumented (sessions documented for
+    another region never count); it shows that PT is under way. The *trial* that escalation rests on is the
+    head/neck session-dates only: ``adequate`` is about them, ``course_adequate`` about the whole course.
+    """
+
+    #: Session-dates of the course (re-evaluations count for its dates, not as sessions).
     session_dates: tuple[date, ...]
     first: date | None
+    #: Weeks of treatment: first to last session, the first week counted (49 days = 8 weeks).
     weeks: int
+    #: An adequate trial of documented head / neck sessions: the escalation gate (revision-2 C1, C2).
     adequate: bool
-    #: Completed PT procedures in the look-back (trigger role ``pt-session``).
+    #: Completed PT procedures of the course in the look-back (trigger role ``pt-session``).
     procedures: tuple[ProcedureFacts, ...]
-    #: An active PT referral (ServiceRequest) in the record.
+    #: An active PT referral (ServiceRequest) not documented for another region.
     referral: tuple[ServiceRequestFacts, ...]
+    last: date | None = None
+    #: The whole course would be adequate, whatever its documented region.
+    course_adequate: bool = False
+    #: Course session-dates whose region is not documented (revision-2 C2: "region ... not documented").
+    undocumented_dates: tuple[date, ...] = ()
+    #: Some session carries an exercise code (revision-2 C1: otherwise "exercise not documented").
+    exercise_documented: bool = False
+    #: Not adequate and no session for ``pt_stopped_weeks`` (revision-2 C1).
+    stopped: bool = False
+    #: Finished PT Encounters of the course (revision-2 C3; trigger role ``pt-session``).
+    visits: tuple[EncounterFacts, ...] = ()
+    #: Completed PT referrals in the look-back, not for another region (revision-2 C3).
+    completed_referrals: tuple[ServiceRequestFacts, ...] = ()
+    #: PT sessions were left out because they are documented for another region.
+    other_region: bool = False
 
     @property
     def sessions(self) -> int:
         return len(self.session_dates)
 
 
-def pt_trial(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> PtTrial:
-    """PT session-dates in the look-back: distinct dates of completed PT procedures, not billing lines.
+def _adequate(session_dates: set[date], all_dates: set[date], thresholds: PathwayThresholds) -> bool:
+    """revision-2 C1: at least ``pt_min_sessions`` session-dates and last - first >= (pt_min_weeks - 1) weeks."""
+    if len(session_dates) < thresholds.pt_min_sessions or not all_dates:
+        return False
+    return (max(all_dates) - min(all_dates)).days >= (thresholds.pt_min_weeks - 1) * 7
 
-    The PT re-evaluation (pt-reevaluation, 97164) counts toward the start date but not toward sessions.
-    Procedures without a date, in the future, or older than ``pt_lookback_months`` are not counted.
+
+def pt_trial(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> PtTrial:
+    """PT session-dates in the look-back: distinct dates of completed PT procedures and finished PT
+    Encounters (a date counts once), not billing lines (reference.md §2.2; revision-2 C1-C3).
+
+    The PT re-evaluation (pt-reevaluation, 97164) counts toward the course's dates but not toward sessions.
+    Procedures and Encounters without a date, in the future, or older than ``pt_lookback_months`` are not
+    counted. A date's region is head/neck when any session of that date documents it, else another region
+    when any does (those dates never count), else undocumented.
     """
     sessions_vs = value_set(ValueSetId.PT_EXERCISE)
     reeval_vs = value_set(ValueSetId.PT_REEVALUATION)
+    exercise_vs = value_set(ValueSetId.PT_THERAPEUTIC_EXERCISE)
     start = months_before(today, thresholds.pt_lookback_months)
-    session_dates: set[date] = set()
-    all_dates: set[date] = set()
-    counted: list[ProcedureFacts] = []
+    regions = _Regions(record, start, today)
+    # (date, region, counts as a session, resource)
+    found: list[tuple[date, PtRegion, bool, ProcedureFacts | EncounterFacts]] = []
     for procedure in record.procedures:
         when = procedure.performed
         if not is_completed(procedure) or when is None or not start <= when <= today:
             continue
         is_session = sessions_vs.contains_any(procedure.codings)
         if is_session or reeval_vs.contains_any(procedure.codings):
-            counted.append(procedure)
-            all_dates.add(when)
-            if is_session:
-                session_dates.add(when)
+            found.append((when, regions.procedure(procedure), is_session, procedure))
+    for encounter in record.encounters:
+        when = encounter.start
+        if when is not None and start <= when <= today and is_pt_visit(encounter):
+            found.append((when, regions.encounter(encounter), True, encounter))
+    by_date: dict[date, list[PtRegion]] = {}
+    for when, region, _, _ in found:
+        by_date.setdefault(when, []).append(region)
+    date_region = {when: _combined(listed) for when, listed in by_date.items()}
+    course = [item for item in found if date_region[item[0]] is not PtRegion.OTHER]
+    all_dates = {when for when, _, _, _ in course}
+    session_dates = {when for when, _, is_session, _ in course if is_session}
+    neck_all = {when for when in all_dates if date_region[when] is PtRegion.HEAD_NECK}
+    neck_sessions = session_dates & neck_all
     first = min(all_dates) if all_dates else None
-    weeks = (today - first).days // 7 if first is not None else 0
-    sessions = len(session_dates)
-    adequate = (weeks >= thresholds.pt_min_weeks and sessions >= thresholds.pt_min_sessions) or (
-        sessions >= thresholds.pt_alt_sessions
+    last = max(all_dates) if all_dates else None
+    weeks = (last - first).days // 7 + 1 if first is not None and last is not None else 0
+    course_adequate = _adequate(session_dates, all_dates, thresholds)
+    stopped = (
+        not course_adequate and last is not None and (today - last).days >= thresholds.pt_stopped_weeks * 7
     )
+    procedures = tuple(r for _, _, _, r in course if isinstance(r, ProcedureFacts))
     referral = tuple(
         request
         for request in record.service_requests
-        if _status(request.status) == "active" and sessions_vs.contains_any(request.codings)
+        if _status(request.status) == "active"
+        and is_pt_referral(request)
+        and regions.referral(request) is not PtRegion.OTHER
     )
-    return PtTrial(tuple(sorted(session_dates)), first, weeks, adequate, tuple(counted), referral)
+    completed_referrals = tuple(
+        request
+        for request in record.service_requests
+        if _status(request.status) == COMPLETED
+        and is_pt_referral(request)
+        and start <= (_request_date(request) or today) <= today
+        and regions.referral(request) is not PtRegion.OTHER
+    )
+    return PtTrial(
+        session_dates=tuple(sorted(session_dates)),
+        first=first,
+        weeks=weeks,
+        adequate=_adequate(neck_sessions, neck_all, thresholds),
+        procedures=procedures,
+        referral=referral,
+        last=last,
+        course_adequate=course_adequate,
+        undocumented_dates=tuple(sorted(d for d in session_dates if date_region[d] is PtRegion.UNDOCUMENTED)),
+        exercise_documented=any(exercise_vs.contains_any(p.codings) for p in procedures),
+        stopped=stopped,
+        visits=tuple(r for _, _, _, r in course if isinstance(r, EncounterFacts)),
+        completed_referrals=completed_referrals,
+        other_region=len(course) < len(found),
+    )
 
 
-def _text_of(procedure: ProcedureFacts) -> str:
-    parts = [procedure.text or "", *procedure.notes]
+def _site_text(procedure: ProcedureFacts) -> str:
+    """Where a procedure was done, as its record says it: the procedure's name and its body site.
+
+    Notes and outcome text are left out on purpose: the site and the relief of a block must be documented in
+    structured fields, never read from free-text notes (revision-2 C16, issue 9 never-do list).
+    """
+    parts = [procedure.text or ""]
     parts.extend(coding.display or "" for coding in procedure.body_site)
-    parts.extend(coding.display or "" for coding in procedure.outcome)
     return " ".join(parts)
 
 
@@ -386,9 +699,17 @@ def is_gon_block(codings: Iterable[Coding], text: str) -> bool:
     return value_set(ValueSetId.PERIPHERAL_NERVE_BLOCK).contains_any(listed) and bool(_OCCIPITAL.search(text))
 
 
+def has_cervical_site(procedure: ProcedureFacts) -> bool:
+    """The body site or the procedure's own name documents a cervical site (revision-2 C17).
+
+    A CPT descriptor's "cervical or thoracic" names no site, so it is removed before looking.
+    """
+    return bool(_CERVICAL.search(_CERVICAL_OR_THORACIC.sub(" ", _site_text(procedure))))
+
+
 @dataclass(frozen=True, slots=True)
 class Steps:
-    """Completed interventional steps (reference.md §2.2 ``step2_done``, ``step3_done``)."""
+    """Completed interventional steps (reference.md §2.2 ``step2_done``, ``step3_done``; revision-2 C17)."""
 
     gon_blocks: tuple[ProcedureFacts, ...]
     percutaneous: tuple[ProcedureFacts, ...]
@@ -410,18 +731,28 @@ class Steps:
         return self.gon_blocks[0] if self.gon_blocks else None
 
 
-def steps(record: PatientRecord, today: date) -> Steps:
-    """Completed (not future-dated) GON blocks, percutaneous and refractory procedures (incl. toxin)."""
+def steps(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> Steps:
+    """Completed GON blocks, percutaneous and refractory procedures (incl. toxin) that count as earlier steps.
+
+    revision-2 C17: only those dated within ``step_lookback_months`` (undated or future ones do not count),
+    and a code whose descriptor covers "cervical or thoracic" (cervical-site-required) only with a
+    documented cervical site: a thoracic epidural is not the percutaneous step of a headache pathway.
+    """
     percutaneous_vs = value_set(ValueSetId.PERCUTANEOUS)
     refractory_vs = value_set(ValueSetId.REFRACTORY)
     toxin_vs = value_set(ValueSetId.BOTULINUM_TOXIN)
+    site_required_vs = value_set(ValueSetId.CERVICAL_SITE_REQUIRED)
+    since = months_before(today, thresholds.step_lookback_months)
     gon: list[ProcedureFacts] = []
     percutaneous: list[ProcedureFacts] = []
     refractory: list[ProcedureFacts] = []
     for procedure in record.procedures:
-        if not is_completed(procedure) or (procedure.performed is not None and procedure.performed > today):
+        when = procedure.performed
+        if not is_completed(procedure) or when is None or not since <= when <= today:
             continue
-        if is_gon_block(procedure.codings, _text_of(procedure)):
+        if site_required_vs.contains_any(procedure.codings) and not has_cervical_site(procedure):
+            continue
+        if is_gon_block(procedure.codings, _site_text(procedure)):
             gon.append(procedure)
         if percutaneous_vs.contains_any(procedure.codings):
             percutaneous.append(procedure)
@@ -496,13 +827,16 @@ def _number(value: float) -> str:
 
 
 def outcome(record: PatientRecord, pt: PtTrial, today: date, thresholds: PathwayThresholds) -> Outcome:
-    """Outcome of the PT trial: an explicit treatment-response Observation at/after ``pt_first`` decides;
-    otherwise headache frequency at/after ``pt_first + pt_min_weeks`` against the last baseline before
-    ``pt_first`` (same code, so per-month is never compared with per-week): a reduction below
-    ``responder_reduction`` is inadequate. No PT start, no baseline, a zero baseline or no follow-up: no data.
+    """Outcome of the PT trial, from the latest follow-up within ``response_months`` (revision-2 C17): an
+    explicit treatment-response Observation at/after ``pt_first``, or headache frequency at/after
+    ``pt_first + pt_min_weeks`` against the last baseline before ``pt_first`` (same code, so per-month is
+    never compared with per-week), whichever is later (the explicit one on the same day): a reduction below
+    ``responder_reduction`` is inadequate. No PT start, no baseline, a zero baseline or no recent follow-up:
+    no data.
     """
     if pt.first is None:
         return NO_OUTCOME
+    recent = months_before(today, thresholds.response_months)
     first = pt.first
     response_vs = value_set(ValueSetId.TREATMENT_RESPONSE_OBSERVATION)
     inadequate_vs = value_set(ValueSetId.RESPONSE_INADEQUATE)
@@ -511,21 +845,27 @@ def outcome(record: PatientRecord, pt: PtTrial, today: date, thresholds: Pathway
         o
         for o in record.observations
         if _usable(o, today)
-        and (o.effective or date.min) >= first
+        and (o.effective or date.min) >= max(first, recent)
         and response_vs.contains_any(o.codings)
         and (inadequate_vs.contains_any(o.value_codings) or adequate_vs.contains_any(o.value_codings))
     ]
     latest = _latest(explicit)
-    if latest is not None:
+    frequency = _frequency_outcome(record, first, today, thresholds, recent)
+    follow_up = _latest(frequency.observations)
+    if latest is not None and (
+        follow_up is None or (latest.effective or date.min) >= (follow_up.effective or date.min)
+    ):
         inadequate = inadequate_vs.contains_any(latest.value_codings)
         label = "documented inadequate response" if inadequate else "documented adequate response"
         return Outcome(True, inadequate, label, (latest,))
-    return _frequency_outcome(record, first, today, thresholds)
+    return frequency
 
 
-def _frequency_outcome(record: PatientRecord, first: date, today: date, thresholds: PathwayThresholds) -> Outcome:
+def _frequency_outcome(
+    record: PatientRecord, first: date, today: date, thresholds: PathwayThresholds, recent: date
+) -> Outcome:
     frequency_vs = value_set(ValueSetId.HEADACHE_FREQUENCY_OBSERVATION)
-    follow_up_from = days_after(first, thresholds.pt_min_weeks * 7)
+    follow_up_from = max(days_after(first, thresholds.pt_min_weeks * 7), recent)
     by_code: dict[tuple[str, str], list[ObservationFacts]] = {}
     for observation in record.observations:
         # Non-finite quantities (a feed's overflow or NaN) carry no frequency.
@@ -556,35 +896,85 @@ def _frequency_outcome(record: PatientRecord, first: date, today: date, threshol
     return Outcome(True, reduction < thresholds.responder_reduction, response, (baseline, follow_up))
 
 
-def diagnostic_block_positive(
-    record: PatientRecord, blocks: Iterable[ProcedureFacts], today: date, thresholds: PathwayThresholds
-) -> bool:
-    """A GON / medial-branch block with at least ``block_relief_percent`` relief (reference.md §2.2).
+#: UCUM percent, as ``Quantity.unit`` (or ``code`` when no unit is given) carries it.
+_PERCENT_UNITS = frozenset({"%", "percent"})
 
-    Evidence: a block-relief Observation (valueQuantity in %) or a block-positive value; or a completed block
-    whose outcome is coded block-positive or whose outcome/notes text gives a relief percentage.
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticBlocks:
+    """Structured relief after diagnostic blocks (revision-2 C16).
+
+    Relief is the local outcome ``block-relief-percent`` (valueQuantity in %), linked to its block Procedure
+    by ``partOf`` or, without ``partOf``, dated the same day. Free text never counts.
+    """
+
+    #: GON or cervical medial branch blocks with at least ``block_relief_percent`` relief: they support the
+    #: diagnosis (ICHD-3 11.2.1 C4 is one criterion of two; GON block relief is non-specific), never confirm it.
+    supporting: tuple[ProcedureFacts, ...]
+    #: Cervical medial branch blocks with at least ``controlled_block_relief_percent`` relief.
+    controlled: tuple[ProcedureFacts, ...]
+
+    @property
+    def supports(self) -> bool:
+        return bool(self.supporting)
+
+    @property
+    def confirms(self) -> bool:
+        """Controlled blocks (Bogduk & Govind 2009): two, on different dates, each with at least
+        ``controlled_block_relief_percent`` relief."""
+        return len({block.performed for block in self.controlled if block.performed is not None}) >= 2
+
+
+NO_BLOCKS = DiagnosticBlocks((), ())
+
+
+def _relief_percent(observation: ObservationFacts) -> float | None:
+    """The relief of a block-relief Observation, when it is a percentage between 0 and 100."""
+    value = observation.value_quantity
+    unit = (observation.value_unit or "").strip().lower()
+    if value is None or not _finite(value) or unit not in _PERCENT_UNITS or not 0 <= value <= 100:
+        return None
+    return value
+
+
+def _relief_of(observation: ObservationFacts, block: ProcedureFacts) -> bool:
+    """Whether ``observation`` reports on ``block``: by ``partOf``, else by being dated the same day."""
+    if observation.part_of:
+        return block.ref in observation.part_of
+    return block.performed is not None and observation.effective == block.performed
+
+
+def diagnostic_blocks(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> DiagnosticBlocks:
+    """Completed GON and cervical medial branch blocks with structured relief (revision-2 C16).
+
+    Any date up to today counts: evidence for the diagnosis does not expire like an escalation step does.
     """
     relief_vs = value_set(ValueSetId.BLOCK_RELIEF_OBSERVATION)
-    positive_vs = value_set(ValueSetId.BLOCK_POSITIVE)
-    for observation in record.observations:
-        if not _usable(observation, today) or not relief_vs.contains_any(observation.codings):
+    medial_branch_vs = value_set(ValueSetId.CERVICAL_MEDIAL_BRANCH_BLOCK)
+    reports = [
+        (observation, percent)
+        for observation in record.observations
+        if _usable(observation, today) and relief_vs.contains_any(observation.codings)
+        for percent in [_relief_percent(observation)]
+        if percent is not None
+    ]
+    if not reports:
+        return NO_BLOCKS
+    supporting: list[ProcedureFacts] = []
+    controlled: list[ProcedureFacts] = []
+    for block in record.procedures:
+        if not is_completed(block) or (block.performed is not None and block.performed > today):
             continue
-        if positive_vs.contains_any(observation.value_codings):
-            return True
-        if (
-            _finite(observation.value_quantity)
-            and (observation.value_quantity or 0.0) >= thresholds.block_relief_percent
-        ):
-            return True
-    for block in blocks:
-        if positive_vs.contains_any(block.outcome):
-            return True
-        text = _text_of(block)
-        if _RELIEF.search(text) and any(
-            float(match) >= thresholds.block_relief_percent for match in _PERCENT.findall(text)
-        ):
-            return True
-    return False
+        medial_branch = medial_branch_vs.contains_any(block.codings) and has_cervical_site(block)
+        if not medial_branch and not is_gon_block(block.codings, _site_text(block)):
+            continue
+        best = max((percent for observation, percent in reports if _relief_of(observation, block)), default=None)
+        if best is None or best < thresholds.block_relief_percent:
+            continue
+        supporting.append(block)
+        if medial_branch and best >= thresholds.controlled_block_relief_percent:
+            controlled.append(block)
+    return DiagnosticBlocks(tuple(supporting), tuple(controlled))
 
 
 # ------------------------------------------------------------------------------------------------ orders
@@ -600,6 +990,10 @@ class DraftOrder:
     #: Judged at this moment (order-sign: every draft; order-select: the selections); others are context.
     judged: bool
     authored: date | None = None
+    #: The term that recognised the order when no code did (revision 2 §3): the card says "matched by name".
+    matched_by_name: str | None = None
+    #: Aspirin only: milligrams a day when the product strength or dose says so (revision 2 C10), else None.
+    aspirin_mg_per_day: float | None = None
 
 
 _SERVICE_KINDS: tuple[tuple[ValueSetId, OrderKind], ...] = (
@@ -619,7 +1013,14 @@ _MEDICATION_KINDS: tuple[tuple[ValueSetId, OrderKind], ...] = (
     (ValueSetId.PARACETAMOL, OrderKind.PARACETAMOL),
     (ValueSetId.TRIPTANS, OrderKind.TRIPTAN),
     (ValueSetId.ANTICOAGULANTS, OrderKind.ANTICOAGULANT),
+    (ValueSetId.BUTALBITAL, OrderKind.BUTALBITAL),
+    (ValueSetId.ASPIRIN, OrderKind.ASPIRIN),
 )
+#: Opioid groups (value-set categories of ``opioids``) that change what the order means (revision 2 C4, C12).
+CODEINE_TRAMADOL = "codeine-tramadol"
+METHADONE_BUPRENORPHINE = "methadone-buprenorphine"
+#: A procedure order is judged by these codings; only without any of them may it be recognised by name.
+_PROCEDURE_SYSTEMS = (CPT, HCPCS, SNOMED, RXNORM)
 
 
 def _order_text(order: OrderFacts) -> str:
@@ -630,29 +1031,137 @@ def _order_text(order: OrderFacts) -> str:
     return " ".join(parts)
 
 
-def classify_order(order: OrderFacts) -> frozenset[OrderKind]:
-    """The kinds of a drafted order, by code; medications also by the ingredient-name fallback.
+@dataclass(frozen=True, slots=True)
+class OrderClass:
+    """What a drafted order is, and the term that recognised it when no code did."""
+
+    kinds: frozenset[OrderKind]
+    matched_by_name: str | None = None
+
+
+def classify_order(order: OrderFacts, conditions: Iterable[ConditionFacts] = ()) -> frozenset[OrderKind]:
+    """The kinds of a drafted order (see :func:`classify`)."""
+    return classify(order, conditions).kinds
+
+
+def classify(order: OrderFacts, conditions: Iterable[ConditionFacts] = ()) -> OrderClass:
+    """The kinds of a drafted order, by code; by name only where no deciding code is present (revision 2 §3).
 
     A PT order counts as manipulation only when its text documents a cervical thrust (reference.md §1.4).
+    Botulinum toxin is also recognised by ingredient or brand name (revision 2 C11) on a medication without
+    RxNorm coding or a procedure order without CPT/HCPCS/SNOMED coding. Treatment of opioid use disorder is
+    not an opioid order (revision 2 C12); ``conditions`` resolve an order's ``reasonReference``.
     """
     kinds: set[OrderKind] = set()
+    names: list[str] = []
     text = _order_text(order)
     for vs_id, kind in _SERVICE_KINDS:
         if value_set(vs_id).contains_any(order.codings):
             kinds.add(kind)
     if is_gon_block(order.codings, text):
         kinds.add(OrderKind.GON_BLOCK)
+    toxin_vs = value_set(ValueSetId.BOTULINUM_TOXIN)
     if isinstance(order, MedicationRequestFacts):
+        toxin = toxin_vs.medication_match(order.codings, order.text)
         for vs_id, kind in _MEDICATION_KINDS:
-            if value_set(vs_id).matches_medication(order.codings, order.text):
-                kinds.add(kind)
+            match = value_set(vs_id).medication_match(order.codings, order.text)
+            if match is None:
+                continue
+            kinds.add(kind)
+            names.extend([match.matched_by_name] if match.matched_by_name else [])
+            if kind is OrderKind.OPIOID:
+                if CODEINE_TRAMADOL in match.categories:
+                    kinds.add(OrderKind.CODEINE_TRAMADOL)
+                if _treats_opioid_use_disorder(order, match, conditions):
+                    kinds -= {OrderKind.OPIOID, OrderKind.CODEINE_TRAMADOL}
+    else:
+        toxin = toxin_vs.medication_match(order.codings, text, deciding=_PROCEDURE_SYSTEMS)
+    if toxin is not None:
+        kinds.add(OrderKind.TOXIN)
+        names.extend([toxin.matched_by_name] if toxin.matched_by_name else [])
     if OrderKind.PT in kinds and _THRUST.search(text) and _CERVICAL.search(text):
         kinds.add(OrderKind.MANIPULATION)
-    return frozenset(kinds)
+    return OrderClass(frozenset(kinds), names[0] if names else None)
 
 
-def draft_orders(record: PatientRecord, moment: Moment) -> tuple[DraftOrder, ...]:
-    """Every draft order, classified and marked judged per ``moment`` (record review judges none)."""
+def _treats_opioid_use_disorder(
+    order: MedicationRequestFacts, opioid: MedicationMatch, conditions: Iterable[ConditionFacts]
+) -> bool:
+    """Revision 2 C12: buprenorphine-naloxone and extended-release buprenorphine products, or methadone /
+    buprenorphine (and nothing else opioid) whose reason is an opioid use disorder (F11.-)."""
+    if value_set(ValueSetId.OPIOID_USE_DISORDER_TREATMENT).medication_match(order.codings, order.text) is not None:
+        return True
+    if opioid.categories != {METHADONE_BUPRENORPHINE}:
+        return False
+    disorder = value_set(ValueSetId.OPIOID_USE_DISORDER)
+    if disorder.contains_any(order.reason_codings):
+        return True
+    if not has_coding_in(order.reason_codings, _CLINICAL_SYSTEMS) and disorder.name_hit(*order.reason_texts):
+        return True
+    reasons = frozenset(order.reason_refs)
+    return any(c.ref in reasons and is_counted(c) and disorder.contains_any(c.codings) for c in conditions)
+
+
+def aspirin_mg_per_day(order: MedicationRequestFacts) -> float | None:
+    """Milligrams of aspirin a day, when the record says so (revision 2 C10: <= 150 mg is prophylaxis).
+
+    The strength is the milligram figure right after an aspirin name ("Aspirin 81 MG Oral Tablet", "aspirin
+    250 MG / acetaminophen 250 MG / caffeine 65 MG", as RxNorm names products), else the one milligram figure of
+    the name; several figures none of which follows an aspirin name, or none at all, give no strength. Each
+    dosage instruction gives a dose in mg, or a number of units of that strength (else the strength, or a single
+    mg figure in its text), times the administrations a day its timing states (once when unstated). The largest
+    instruction wins; None when nothing says.
+    """
+    names = [order.text, *(coding.display for coding in order.codings)]
+    strength = _named_milligrams(names)
+    if strength is None:
+        strength = _single_milligrams(names)
+    daily = [dose for dose in (_daily_milligrams(d, strength) for d in order.dosage) if dose is not None]
+    if daily:
+        return max(daily)
+    return strength
+
+
+@lru_cache(maxsize=1)
+def _aspirin_strength() -> re.Pattern[str]:
+    # The aspirin value set's own names (ingredient, brands), so no drug name is written in Python.
+    names = sorted((term for term, _group in value_set(ValueSetId.ASPIRIN).name_terms()), key=len, reverse=True)
+    alternatives = "|".join(re.escape(name) for name in names)
+    return re.compile(r"(?<!\w)(?:" + alternatives + r")\s+(\d+(?:\.\d+)?)\s*mg\b", re.IGNORECASE)
+
+
+def _named_milligrams(texts: Iterable[str | None]) -> float | None:
+    found = {float(value) for text in texts if text for value in _aspirin_strength().findall(text)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _single_milligrams(texts: Iterable[str | None]) -> float | None:
+    found = {float(value) for text in texts if text for value in _MILLIGRAMS.findall(text)}
+    return found.pop() if len(found) == 1 else None
+
+
+def _daily_milligrams(dose: DoseFacts, strength: float | None) -> float | None:
+    unit = (dose.unit or "").strip().lower()
+    if dose.quantity is not None and unit in _MG_UNITS:
+        each: float | None = dose.quantity
+    elif dose.quantity is not None and strength is not None:
+        each = dose.quantity * strength
+    else:
+        each = strength if strength is not None else _single_milligrams([dose.text])
+    if each is None:
+        return None
+    return each * (dose.per_day if dose.per_day is not None else 1.0)
+
+
+def draft_orders(
+    record: PatientRecord, moment: Moment, thresholds: PathwayThresholds | None = None
+) -> tuple[DraftOrder, ...]:
+    """Every draft order, classified and marked judged per ``moment`` (record review judges none).
+
+    Aspirin at or below ``low_dose_aspirin_mg`` a day is not an analgesic order (revision 2 C10): it loses
+    its NSAID kind and keeps ASPIRIN.
+    """
+    limits = thresholds if thresholds is not None else PathwayThresholds()
     result = []
     for order in record.draft_orders:
         if moment is Moment.ORDER_SIGN:
@@ -662,7 +1171,14 @@ def draft_orders(record: PatientRecord, moment: Moment) -> tuple[DraftOrder, ...
         else:
             judged = False
         label = resource_label(order.codings, order.text)
-        result.append(DraftOrder(order.ref, label, classify_order(order), judged, order.authored))
+        found = classify(order, record.conditions)
+        kinds = found.kinds
+        daily: float | None = None
+        if OrderKind.ASPIRIN in kinds and isinstance(order, MedicationRequestFacts):
+            daily = aspirin_mg_per_day(order)
+            if daily is not None and daily <= limits.low_dose_aspirin_mg:
+                kinds = kinds - {OrderKind.NSAID}
+        result.append(DraftOrder(order.ref, label, kinds, judged, order.authored, found.matched_by_name, daily))
     return tuple(result)
 
 
@@ -733,22 +1249,50 @@ def recent_trauma(record: PatientRecord, today: date, thresholds: PathwayThresho
 
 @dataclass(frozen=True, slots=True)
 class Pregnancy:
-    """reference.md §2.2 ``pregnant`` and ``gest_weeks``."""
+    """reference.md §2.2 ``pregnant`` and ``gest_weeks``, as revision 2 C10 defines them."""
 
     pregnant: bool
     gest_weeks: int | None
     evidence: tuple[Finding, ...]
+    #: Active puerperium Conditions (O85-O92): not pregnant, but a red flag with a new headache (C8, C10).
+    puerperium: tuple[Finding, ...] = ()
 
 
 def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> Pregnancy:
-    """Pregnant: an active pregnancy Condition (Z33.1, Z3A.*, O*; abated ones excluded), or the latest
-    pregnancy-status Observation within ``pregnancy_observation_months`` says pregnant.
+    """Pregnant from any signal (revision 2 C10): an active Condition in ``pregnancy`` (Z33.1, Z34.-, Z32.01,
+    Z3A.-, chapter-15 O-codes other than deliveries and the puerperium, SNOMED normal pregnancy / pregnant), or
+    the latest pregnancy-status Observation saying pregnant. A signal expires ``pregnancy_signal_months`` after
+    its date, or at a delivery (``delivery``: Z37.-, O80, O82) dated after it; an undated Condition counts while
+    active.
 
-    ``gest_weeks``: the latest-dated active Z3A.xx, advanced by the whole weeks since it was recorded.
+    ``gest_weeks``: the latest-dated current Z3A.xx, advanced by the whole weeks since its date.
     """
     pregnancy_vs = value_set(ValueSetId.PREGNANCY)
     weeks_vs = value_set(ValueSetId.GESTATIONAL_AGE)
+    puerperium_vs = value_set(ValueSetId.PUERPERIUM)
+    delivery_vs = value_set(ValueSetId.DELIVERY)
+    deliveries = [
+        when
+        for c in record.conditions
+        if is_counted(c) and delivery_vs.contains_any(c.codings)
+        for when in [condition_date(c)]
+        if when is not None and when <= today
+    ]
+    expired_before = months_before(today, thresholds.pregnancy_signal_months)
+
+    def current(when: date | None) -> bool:
+        if when is None:
+            return True
+        return when > expired_before and not any(delivered > when for delivered in deliveries)
+
     active = [c for c in record.conditions if is_active(c, today)]
+    signals = [
+        c
+        for c in active
+        if pregnancy_vs.contains_any(c.codings)
+        and not puerperium_vs.contains_any(c.codings)
+        and current(condition_date(c))
+    ]
     evidence = [
         Finding(
             "pregnancy",
@@ -757,17 +1301,15 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
             resource_label(c.codings, c.text, pregnancy_vs.matching(c.codings)),
             condition_date(c),
         )
-        for c in active
-        if pregnancy_vs.contains_any(c.codings)
+        for c in signals
     ]
     status_vs = value_set(ValueSetId.PREGNANCY_STATUS_OBSERVATION)
-    since = months_before(today, thresholds.pregnancy_observation_months)
     latest = _latest(
         o
         for o in record.observations
-        if _usable(o, today) and (o.effective or date.min) >= since and status_vs.contains_any(o.codings)
+        if _usable(o, today) and (o.effective or date.min) > expired_before and status_vs.contains_any(o.codings)
     )
-    if latest is not None and pregnancy_vs.contains_any(latest.value_codings):
+    if latest is not None and pregnancy_vs.contains_any(latest.value_codings) and current(latest.effective):
         evidence.append(
             Finding(
                 "pregnancy",
@@ -780,7 +1322,7 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
     gest_weeks: int | None = None
     staged = [
         (condition_date(c), weeks)
-        for c in active
+        for c in signals
         for coding in c.codings
         for weeks in [weeks_vs.gestational_weeks(coding)]
         if weeks is not None
@@ -789,7 +1331,18 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
         when, weeks = max(staged, key=lambda item: item[0] or date.min)
         elapsed = (today - when).days // 7 if when is not None and when <= today else 0
         gest_weeks = weeks + elapsed
-    return Pregnancy(bool(evidence), gest_weeks, tuple(evidence))
+    puerperium = [
+        Finding(
+            "puerperium",
+            "puerperium",
+            c.ref,
+            resource_label(c.codings, c.text, puerperium_vs.matching(c.codings)),
+            condition_date(c),
+        )
+        for c in active
+        if puerperium_vs.contains_any(c.codings)
+    ]
+    return Pregnancy(bool(evidence), gest_weeks, tuple(evidence), tuple(puerperium))
 
 
 def anticoagulation(record: PatientRecord, drafts: Iterable[DraftOrder], today: date) -> tuple[Finding, ...]:
@@ -798,12 +1351,22 @@ def anticoagulation(record: PatientRecord, drafts: Iterable[DraftOrder], today: 
     status_vs = value_set(ValueSetId.ANTICOAGULATION_STATUS)
     label = "anticoagulation"
     findings = [
-        Finding("anticoagulation", label, m.ref, resource_label(m.codings, m.text), m.authored, "relative")
+        Finding(
+            "anticoagulation",
+            label,
+            m.ref,
+            resource_label(m.codings, m.text),
+            m.authored,
+            "relative",
+            matched_by_name=match.matched_by_name,
+        )
         for m in record.medication_requests
-        if _status(m.status) in ACTIVE_MEDICATION and meds_vs.matches_medication(m.codings, m.text)
+        if _status(m.status) in ACTIVE_MEDICATION
+        for match in [meds_vs.medication_match(m.codings, m.text)]
+        if match is not None
     ]
     findings.extend(
-        Finding("anticoagulation", label, d.ref, d.label, d.authored, "relative")
+        Finding("anticoagulation", label, d.ref, d.label, d.authored, "relative", matched_by_name=d.matched_by_name)
         for d in drafts
         if OrderKind.ANTICOAGULANT in d.kinds
     )
@@ -863,11 +1426,11 @@ def red_flags(
                 onset_.when,
             )
         )
-    if pregnancy_.pregnant and onset_.new and onset_.condition is not None:
+    if (pregnancy_.pregnant or pregnancy_.puerperium) and onset_.new and onset_.condition is not None:
         findings.append(
             Finding(
                 PREGNANCY_NEW_HEADACHE,
-                "new headache in pregnancy",
+                "new headache in pregnancy" if pregnancy_.pregnant else "new headache in the puerperium",
                 onset_.condition.ref,
                 resource_label(onset_.condition.codings, onset_.condition.text),
                 onset_.when,
@@ -902,6 +1465,7 @@ def manipulation_contraindications(
 
 _DIFFERENTIAL_SETS = (
     ValueSetId.DIFFERENTIAL_SIH,
+    ValueSetId.DIFFERENTIAL_MEDICATION_OVERUSE,
     ValueSetId.DIFFERENTIAL_MIGRAINE,
     ValueSetId.DIFFERENTIAL_TENSION_TYPE,
     ValueSetId.DIFFERENTIAL_POTS,
@@ -910,15 +1474,65 @@ _DIFFERENTIAL_SETS = (
 #: Category codes of the differential value sets that change the card (notes ``orthostatic``, ``migraine``).
 SIH = "sih"
 MIGRAINE = "migraine"
+MEDICATION_OVERUSE = "medication-overuse"
 
 
 def differentials(record: PatientRecord, today: date) -> tuple[Finding, ...]:
-    """Active competing diagnoses (reference.md §1.9, R3), in a stable order (SIH first)."""
+    """Active competing diagnoses (reference.md §1.9, R3; revision-2 C13, C14), in a stable order (SIH,
+    medication overuse, migraine, tension-type, POTS, orthostatic hypotension)."""
     active = [c for c in record.conditions if is_active(c, today)]
     findings: list[Finding] = []
     for vs_id in _DIFFERENTIAL_SETS:
         findings.extend(_condition_findings(active, value_set(vs_id)))
     return _unique(findings)
+
+
+#: Order reasons that keep a toxin order a CGH escalation (revision-2 C18).
+_CGH_REASON_SETS = (
+    ValueSetId.CGH_DX_SPECIFIC,
+    ValueSetId.CGH_DX_LEGACY,
+    ValueSetId.HEADACHE_SYMPTOMS,
+    ValueSetId.CERVICAL_DISORDERS,
+)
+
+
+def _order_reasons(order: OrderFacts, conditions: dict[str, ConditionFacts]) -> tuple[Coding, ...]:
+    """The coded reasons of a drafted order: ``reasonCode`` and the counted Conditions it references.
+
+    Only ServiceRequests carry reasons in the record so far; a MedicationRequest has none.
+    """
+    if not isinstance(order, ServiceRequestFacts):
+        return ()
+    referenced = (conditions[ref] for ref in order.reason_refs if ref in conditions)
+    return order.reason_codings + tuple(coding for c in referenced if is_counted(c) for coding in c.codings)
+
+
+def toxin_orders_not_for_cgh(
+    record: PatientRecord, drafts: Iterable[DraftOrder], today: date, cgh_confirmed: bool
+) -> frozenset[str]:
+    """Drafted botulinum toxin orders that are not a CGH escalation (revision-2 C18; PREEMPT: toxin is
+    indicated for chronic migraine): a coded reason none of which is CGH, headache or a cervical disorder
+    (chronic migraine, dystonia, spasticity, cosmetic, ...), or any toxin order while chronic migraine is
+    active and CGH is not confirmed. Free-text reasons do not count: they never lift a warning.
+    """
+    toxins = {draft.ref for draft in drafts if OrderKind.TOXIN in draft.kinds}
+    if not toxins:
+        return frozenset()
+    chronic_migraine = value_set(ValueSetId.CHRONIC_MIGRAINE)
+    if not cgh_confirmed and any(
+        is_active(c, today) and chronic_migraine.contains_any(c.codings) for c in record.conditions
+    ):
+        return frozenset(toxins)
+    conditions = {condition.ref: condition for condition in record.conditions}
+    cgh_sets = [value_set(vs_id) for vs_id in _CGH_REASON_SETS]
+    result = set()
+    for order in record.draft_orders:
+        if order.ref not in toxins:
+            continue
+        reasons = _order_reasons(order, conditions)
+        if reasons and not any(vs.contains_any(reasons) for vs in cgh_sets):
+            result.add(order.ref)
+    return frozenset(result)
 
 
 # ------------------------------------------------------------------------------------------------ all facts
@@ -939,13 +1553,15 @@ class Facts:
     pt: PtTrial
     outcome: Outcome
     steps: Steps
-    diagnostic_block_positive: bool
+    diagnostic_blocks: DiagnosticBlocks
     pregnancy: Pregnancy
     red_flags: tuple[Finding, ...]
     contraindications: tuple[Finding, ...]
     anticoagulation: tuple[Finding, ...]
     differentials: tuple[Finding, ...]
     orders: tuple[DraftOrder, ...]
+    #: Drafted toxin orders for another condition: no CGH escalation (revision-2 C18).
+    not_for_cgh: frozenset[str] = frozenset()
 
     @property
     def judged_orders(self) -> tuple[DraftOrder, ...]:
@@ -956,20 +1572,28 @@ class Facts:
         wanted = frozenset(kinds)
         return tuple(order for order in self.orders if order.judged and order.kinds & wanted)
 
+    def judged_escalations(self, *kinds: OrderKind) -> tuple[DraftOrder, ...]:
+        """Judged orders of any of ``kinds`` that escalate CGH treatment (not toxin for another condition)."""
+        return tuple(order for order in self.judged(*kinds) if order.ref not in self.not_for_cgh)
+
     @property
     def pediatric(self) -> bool:
         return self.age is not None and self.age < 18
 
     @property
     def confirmed_for_step4(self) -> bool:
-        """Confirmed, or promoted by a positive diagnostic block (ICHD-3 criterion C4)."""
-        return self.diagnosis.confirmed or self.diagnostic_block_positive
+        """A confirmed G44.86, or >= 80 % relief on controlled cervical medial branch blocks (revision-2 C16)."""
+        return self.diagnosis.confirmed or self.diagnostic_blocks.confirms
 
     @property
     def pt_planned(self) -> bool:
-        """PT in the look-back, an active PT referral, or a PT order among the drafts."""
+        """PT in the look-back (a course, or a completed referral: revision-2 C3), an active PT referral, or a
+        PT order among the drafts. Sessions for another region do not count (revision-2 C2)."""
         return bool(
-            self.pt.session_dates or self.pt.referral or any(OrderKind.PT in order.kinds for order in self.orders)
+            self.pt.session_dates
+            or self.pt.referral
+            or self.pt.completed_referrals
+            or any(OrderKind.PT in order.kinds for order in self.orders)
         )
 
 
@@ -982,14 +1606,15 @@ def derive_facts(
 ) -> Facts:
     """All facts of reference.md §2.2 for ``record`` at ``moment`` on ``today``."""
     limits = thresholds if thresholds is not None else PathwayThresholds()
-    drafts = draft_orders(record, moment)
+    drafts = draft_orders(record, moment, limits)
     onset_ = onset(record, today, limits)
     pt = pt_trial(record, today, limits)
-    steps_ = steps(record, today)
+    steps_ = steps(record, today, limits)
+    diagnosis_ = diagnosis(record, today)
+    blocks = diagnostic_blocks(record, today, limits)
     pregnancy_ = pregnancy(record, today, limits)
     trauma = recent_trauma(record, today, limits)
     anticoagulated = anticoagulation(record, drafts, today)
-    blocks = steps_.gon_blocks + steps_.percutaneous
     return Facts(
         today=today,
         moment=moment,
@@ -997,16 +1622,17 @@ def derive_facts(
         patient_ref=record.patient.ref if record.patient is not None else None,
         deceased=is_deceased(record),
         age=age(record, today),
-        diagnosis=diagnosis(record, today),
+        diagnosis=diagnosis_,
         onset=onset_,
         pt=pt,
         outcome=outcome(record, pt, today, limits),
         steps=steps_,
-        diagnostic_block_positive=diagnostic_block_positive(record, blocks, today, limits),
+        diagnostic_blocks=blocks,
         pregnancy=pregnancy_,
         red_flags=red_flags(record, today, limits, onset_, pregnancy_, trauma, drafts),
         contraindications=manipulation_contraindications(record, today, trauma, anticoagulated),
         anticoagulation=anticoagulated,
         differentials=differentials(record, today),
         orders=drafts,
+        not_for_cgh=toxin_orders_not_for_cgh(record, drafts, today, diagnosis_.confirmed or blocks.confirms),
     )

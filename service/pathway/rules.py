@@ -16,8 +16,10 @@ from datetime import date
 from types import MappingProxyType
 
 from service.fhir.record import ConditionFacts
+from service.fhir.record import EncounterFacts
 from service.fhir.record import ObservationFacts
 from service.fhir.record import ProcedureFacts
+from service.fhir.record import ServiceRequestFacts
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import Moment
@@ -27,6 +29,7 @@ from service.pathway.advice import Trigger
 from service.pathway.facts import DISSECTION_CONCERN
 from service.pathway.facts import ESCALATION_KINDS
 from service.pathway.facts import IMAGING_KINDS
+from service.pathway.facts import MEDICATION_OVERUSE
 from service.pathway.facts import MIGRAINE
 from service.pathway.facts import NEW_ONSET_OLDER_ADULT
 from service.pathway.facts import PREGNANCY_NEW_HEADACHE
@@ -98,6 +101,22 @@ def _procedures(procedures: Iterable[ProcedureFacts], role: str) -> list[Trigger
     return [Trigger(p.ref, role, resource_label(p.codings, p.text), p.performed) for p in procedures]
 
 
+def _pt_sessions(facts: Facts) -> list[Trigger]:
+    """The PT course's procedures and PT visits (Encounters, revision-2 C3), role ``pt-session``."""
+    visits: Iterable[EncounterFacts] = facts.pt.visits
+    return [
+        *_procedures(facts.pt.procedures, "pt-session"),
+        *(
+            Trigger(v.ref, "pt-session", resource_label(v.types, v.type_texts[0] if v.type_texts else None), v.start)
+            for v in visits
+        ),
+    ]
+
+
+def _referrals(requests: Iterable[ServiceRequestFacts]) -> list[Trigger]:
+    return [Trigger(r.ref, "pt-referral", resource_label(r.codings, r.text), r.authored) for r in requests]
+
+
 def _observations(observations: Iterable[ObservationFacts]) -> list[Trigger]:
     return [Trigger(o.ref, "outcome", resource_label(o.codings, None), o.effective) for o in observations]
 
@@ -107,7 +126,7 @@ def _findings(findings: Iterable[Finding], role: str) -> list[Trigger]:
 
 
 def _orders(orders: Iterable[DraftOrder]) -> list[Trigger]:
-    return [Trigger(o.ref, "drafted-order", o.label, o.authored) for o in orders]
+    return [Trigger(o.ref, "drafted-order", o.label, o.authored, o.matched_by_name) for o in orders]
 
 
 def _prior_steps(facts: Facts) -> tuple[ProcedureFacts, ...]:
@@ -146,10 +165,19 @@ def _advice(
 
 
 def _missing_trial(facts: Facts) -> str:
+    """What the trial still lacks (revision-2 C1: no session-count-only alternative; C2: documented region)."""
     t = facts.thresholds
-    return (
-        f"an adequate PT trial ({t.pt_min_weeks} weeks and {t.pt_min_sessions} sessions, "
-        f"or {t.pt_alt_sessions} sessions)"
+    trial = f"an adequate PT trial ({t.pt_min_sessions} sessions over {t.pt_min_weeks} weeks of treatment"
+    if facts.pt.course_adequate:
+        return trial + "; region of the PT course not documented)"
+    return trial + ")"
+
+
+def _pt_notes(facts: Facts) -> list[str]:
+    """revision-2 C1, C2: what the PT course leaves undocumented."""
+    pt = facts.pt
+    return (["region-not-documented"] if pt.undocumented_dates and not pt.adequate else []) + (
+        [] if pt.exercise_documented else ["exercise-not-documented"]
     )
 
 
@@ -160,7 +188,8 @@ def out_of_scope_pediatric(facts: Facts) -> Advice | None:
     """R1 ``out-of-scope-pediatric`` (reference.md §2.3 R1, §2.4).
 
     When: CGH is active (confirmed or suspected) and the patient is younger than 18.
-    Then: info: the adult pathway does not apply; R4-R11 are suppressed (R2, R3 and R12 still run).
+    Then: info: the adult pathway does not apply; revision 2 C4: only the adult-pathway cards are suppressed
+    (see :class:`Rule`), every safety card still fires.
     """
     if not facts.pediatric or facts.age is None:
         return None
@@ -194,19 +223,25 @@ def differential_diagnosis(facts: Facts) -> Advice | None:
     """R3 ``differential-diagnosis`` (reference.md §2.3 R3, §1.9).
 
     When: CGH is active with a competing diagnosis: migraine, tension-type headache, POTS, orthostatic
-    hypotension, or spontaneous intracranial hypotension / orthostatic headache.
-    Then: info (warning, note ``orthostatic``, for SIH / orthostatic headache): confirm ICHD-3 11.2.1
-    criterion D (not better accounted for by another diagnosis).
+    hypotension, spontaneous intracranial hypotension / orthostatic headache, or medication-overuse headache.
+    Then: info: confirm ICHD-3 11.2.1 criterion D (not better accounted for by another diagnosis). Warning,
+    note ``orthostatic``, for SIH / orthostatic headache; warning, note ``medication-overuse``, for
+    medication-overuse headache (revision-2 C13: plan withdrawal; taper butalbital and opioids).
     """
     if not facts.differentials:
         return None
     categories = {finding.category for finding in facts.differentials}
     orthostatic = SIH in categories
-    notes = (["orthostatic"] if orthostatic else []) + (["migraine"] if MIGRAINE in categories else [])
+    overuse = MEDICATION_OVERUSE in categories
+    notes = (
+        (["orthostatic"] if orthostatic else [])
+        + (["medication-overuse"] if overuse else [])
+        + (["migraine"] if MIGRAINE in categories else [])
+    )
     return _advice(
         facts,
         RecommendationId.DIFFERENTIAL_DIAGNOSIS,
-        Indicator.WARNING if orthostatic else Indicator.INFO,
+        Indicator.WARNING if orthostatic or overuse else Indicator.INFO,
         values={"differentials": _join(f.label for f in facts.differentials)},
         notes=notes,
         triggers=_findings(facts.differentials, "differential"),
@@ -217,18 +252,25 @@ def suspected_confirm_diagnosis(facts: Facts) -> Advice | None:
     """R12 ``suspected-confirm-diagnosis`` (reference.md §2.3 R12, §2.2 cgh_suspected).
 
     When: CGH is suspected (provisional or unverified G44.86, a legacy code, or headache with a cervical
-    disorder) but not confirmed, and no positive diagnostic block has confirmed it (criterion C4).
-    Then: info: confirm against ICHD-3 11.2.1; PT may start; step 4 needs a confirmed diagnosis.
+    disorder) but not confirmed, and controlled cervical medial branch blocks have not confirmed it.
+    Then: info: confirm against ICHD-3 11.2.1; PT may start; step 4 needs a confirmed diagnosis. Note
+    ``block-supports`` when a block has >= 50 % structured relief: it supports the diagnosis (criterion C4,
+    one of the two needed) but does not confirm it (revision-2 C16).
     """
     diagnosis = facts.diagnosis
-    if not diagnosis.suspected or diagnosis.confirmed or facts.diagnostic_block_positive:
+    blocks = facts.diagnostic_blocks
+    if not diagnosis.suspected or diagnosis.confirmed or blocks.confirms:
         return None
     return _advice(
         facts,
         RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS,
         Indicator.INFO,
         values={"basis": _join(diagnosis.basis)},
-        triggers=_condition_triggers(diagnosis.cervical, "cervical-disorder"),
+        notes=["block-supports"] if blocks.supports else [],
+        triggers=[
+            *_condition_triggers(diagnosis.cervical, "cervical-disorder"),
+            *_procedures(blocks.supporting, "diagnostic-block"),
+        ],
     )
 
 
@@ -238,6 +280,8 @@ def pt_first_line(facts: Facts) -> Advice | None:
     When (record review): CGH is active, no red flag, no PT session in the look-back and no active PT
     referral. When (order hooks): an escalation (GON block, percutaneous, refractory, toxin) is among the
     judged orders and there is no PT in the look-back, referral or drafts (note ``escalation-ordered``).
+    PT sessions without a documented region count as PT under way; sessions for another region do not
+    (revision-2 C2, note ``other-region``); a completed PT referral counts (revision-2 C3).
     Then: info: PT for 8-12 weeks first; suggest a PT referral citing the CGH Condition. Note ``prior-block``
     when a block or later step was done without PT.
     """
@@ -245,9 +289,11 @@ def pt_first_line(facts: Facts) -> Advice | None:
         return None
     prior = _prior_steps(facts)
     notes = ["prior-block"] if prior else []
+    if facts.pt.other_region:
+        notes.append("other-region")
     escalations: tuple[DraftOrder, ...] = ()
     if facts.moment is not Moment.RECORD_REVIEW:
-        escalations = facts.judged(*ESCALATION_KINDS)
+        escalations = facts.judged_escalations(*ESCALATION_KINDS)
         if not escalations:
             return None
         notes.append("escalation-ordered")
@@ -269,12 +315,14 @@ def _pt_values(facts: Facts) -> dict[str, str]:
 def pt_trial_in_progress(facts: Facts) -> Advice | None:
     """R6 ``pt-trial-in-progress`` (reference.md §2.3 R6, §2.2 adequate_pt_trial).
 
-    When: at least one PT session-date in the look-back and the trial is not yet adequate (>= 8 weeks and
-    >= 6 session-dates, or >= 12 session-dates; configurable).
-    Then: info: trial in progress (weeks and session-dates shown); reassess at 8-12 weeks.
+    When: at least one PT session-date of the course in the look-back and the course is not yet adequate
+    (>= 6 session-dates over >= 8 weeks of treatment, first to last session; configurable; revision-2 C1).
+    Then: info: trial in progress (weeks of treatment and session-dates shown); reassess at 8-12 weeks. Note
+    ``stopped`` when the last session is >= 4 weeks ago ("no session since ...; resume or document why it
+    stopped"), ``region-not-documented`` (C2), ``exercise-not-documented`` (C1).
     """
     pt = facts.pt
-    if pt.sessions < 1 or pt.adequate:
+    if pt.sessions < 1 or pt.course_adequate:
         return None
     limits = facts.thresholds
     return _advice(
@@ -284,11 +332,12 @@ def pt_trial_in_progress(facts: Facts) -> Advice | None:
         values={
             **_pt_values(facts),
             "pt_first": _iso(pt.first),
+            "pt_last": _iso(pt.last),
             "min_weeks": str(limits.pt_min_weeks),
             "min_sessions": str(limits.pt_min_sessions),
-            "alt_sessions": str(limits.pt_alt_sessions),
         },
-        triggers=_procedures(pt.procedures, "pt-session"),
+        notes=(["stopped"] if pt.stopped else []) + _pt_notes(facts),
+        triggers=_pt_sessions(facts),
     )
 
 
@@ -296,23 +345,43 @@ def pt_document_response(facts: Facts) -> Advice | None:
     """``pt-document-response`` (reference.md §2.2 inadequate_response: "if no outcome data exist, do not
     infer failure").
 
-    When: the PT trial is adequate but there is no usable outcome data (no explicit response, or no baseline
-    and 8-week follow-up headache frequency).
-    Then: info: document the response before any escalation (the service never escalates without it).
+    When: the PT course is adequate but there is no usable outcome data (no explicit response, or no
+    baseline and 8-week follow-up headache frequency, note ``no-outcome``), or the response is inadequate but
+    the course's region is not documented, so it cannot count for escalation (note ``region-not-documented``,
+    revision-2 C2); or a PT referral was completed in the look-back and none of its sessions is on record
+    (note ``course-completed``, revision-2 C3).
+    Then: info: document the response (and the region, the sessions) before any escalation (the service never
+    escalates without it).
     """
-    if not facts.pt.adequate or facts.outcome.has_data:
+    pt = facts.pt
+    if pt.sessions == 0 and pt.completed_referrals:
+        return _advice(
+            facts,
+            RecommendationId.PT_DOCUMENT_RESPONSE,
+            Indicator.INFO,
+            values=_pt_values(facts),
+            notes=["course-completed"],
+            triggers=_referrals(pt.completed_referrals),
+        )
+    outcome = facts.outcome
+    if not pt.course_adequate or (outcome.has_data and (pt.adequate or not outcome.inadequate)):
         return None
     return _advice(
         facts,
         RecommendationId.PT_DOCUMENT_RESPONSE,
         Indicator.INFO,
         values=_pt_values(facts),
-        triggers=_procedures(facts.pt.procedures, "pt-session"),
+        notes=([] if outcome.has_data else ["no-outcome"]) + _pt_notes(facts),
+        triggers=_pt_sessions(facts),
     )
 
 
 def _failed_trial(facts: Facts) -> bool:
-    """An adequate PT trial with a documented inadequate response (the gate of every escalation)."""
+    """An adequate PT trial with a documented inadequate response (the gate of every escalation).
+
+    ``pt.adequate`` counts documented head / neck sessions only: PT without a documented region never
+    unlocks escalation (revision-2 C2).
+    """
     return facts.pt.adequate and facts.outcome.has_data and facts.outcome.inadequate
 
 
@@ -321,8 +390,8 @@ def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
 
     When: no red flag, adequate PT trial, documented inadequate response, and no GON block (nor a later step)
     done yet.
-    Then: info: consider a greater occipital nerve block (diagnostic and short-term therapeutic); suggest the
-    block order citing the CGH Condition.
+    Then: info: consider a greater occipital nerve block (short-term relief; its relief can support, never
+    establish, the diagnosis: revision-2 §2); suggest the block order citing the CGH Condition.
     """
     if not _failed_trial(facts) or facts.steps.step2_done or facts.steps.step3_done:
         return None
@@ -331,7 +400,8 @@ def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
         RecommendationId.ESCALATE_OCCIPITAL_NERVE_BLOCK,
         Indicator.INFO,
         values={**_pt_values(facts), "response": facts.outcome.response or ""},
-        triggers=[*_procedures(facts.pt.procedures, "pt-session"), *_observations(facts.outcome.observations)],
+        notes=[] if facts.pt.exercise_documented else ["exercise-not-documented"],
+        triggers=[*_pt_sessions(facts), *_observations(facts.outcome.observations)],
         suggestions=[SuggestionKind.CREATE_GON_BLOCK],
     )
 
@@ -363,8 +433,8 @@ def escalate_percutaneous(facts: Facts) -> Advice | None:
 def refractory_options(facts: Facts) -> Advice | None:
     """R11 ``refractory-options`` (reference.md §2.3 R11; pathway.md step 4).
 
-    When: no red flag, confirmed diagnosis (or a positive diagnostic block), adequate PT trial, percutaneous
-    step done, response still inadequate.
+    When: no red flag, confirmed diagnosis (a confirmed G44.86, or >= 80 % relief on controlled cervical medial
+    branch blocks: revision-2 C16), adequate PT trial, percutaneous step done, response still inadequate.
     Then: info: RF neurotomy, botulinum toxin A (weak evidence), surgical decompression referral.
     """
     if not _failed_trial(facts) or not facts.steps.step3_done or not facts.confirmed_for_step4:
@@ -487,52 +557,79 @@ def manipulation_risk(facts: Facts) -> Advice | None:
     )
 
 
-def medication_opioid(facts: Facts) -> Advice | None:
-    """R8 ``medication-opioid`` (reference.md §2.3 R8, §1.7).
+#: Under this age codeine and tramadol are contraindicated (FDA 2017 Drug Safety Communication; revision 2 C4).
+CODEINE_TRAMADOL_CONTRAINDICATED_AGE = 12
 
-    When: an opioid is among the judged orders for a CGH patient.
-    Then: warning: no medication is consistently effective for CGH; avoid opioids; PT first.
+
+def medication_opioid(facts: Facts) -> Advice | None:
+    """R8 ``medication-opioid`` (reference.md §2.3 R8, §1.7; revision 2 C4, C12).
+
+    When: an opioid or a butalbital product is among the judged orders (treatment of opioid use disorder is
+    not an opioid order: see :func:`service.pathway.facts.classify`).
+    Then: warning: no medication is consistently effective for CGH; avoid opioids; PT first. Note
+    ``butalbital`` (avoid; high risk of medication-overuse headache) for butalbital products. Under 18, note
+    ``codeine-tramadol-child`` for codeine or tramadol (FDA 2017), critical under 12 (contraindicated).
     """
-    orders = facts.judged(OrderKind.OPIOID)
+    orders = facts.judged(OrderKind.OPIOID, OrderKind.BUTALBITAL)
     if not orders:
         return None
+    notes: list[str] = []
+    indicator = Indicator.WARNING
+    if facts.pediatric and facts.age is not None and any(OrderKind.CODEINE_TRAMADOL in o.kinds for o in orders):
+        notes.append("codeine-tramadol-child")
+        if facts.age < CODEINE_TRAMADOL_CONTRAINDICATED_AGE:
+            indicator = Indicator.CRITICAL
+    if any(OrderKind.BUTALBITAL in o.kinds for o in orders):
+        notes.append("butalbital")
     return _advice(
         facts,
         RecommendationId.MEDICATION_OPIOID,
-        Indicator.WARNING,
+        indicator,
         values={"medications": _order_list(orders)},
+        notes=notes,
         triggers=_orders(orders),
         orders=orders,
     )
 
 
 def medication_symptomatic_only(facts: Facts) -> Advice | None:
-    """R8b ``medication-symptomatic-only`` (reference.md §2.3 R8b, §2.5; FDA 2020 NSAID communication).
+    """R8b ``medication-symptomatic-only`` (reference.md §2.3 R8b, §2.5; revision 2 C10; FDA 2020 NSAID
+    communication).
 
-    When: an NSAID or paracetamol (not an opioid combination, which R8 answers) is among the judged orders.
-    Then: info: symptomatic relief only. Warning with note ``nsaid-pregnancy`` and fact ``gest_weeks`` when an
-    NSAID is ordered at >= 20 weeks' gestation (configurable).
+    When: an NSAID or paracetamol (not an opioid or butalbital combination, which R8 answers) is among the
+    judged orders. Aspirin at <= 150 mg a day is not an analgesic order and never gets here.
+    Then: info: symptomatic relief only. In pregnancy, warning for an NSAID at >= 20 weeks' gestation (note
+    ``nsaid-pregnancy``, fact ``gest_weeks``) or when gestational age is not recorded (note
+    ``nsaid-pregnancy-weeks-unknown``); aspirin of unknown strength is never that warning, only note
+    ``aspirin-prophylaxis`` (continue if prescribed as prophylaxis).
     """
-    orders = tuple(o for o in facts.judged(OrderKind.NSAID, OrderKind.PARACETAMOL) if OrderKind.OPIOID not in o.kinds)
+    combined = {OrderKind.OPIOID, OrderKind.BUTALBITAL}
+    orders = tuple(o for o in facts.judged(OrderKind.NSAID, OrderKind.PARACETAMOL) if not combined & o.kinds)
     if not orders:
         return None
+    pregnant = facts.pregnancy.pregnant
     weeks = facts.pregnancy.gest_weeks
-    nsaid_in_pregnancy = (
-        facts.pregnancy.pregnant
-        and weeks is not None
-        and weeks >= facts.thresholds.nsaid_pregnancy_weeks
-        and any(OrderKind.NSAID in o.kinds for o in orders)
-    )
+    unknown_aspirin = [o for o in orders if OrderKind.ASPIRIN in o.kinds and o.aspirin_mg_per_day is None]
+    nsaids = [o for o in orders if OrderKind.NSAID in o.kinds and o not in unknown_aspirin]
+    from_weeks = facts.thresholds.nsaid_pregnancy_weeks
+    nsaid_warning = pregnant and bool(nsaids) and (weeks is None or weeks >= from_weeks)
     values = {"medications": _order_list(orders)}
-    if nsaid_in_pregnancy:
+    notes: list[str] = []
+    if nsaid_warning and weeks is not None:
         values["gest_weeks"] = str(weeks)
+        notes.append("nsaid-pregnancy")
+    elif nsaid_warning:
+        notes.append("nsaid-pregnancy-weeks-unknown")
+    if pregnant and unknown_aspirin:
+        notes.append("aspirin-prophylaxis")
+    pregnancy_triggers = _findings(facts.pregnancy.evidence, "pregnancy") if notes else []
     return _advice(
         facts,
         RecommendationId.MEDICATION_SYMPTOMATIC_ONLY,
-        Indicator.WARNING if nsaid_in_pregnancy else Indicator.INFO,
+        Indicator.WARNING if nsaid_warning else Indicator.INFO,
         values=values,
-        notes=["nsaid-pregnancy"] if nsaid_in_pregnancy else [],
-        triggers=[*_orders(orders), *(_findings(facts.pregnancy.evidence, "pregnancy") if nsaid_in_pregnancy else [])],
+        notes=notes,
+        triggers=[*_orders(orders), *pregnancy_triggers],
         orders=orders,
     )
 
@@ -542,28 +639,39 @@ def escalation_premature(facts: Facts) -> Advice | None:
 
     When: among the judged orders, a GON block without an adequate PT trial (R9b); a percutaneous
     intervention without an adequate PT trial and a GON block (R10b); RF, surgery or botulinum toxin without a
-    confirmed diagnosis (or positive diagnostic block) and a completed percutaneous step (R11b).
+    confirmed diagnosis and a completed percutaneous step (R11b); any of them after an adequate trial whose
+    latest response is adequate (revision-2 C17: the current step is working). Earlier steps count within 24
+    months and with a cervical site (facts.steps). A toxin order for another condition is not judged (C18).
     Then: warning naming the early orders, which step each is (notes ``gon-block``, ``percutaneous``,
-    ``refractory``) and what the pathway still lacks (fact ``missing``).
+    ``refractory``, ``current-step-working`` with fact ``latest_response``) and what the pathway still lacks (fact
+    ``missing``).
     """
     pt_adequate = facts.pt.adequate
     steps = facts.steps
     early: list[DraftOrder] = []
     notes: list[str] = []
     missing: list[str] = []
-    gon = facts.judged(OrderKind.GON_BLOCK)
+    values: dict[str, str] = {}
+    working = pt_adequate and facts.outcome.has_data and not facts.outcome.inadequate
+    escalations = facts.judged_escalations(*ESCALATION_KINDS)
+    if working and escalations:
+        early += escalations
+        notes.append("current-step-working")
+        missing.append("an inadequate response to the current step")
+        values["latest_response"] = facts.outcome.response or ""
+    gon = facts.judged_escalations(OrderKind.GON_BLOCK)
     if gon and not pt_adequate:
         early += gon
         notes.append("gon-block")
         missing.append(_missing_trial(facts))
-    percutaneous = facts.judged(OrderKind.PERCUTANEOUS)
+    percutaneous = facts.judged_escalations(OrderKind.PERCUTANEOUS)
     if percutaneous and not (pt_adequate and steps.step2_done):
         early += percutaneous
         notes.append("percutaneous")
         missing += ([] if pt_adequate else [_missing_trial(facts)]) + (
             [] if steps.step2_done else ["a greater occipital nerve block"]
         )
-    refractory = facts.judged(OrderKind.REFRACTORY, OrderKind.TOXIN)
+    refractory = facts.judged_escalations(OrderKind.REFRACTORY, OrderKind.TOXIN)
     if refractory and not (facts.confirmed_for_step4 and steps.step3_done):
         early += refractory
         notes.append("refractory")
@@ -572,16 +680,18 @@ def escalation_premature(facts: Facts) -> Advice | None:
         )
     if not early:
         return None
+    early = list(dict.fromkeys(early))
     return _advice(
         facts,
         RecommendationId.ESCALATION_PREMATURE,
         Indicator.WARNING,
-        values={"orders": _join((o.label for o in early), "; "), "missing": _join(missing, "; ")},
+        values={"orders": _join((o.label for o in early), "; "), "missing": _join(missing, "; "), **values},
         notes=notes,
         triggers=[
             *_orders(early),
-            *_procedures(facts.pt.procedures, "pt-session"),
+            *_pt_sessions(facts),
             *_procedures(_prior_steps(facts), "prior-procedure"),
+            *(_observations(facts.outcome.observations) if working else []),
         ],
         orders=early,
     )
@@ -616,7 +726,9 @@ class Rule:
     number: str
     recommendation: RecommendationId
     moments: frozenset[Moment]
-    #: R1: the adult pathway (R4-R11 and their b/c variants, pt-document-response) does not apply < 18.
+    #: R1 as revision 2 C4 narrows it: only the adult pathway (pt-first-line, pt-trial-in-progress,
+    #: pt-document-response, escalate-*, refractory-options, suspected-confirm-diagnosis, imaging-not-indicated)
+    #: is left out under 18; every safety card still fires.
     pediatric_suppressed: bool
     #: R2: red flags suppress escalation (R5, R9, R10, R11) and imaging-not-indicated (R4).
     red_flag_suppressed: bool
@@ -628,7 +740,7 @@ RULES: tuple[Rule, ...] = (
     Rule("R1", RecommendationId.OUT_OF_SCOPE_PEDIATRIC, ALL_MOMENTS, False, False, out_of_scope_pediatric),
     Rule("R2", RecommendationId.RED_FLAGS, ALL_MOMENTS, False, False, red_flags),
     Rule("R3", RecommendationId.DIFFERENTIAL_DIAGNOSIS, RECORD_REVIEW, False, False, differential_diagnosis),
-    Rule("R12", RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS, RECORD_REVIEW, False, False, suspected_confirm_diagnosis),
+    Rule("R12", RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS, RECORD_REVIEW, True, False, suspected_confirm_diagnosis),
     Rule("R5", RecommendationId.PT_FIRST_LINE, ALL_MOMENTS, True, True, pt_first_line),
     Rule("R6", RecommendationId.PT_TRIAL_IN_PROGRESS, RECORD_REVIEW, True, False, pt_trial_in_progress),
     Rule("2.2", RecommendationId.PT_DOCUMENT_RESPONSE, RECORD_REVIEW, True, False, pt_document_response),
@@ -639,12 +751,14 @@ RULES: tuple[Rule, ...] = (
     Rule("R11", RecommendationId.REFRACTORY_OPTIONS, RECORD_REVIEW, True, True, refractory_options),
     Rule("R4", RecommendationId.IMAGING_NOT_INDICATED, ORDER_MOMENTS, True, True, imaging_not_indicated),
     Rule(
-        "R4b", RecommendationId.IMAGING_RED_FLAG_APPROPRIATE, ORDER_MOMENTS, True, False, imaging_red_flag_appropriate
+        "R4b", RecommendationId.IMAGING_RED_FLAG_APPROPRIATE, ORDER_MOMENTS, False, False, imaging_red_flag_appropriate
     ),
-    Rule("R7", RecommendationId.MANIPULATION_CONTRAINDICATED, ORDER_MOMENTS, True, False, manipulation_contraindicated),
-    Rule("R7b", RecommendationId.MANIPULATION_RISK, ORDER_MOMENTS, True, False, manipulation_risk),
-    Rule("R8", RecommendationId.MEDICATION_OPIOID, ORDER_MOMENTS, True, False, medication_opioid),
-    Rule("R8b", RecommendationId.MEDICATION_SYMPTOMATIC_ONLY, ORDER_MOMENTS, True, False, medication_symptomatic_only),
-    Rule("R9b/R10b/R11b", RecommendationId.ESCALATION_PREMATURE, ORDER_MOMENTS, True, False, escalation_premature),
-    Rule("R11c", RecommendationId.BOTULINUM_PREGNANCY, ORDER_MOMENTS, True, False, botulinum_pregnancy),
+    Rule(
+        "R7", RecommendationId.MANIPULATION_CONTRAINDICATED, ORDER_MOMENTS, False, False, manipulation_contraindicated
+    ),
+    Rule("R7b", RecommendationId.MANIPULATION_RISK, ORDER_MOMENTS, False, False, manipulation_risk),
+    Rule("R8", RecommendationId.MEDICATION_OPIOID, ORDER_MOMENTS, False, False, medication_opioid),
+    Rule("R8b", RecommendationId.MEDICATION_SYMPTOMATIC_ONLY, ORDER_MOMENTS, False, False, medication_symptomatic_only),
+    Rule("R9b/R10b/R11b", RecommendationId.ESCALATION_PREMATURE, ORDER_MOMENTS, False, False, escalation_premature),
+    Rule("R11c", RecommendationId.BOTULINUM_PREGNANCY, ORDER_MOMENTS, False, False, botulinum_pregnancy),
 )

@@ -22,7 +22,7 @@ Extensions the loader reads (all under ``http://cgh-cds.example.org/fhir/Structu
   kind) and whose display is the plain-language label used in card facts.
 - ``manipulation-tier`` (include): ``absolute`` or ``relative`` (reference.md §2.6).
 - ``rxnorm-tty`` (concept): RxNorm term type. The display and designations of ``IN`` (ingredient) concepts
-  are the names used by the lower-confidence medication-name fallback (:meth:`ValueSet.mentions`).
+  are name-fallback terms of their include (:meth:`ValueSet.medication_match`), as ``name-match`` terms are.
 - ``gestational-weeks`` (concept): completed weeks for a Z3A.xx code.
 - ``name-match`` (include or concept, repeatable ``valueString``): a word or phrase that names the include's
   group (or that concept, e.g. a brand name) in free text. Used only by the safety name fallback
@@ -47,6 +47,7 @@ from service import canonical
 from service.errors import ContentError
 from service.fhir.coding import ICD10
 from service.fhir.coding import ICD10CM
+from service.fhir.coding import RXNORM
 from service.fhir.coding import Coding
 from service.fhir.coding import canonical_system
 from service.fhir.coding import normalise
@@ -112,6 +113,7 @@ class ValueSetId(StrEnum):
     CERVICAL_DISORDERS = "cervical-disorders"
     PT_EXERCISE = "pt-exercise"
     PT_REEVALUATION = "pt-reevaluation"
+    PT_THERAPEUTIC_EXERCISE = "pt-therapeutic-exercise"
     MANIPULATION = "manipulation"
     CERVICAL_SPINE_IMAGING = "cervical-spine-imaging"
     NEUROVASCULAR_IMAGING = "neurovascular-imaging"
@@ -121,6 +123,8 @@ class ValueSetId(StrEnum):
     PERCUTANEOUS = "percutaneous"
     REFRACTORY = "refractory"
     BOTULINUM_TOXIN = "botulinum-toxin"
+    CERVICAL_MEDIAL_BRANCH_BLOCK = "cervical-medial-branch-block"
+    CERVICAL_SITE_REQUIRED = "cervical-site-required"
     OPIOIDS = "opioids"
     NSAIDS = "nsaids"
     PARACETAMOL = "paracetamol"
@@ -136,6 +140,8 @@ class ValueSetId(StrEnum):
     DIFFERENTIAL_POTS = "differential-pots"
     DIFFERENTIAL_ORTHOSTATIC_HYPOTENSION = "differential-orthostatic-hypotension"
     DIFFERENTIAL_SIH = "differential-sih"
+    DIFFERENTIAL_MEDICATION_OVERUSE = "differential-medication-overuse"
+    CHRONIC_MIGRAINE = "chronic-migraine"
     PREGNANCY = "pregnancy"
     GESTATIONAL_AGE = "gestational-age"
     PREGNANCY_STATUS_OBSERVATION = "pregnancy-status-observation"
@@ -145,6 +151,13 @@ class ValueSetId(StrEnum):
     RESPONSE_ADEQUATE = "response-adequate"
     BLOCK_RELIEF_OBSERVATION = "block-relief-observation"
     BLOCK_POSITIVE = "block-positive"
+    # revision 2 C10, C12 (medications and pregnancy)
+    BUTALBITAL = "butalbital"
+    OPIOID_USE_DISORDER_TREATMENT = "opioid-use-disorder-treatment"
+    OPIOID_USE_DISORDER = "opioid-use-disorder"
+    ASPIRIN = "aspirin"
+    PUERPERIUM = "puerperium"
+    DELIVERY = "delivery"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +176,19 @@ class NameHit:
 
     term: str
     group: Group
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationMatch:
+    """How a medication (or product order) matched a value set: the include groups it matched, and the term
+    when it was recognised by name rather than by code (revision 2 §3; the card says so)."""
+
+    groups: tuple[Group, ...]
+    matched_by_name: str | None = None
+
+    @property
+    def categories(self) -> frozenset[str]:
+        return frozenset(group.category for group in self.groups if group.category)
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,16 +320,30 @@ class ValueSet:
         return self._names.search(text) is not None
 
     def matches_medication(self, codings: Iterable[Coding], text: str | None) -> bool:
-        """Code match on any coding; where no code matches, the ingredient-name fallback on text and displays.
+        """Whether :meth:`medication_match` finds the medication in this value set."""
+        return self.medication_match(codings, text) is not None
 
-        reference.md §1.7 / recommendations.md: real records carry products (SCD/SBD), not ingredients, and
-        some carry no usable code at all, so a name in ``medicationCodeableConcept.text`` or a coding display
-        is accepted with lower confidence.
+    def medication_match(
+        self, codings: Iterable[Coding], *texts: str | None, deciding: Iterable[str] | None = None
+    ) -> MedicationMatch | None:
+        """Code match on any coding; the name fallback only when no coding is of a ``deciding`` system.
+
+        Revision 2 §3: a medication coded in RxNorm is judged by its codes alone (an RxNorm product this value
+        set does not list is not recognised by its display); one without RxNorm coding (text only, NDC, a local
+        formulary code) is recognised by an ingredient or brand name, as a whole word or phrase, in ``texts``
+        or a coding display. By default RxNorm decides only where this value set lists RxNorm codes: a group
+        with no verified RxCUI (botulinum toxin, butalbital) could otherwise never recognise an RxNorm-coded
+        product, a safety signal missed for good. Product orders (toxin) pass their own ``deciding`` systems.
         """
         listed = tuple(codings)
-        if self.contains_any(listed):
-            return True
-        return self.mentions(text) or any(self.mentions(coding.display) for coding in listed)
+        matched = self.matching(listed)
+        if matched:
+            return MedicationMatch(tuple(dict.fromkeys(group for coding in matched for group in self.groups(coding))))
+        systems = tuple(deciding) if deciding is not None else tuple(s for s in (RXNORM,) if s in self.systems)
+        if has_coding_in(listed, systems):
+            return None
+        hit = self.name_hit(*texts, *(coding.display for coding in listed))
+        return MedicationMatch((hit.group,), hit.term) if hit is not None else None
 
     def name_hit(self, *texts: str | None) -> NameHit | None:
         """The first whole-word or whole-phrase name of this value set in ``texts`` (revision 2 §3).
@@ -476,11 +516,14 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
                 weeks[coding.key] = value
             tty_ext = _extension(concept, TTY_URL)
             if tty_ext is not None and tty_ext.get("valueCode") == _INGREDIENT_TTY:
-                names.extend(name for name in [display] if name)
+                ingredient_names = [display] if display else []
                 for designation in concept.get("designation", []):
                     value = designation.get("value") if isinstance(designation, dict) else None
                     if isinstance(value, str) and value.strip():
-                        names.append(value.strip())
+                        ingredient_names.append(value.strip())
+                names.extend(ingredient_names)
+                # An ingredient's name and designations (brands) are name-fallback terms of its group too.
+                add_terms(ingredient_names, index)
         for item in filters:
             if not isinstance(item, dict) or item.get("property") != "concept" or item.get("op") != "is-a":
                 raise _fail(source, f"include #{index}: only filters 'concept' 'is-a' are supported")

@@ -106,21 +106,29 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
             roles=("red-flag",),
         ),
         R.DIFFERENTIAL_DIAGNOSIS: CardContract(
-            facts=("differentials",), notes=("orthostatic", "migraine"), roles=("differential",)
+            facts=("differentials",), notes=("orthostatic", "medication-overuse", "migraine"), roles=("differential",)
         ),
-        R.SUSPECTED_CONFIRM_DIAGNOSIS: CardContract(facts=("basis",), roles=("cervical-disorder",)),
+        R.SUSPECTED_CONFIRM_DIAGNOSIS: CardContract(
+            facts=("basis",), notes=("block-supports",), roles=("cervical-disorder", "diagnostic-block")
+        ),
         R.PT_FIRST_LINE: CardContract(
-            notes=("prior-block", "escalation-ordered"),
+            notes=("prior-block", "escalation-ordered", "other-region"),
             roles=("prior-procedure",),
             suggestions=(_K.CREATE_PT_REFERRAL,),
         ),
         R.PT_TRIAL_IN_PROGRESS: CardContract(
-            facts=("pt_weeks", "pt_sessions", "pt_first", "min_weeks", "min_sessions", "alt_sessions"),
+            facts=("pt_weeks", "pt_sessions", "pt_first", "pt_last", "min_weeks", "min_sessions"),
+            notes=("stopped", "region-not-documented", "exercise-not-documented"),
             roles=("pt-session",),
         ),
-        R.PT_DOCUMENT_RESPONSE: CardContract(facts=("pt_weeks", "pt_sessions"), roles=("pt-session",)),
+        R.PT_DOCUMENT_RESPONSE: CardContract(
+            facts=("pt_weeks", "pt_sessions"),
+            notes=("course-completed", "region-not-documented", "no-outcome", "exercise-not-documented"),
+            roles=("pt-session", "pt-referral"),
+        ),
         R.ESCALATE_OCCIPITAL_NERVE_BLOCK: CardContract(
             facts=("pt_weeks", "pt_sessions", "response"),
+            notes=("exercise-not-documented",),
             roles=("pt-session", "outcome"),
             suggestions=(_K.CREATE_GON_BLOCK,),
         ),
@@ -143,17 +151,18 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
             suggestions=(_K.REPLACE_WITH_PT_REFERRAL,),
         ),
         R.MANIPULATION_RISK: CardContract(facts=("orders",)),
-        R.MEDICATION_OPIOID: CardContract(facts=("medications",)),
+        R.MEDICATION_OPIOID: CardContract(facts=("medications",), notes=("codeine-tramadol-child", "butalbital")),
         R.MEDICATION_SYMPTOMATIC_ONLY: CardContract(
             facts=("medications",),
-            notes=("nsaid-pregnancy",),
+            notes=("nsaid-pregnancy", "nsaid-pregnancy-weeks-unknown", "aspirin-prophylaxis"),
             note_facts=MappingProxyType({"nsaid-pregnancy": ("gest_weeks",)}),
             roles=("pregnancy",),
         ),
         R.ESCALATION_PREMATURE: CardContract(
             facts=("orders", "missing"),
-            notes=("gon-block", "percutaneous", "refractory"),
-            roles=("pt-session", "prior-procedure"),
+            notes=("current-step-working", "gon-block", "percutaneous", "refractory"),
+            note_facts=MappingProxyType({"current-step-working": ("latest_response",)}),
+            roles=("pt-session", "prior-procedure", "outcome"),
         ),
         R.BOTULINUM_PREGNANCY: CardContract(facts=("orders",), roles=("pregnancy",)),
     }

@@ -16,10 +16,11 @@ from service.render import load_card_library
 
 ROOT = Path(__file__).resolve().parents[2]
 _HOST = re.escape(canonical.BASE.split("://", 1)[1].split("/", 1)[0])
-#: Any URL naming our host, or a FHIR CodeSystem/ValueSet/StructureDefinition on some example.org host.
+#: Any URL on our host, or a FHIR CodeSystem/ValueSet/StructureDefinition on the bare example.org host (another
+#: party's host, e.g. an EHR's ehr.example.org local code system, is theirs to name).
 _OURS = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>`)]*?(?:" + _HOST + r"|example\.org/fhir/(?:CodeSystem|ValueSet|"
-    r"StructureDefinition)/)[^\s\"'<>`)]*"
+    r"[A-Za-z][A-Za-z0-9+.-]*://(?:" + _HOST + r"|example\.org/fhir/(?:CodeSystem|ValueSet|StructureDefinition)/)"
+    r"[^\s\"'<>`)]*"
 )
 _SKIPPED_PARTS = frozenset({".git", ".venv", "node_modules", "instance", "__pycache__", ".mypy_cache", ".ruff_cache"})
 
@@ -46,6 +47,7 @@ def test_the_checker_finds_other_spellings() -> None:
     assert off_base_spellings(f"system: https://{other_host}/fhir/CodeSystem/override-reason") != []
     assert off_base_spellings(f'"url": "{canonical.extension("code-confidence")}"') == []
     assert off_base_spellings("https://ehr.example.org/fhir/Patient/p1") == []
+    assert off_base_spellings("http://ehr.example.org/fhir/CodeSystem/formulary") == []
 
 
 def test_no_other_spelling_of_our_base_in_tracked_files() -> None:

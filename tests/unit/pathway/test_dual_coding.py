@@ -187,8 +187,7 @@ def _kinds(*orders: dict[str, Any]) -> list[frozenset[OrderKind]]:
         # RxNorm SBD matches; the NDC beside it is of another package (not listed).
         [_json_coding(VICODIN_SBD), {"system": NDC, "code": "0000-0000-00", "display": "Vicodin"}],
         # The NDC matches; the feed's own local code beside it does not.
-        [{"system": LOCAL_MEDICATION_SYSTEM, "code": "12345", "display": "PERCOCET 5-325 MG TABLET"},
-         _json_coding(PERCOCET_NDC)],
+        [{"system": LOCAL_MEDICATION_SYSTEM, "code": "12345"}, {**_json_coding(PERCOCET_NDC), "display": None}],
         # NDC by OID, in its 11-digit billing form (5-4-2), beside the local code.
         [{"system": LOCAL_MEDICATION_SYSTEM, "code": "12345"},
          _json_coding(PERCOCET_NDC, system=OIDS[NDC], code="16590061930")],

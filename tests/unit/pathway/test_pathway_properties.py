@@ -4,7 +4,7 @@ Codings are drawn from the value sets themselves (with and without the ICD-10-CM
 dates from the whole ``date`` range, statuses from the FHIR vocabularies plus junk, so the engine meets the
 odd records real feeds produce. Properties: it never raises; at most one advice per id, most urgent first;
 no CGH, a refuted-only diagnosis or a deceased patient get nothing; a red flag never lets escalation or
-imaging-not-indicated through.
+imaging-not-indicated through; a patient under 18 gets every safety card an adult would (revision 2 C4).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from datetime import timedelta
+from pathlib import Path
 from random import Random
 
 import pytest
@@ -19,6 +20,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from service.fhir.builder import build_record
+from service.fhir.builder import parse_context
 from service.fhir.coding import ICD10CM
 from service.fhir.coding import Coding
 from service.fhir.coding import normalise
@@ -32,9 +35,14 @@ from service.fhir.record import ProcedureFacts
 from service.fhir.record import ServiceRequestFacts
 from service.pathway import Moment
 from service.pathway import evaluate
+from service.pathway.facts import derive_facts
 from service.pathway.terminology import ValueSetId as VS
 from service.pathway.terminology import all_value_sets
 from service.pathway.terminology import value_set
+from service.scenarios import iter_scenarios
+from service.scenarios import load_scenario
+from service.services import get_service
+from tests.conftest import FIXTURES_DIR
 from tests.unit.pathway.builders import ids
 
 pytestmark = pytest.mark.fuzz
@@ -406,3 +414,226 @@ def test_red_flag_means_no_escalation_and_no_imaging_not_indicated(
     assert not ESCALATION_OR_IMAGING & found
     if found:
         assert "red-flags" in found
+
+
+# revision 2 C4: the paediatric scope leaves out the adult pathway only; every safety card still fires under 18.
+SAFETY_CARDS = {
+    "red-flags",
+    "differential-diagnosis",
+    "imaging-red-flag-appropriate",
+    "manipulation-contraindicated",
+    "manipulation-risk",
+    "medication-opioid",
+    "medication-symptomatic-only",
+    "escalation-premature",
+    "botulinum-pregnancy",
+}
+
+
+def _aged(record: PatientRecord, today: date, years: int) -> PatientRecord:
+    """``record`` with a patient ``years`` old (and a few weeks) on ``today``, everything else unchanged."""
+    try:
+        born = date(today.year - years, today.month, 1) - timedelta(days=40)
+    except ValueError:
+        born = date.min
+    return replace(record, patient=PatientFacts("Patient/p", born, "female", False))
+
+
+def _safety(record: PatientRecord, moment: Moment, today: date) -> set[str]:
+    return ids(evaluate(record, moment, today)) & SAFETY_CARDS
+
+
+@PROPERTY
+@given(seeded, pick(CGH_CODINGS), moments, st.dates(min_value=date(1950, 1, 1), max_value=date(2100, 1, 1)))
+def test_never_suppress_a_safety_card_for_age(rng: Random, cgh: Coding, moment: Moment, today: date) -> None:
+    record = random_record(rng, ALL_CODINGS)
+    record = replace(
+        record,
+        conditions=(
+            *record.conditions,
+            ConditionFacts("Condition/cgh", (cgh,), clinical_status="active", verification_status="confirmed"),
+        ),
+    )
+    child, adult = _aged(record, today, 17), _aged(record, today, 18)
+    assert _safety(child, moment, today) == _safety(adult, moment, today)
+
+
+FIXTURES = sorted((Path(__file__).resolve().parents[3] / "fhir_fixtures").glob("[!_]*/*.json"))
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_no_fixture_loses_a_safety_card_under_18(path: Path) -> None:
+    scenario = load_scenario(path)
+    context = parse_context(scenario.request["context"])
+    sources = [*(scenario.request.get("prefetch") or {}).values(), *scenario.server_resources]
+    record = build_record(context, sources)
+    moment = get_service(scenario.service).moment
+    today = scenario.reference_date
+    child, adult = _aged(record, today, 17), _aged(record, today, 18)
+    assert _safety(child, moment, today) == _safety(adult, moment, today)
+
+
+#: Free text that once read as evidence (issue 9: "no relief ... pain 100 %" read as a positive block).
+FREE_TEXT = [
+    "No relief after block, pain 100 % at 30 minutes",
+    "relief 100%",
+    "85% relief for 6 hours, block positive",
+    "diagnostic block positive, 90 % improvement",
+    "greater occipital nerve block done, occipital relief 80%",
+    "cervicogenic headache confirmed",
+    "inadequate response to physical therapy, 10% reduction",
+]
+ESCALATION = {"escalate-occipital-nerve-block", "escalate-percutaneous", "refractory-options"}
+
+
+def _without_free_text(record: PatientRecord) -> PatientRecord:
+    return replace(
+        record,
+        conditions=tuple(replace(c, text=None) for c in record.conditions),
+        procedures=tuple(replace(p, notes=()) for p in record.procedures),
+        observations=tuple(replace(o, value_text=None) for o in record.observations),
+    )
+
+
+def _with_free_text(rng: Random, record: PatientRecord) -> PatientRecord:
+    return replace(
+        record,
+        conditions=tuple(replace(c, text=rng.choice(FREE_TEXT)) for c in record.conditions),
+        procedures=tuple(
+            replace(p, notes=tuple(rng.sample(FREE_TEXT, rng.randint(1, len(FREE_TEXT))))) for p in record.procedures
+        ),
+        observations=tuple(replace(o, value_text=rng.choice(FREE_TEXT)) for o in record.observations),
+    )
+
+
+#: One coding per step code (GON and other nerve blocks, percutaneous, refractory).
+STEP_CODINGS = list(
+    {
+        c.code: c
+        for c in ALL_CODINGS
+        for steps in [(VS.GON_BLOCK, VS.PERIPHERAL_NERVE_BLOCK, VS.PERCUTANEOUS, VS.REFRACTORY)]
+        if any(value_set(vs).contains(c) for vs in steps)
+    }.values()
+)
+FREQUENCY = next(c for c in ALL_CODINGS if c.code == "headache-days-per-month")
+BLOCK_RELIEF = next(c for c in ALL_CODINGS if c.code == "block-relief-percent")
+PT_SESSION = next(c for c in ALL_CODINGS if c.code == "97110")
+PROCEDURE_NAMES = [None, "Cervical medial branch block, C2-C3", "cervical or thoracic; single level", "occipital"]
+
+
+def _escalation_ready(rng: Random, today: date) -> PatientRecord:
+    """An adequate PT trial with a failed (or good) response, then blocks and relief drawn at random: the
+    records where free text could tip escalation or confirmation."""
+    first = today - timedelta(weeks=20)
+    sessions = tuple(
+        ProcedureFacts(f"Procedure/pt{week}", (PT_SESSION,), "completed", first + timedelta(weeks=week))
+        for week in range(10)
+    )
+    blocks = tuple(
+        ProcedureFacts(
+            f"Procedure/b{index}",
+            (rng.choice(STEP_CODINGS),),
+            "completed",
+            today - timedelta(days=rng.randint(0, 800)),
+            (),
+            rng.choice(PROCEDURE_NAMES),
+        )
+        for index in range(rng.randint(1, 4))
+    )
+    relief = tuple(
+        ObservationFacts(
+            f"Observation/r{index}",
+            (BLOCK_RELIEF,),
+            "final",
+            rng.choice([block.performed for block in blocks]),
+            rng.choice([None, 40.0, 60.0, 90.0]),
+            rng.choice([None, "%"]),
+            part_of=rng.choice([(), (rng.choice(blocks).ref,)]),
+        )
+        for index in range(rng.randint(0, 3))
+    )
+    frequency = (
+        ObservationFacts("Observation/f0", (FREQUENCY,), "final", first - timedelta(days=7), 12.0),
+        ObservationFacts("Observation/f1", (FREQUENCY,), "final", today - timedelta(days=7), rng.choice([4.0, 10.0])),
+    )
+    return PatientRecord(
+        patient=PatientFacts("Patient/p", date(1980, 1, 1)),
+        procedures=sessions + blocks,
+        observations=relief + frequency,
+    )
+
+
+@PROPERTY
+@given(
+    seeded,
+    pick(CGH_CODINGS),
+    moments,
+    st.dates(min_value=date(2015, 1, 1), max_value=date(2030, 1, 1)),
+    st.booleans(),
+)
+def test_free_text_never_escalates_or_confirms(
+    rng: Random, cgh: Coding, moment: Moment, today: date, escalation_ready: bool
+) -> None:
+    """revision-2 C16 / issue 9 item 3: notes, outcome text and Condition text never escalate or confirm.
+
+    The same record with and without free text (generated records, and records one step from escalation):
+    the diagnosis, the steps, the block evidence and the response are the same; free text adds no escalation
+    card and never silences the confirm-the-diagnosis card.
+    """
+    generated = _escalation_ready(rng, today) if escalation_ready else random_record(rng, ALL_CODINGS)
+    verification = rng.choice(["confirmed", "provisional", None])
+    diagnosis = ConditionFacts("Condition/cgh", (cgh,), clinical_status="active", verification_status=verification)
+    plain = _without_free_text(replace(generated, conditions=(*generated.conditions, diagnosis)))
+    texted = _with_free_text(rng, plain)
+    before = derive_facts(plain, moment, today)
+    after = derive_facts(texted, moment, today)
+    assert after.diagnosis.confirmed == before.diagnosis.confirmed
+    assert after.diagnosis.suspected == before.diagnosis.suspected
+    assert after.confirmed_for_step4 == before.confirmed_for_step4
+    assert [p.ref for p in after.diagnostic_blocks.supporting] == [p.ref for p in before.diagnostic_blocks.supporting]
+    assert [p.ref for p in (*after.steps.gon_blocks, *after.steps.percutaneous)] == [
+        p.ref for p in (*before.steps.gon_blocks, *before.steps.percutaneous)
+    ]
+    assert (after.outcome.has_data, after.outcome.inadequate) == (before.outcome.has_data, before.outcome.inadequate)
+    with_text, without_text = ids(evaluate(texted, moment, today)), ids(evaluate(plain, moment, today))
+    assert ESCALATION & with_text <= ESCALATION & without_text
+    if "suspected-confirm-diagnosis" in without_text:
+        assert "suspected-confirm-diagnosis" in with_text
+
+
+def _fixture_records() -> list[tuple[str, PatientRecord, Moment, date]]:
+    """Every fixture with prefetched data, as the record the service builds from it."""
+    cases = []
+    for scenario in iter_scenarios(FIXTURES_DIR):
+        prefetch = scenario.request.get("prefetch")
+        if scenario.path.parent.name == "_protocol" or not prefetch:
+            continue
+        context = parse_context(scenario.request["context"])
+        record = build_record(context, [value for value in prefetch.values() if value is not None])
+        moment = get_service(scenario.service).moment
+        cases.append((str(scenario.path.relative_to(FIXTURES_DIR)), record, moment, scenario.reference_date))
+    return cases
+
+
+FIXTURE_RECORDS = _fixture_records()
+
+
+@pytest.mark.parametrize(
+    ("name", "record", "moment", "today"), FIXTURE_RECORDS, ids=[case[0] for case in FIXTURE_RECORDS]
+)
+def test_free_text_never_escalates_or_confirms_on_fixtures(
+    name: str, record: PatientRecord, moment: Moment, today: date
+) -> None:
+    """The never-do property over every fixture: free text added anywhere changes no escalation or
+    confirmation (revision-2 C16, issue 9 item 3)."""
+    plain = _without_free_text(record)
+    without_text = ids(evaluate(plain, moment, today))
+    for seed in range(3):
+        texted = _with_free_text(Random(seed), plain)
+        facts, before = derive_facts(texted, moment, today), derive_facts(plain, moment, today)
+        assert facts.confirmed_for_step4 == before.confirmed_for_step4, name
+        assert facts.diagnostic_blocks.supports == before.diagnostic_blocks.supports, name
+        with_text = ids(evaluate(texted, moment, today))
+        assert ESCALATION & with_text <= ESCALATION & without_text, name
+        if "suspected-confirm-diagnosis" in without_text:
+            assert "suspected-confirm-diagnosis" in with_text, name

@@ -197,10 +197,12 @@ def test_lumbar_and_extraspinal_codes_are_excluded() -> None:
         assert not value_set(vs_id).contains(normalise(CPT, code))  # type: ignore[arg-type]
 
 
-def test_medication_name_fallback_only_when_no_code_matches() -> None:
+def test_medication_name_fallback_only_without_rxnorm_coding() -> None:
     nsaids = value_set(VS.NSAIDS)
     assert nsaids.matches_medication((), "NAPROXEN sodium 220 MG")
-    assert nsaids.matches_medication((normalise(RXNORM, "999999", "Ibuprofen 800 MG Oral Tablet"),), None)  # type: ignore[arg-type]
+    # revision 2 §3: an RxNorm-coded medication is judged by its codes alone, not by its display.
+    assert not nsaids.matches_medication((normalise(RXNORM, "999999", "Ibuprofen 800 MG Oral Tablet"),), None)  # type: ignore[arg-type]
+    assert nsaids.matches_medication((normalise("http://hl7.org/fhir/sid/ndc", "0000-0000", "Ibuprofen 800 MG"),), None)  # type: ignore[arg-type]
     assert not nsaids.matches_medication((), "naproxenate-free")
     assert value_set(VS.PARACETAMOL).mentions("paracetamol 500mg")
     assert value_set(VS.ANTICOAGULANTS).mentions("Eliquis")

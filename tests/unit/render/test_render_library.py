@@ -40,7 +40,15 @@ def test_real_library_has_a_card_for_every_recommendation(library: CardLibrary) 
 
 def test_recalled_citations_are_flagged_for_governance(library: CardLibrary) -> None:
     recalled = {ev.key for ev in library.recalled_citations}
-    assert recalled == {"fernandez-2014", "blanpied-2017", "biller-2014"}
+    assert recalled == {
+        "fernandez-2014",
+        "blanpied-2017",
+        "biller-2014",
+        "fda-codeine-tramadol-children-2017",
+        "botulinum-toxin-label",
+        "ahs-choosing-wisely-2013",
+        "nice-ng133-aspirin",
+    }
 
 
 def test_override_reason_displays_are_looked_up_by_code(library: CardLibrary) -> None:
@@ -117,7 +125,7 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "pt-trial-in-progress.yaml",
         _set("detail", value="Started {pt_start}."),
         r"pt-trial-in-progress\.yaml: detail uses unknown placeholder \{pt_start\}: pt-trial-in-progress facts "
-        r"are alt_sessions, min_sessions, min_weeks, pt_first, pt_sessions, pt_weeks",
+        r"are min_sessions, min_weeks, pt_first, pt_last, pt_sessions, pt_weeks",
     ),
     (
         "placeholder-in-a-card-without-facts",

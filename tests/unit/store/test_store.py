@@ -106,3 +106,19 @@ def test_repeated_hook_instance_does_not_fail(store: Store) -> None:
     store.record_invocation(record)
     store.record_invocation(record)
     assert store.ping()
+
+
+def test_spooled_rows_are_restored_once_with_their_cards(store: Store) -> None:
+    """The form a spool line takes (JSON: times as ISO strings) goes back in; what is already held is skipped."""
+    import orjson
+
+    held = _invocation([IssuedCard("held-card", "pt-first-line", "info")])
+    lost = _invocation([IssuedCard("lost-card", "imaging-not-indicated", "warning")])
+    store.record_invocation(held)
+    spooled = [orjson.loads(orjson.dumps(store.audit_row(record))) for record in (held, lost)]
+    assert store.restore_invocations(spooled) == 1
+    assert store.restore_invocations(spooled) == 0
+    with store.engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM invocations")).scalar_one() == 2
+        cards = dict(connection.execute(text("SELECT uuid, recommendation FROM cards_issued")).all())
+    assert cards == {"held-card": "pt-first-line", "lost-card": "imaging-not-indicated"}
