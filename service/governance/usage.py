@@ -6,7 +6,8 @@ the dependencies can be followed in the syntax tree of ``facts.py``, ``rules.py`
 - a fact function uses the value sets it names, those of the functions and constants it names (transitively),
   and those of the order kinds it names;
 - an order kind (``OrderKind.<KIND>``) uses the value sets paired with it in the order tables of ``facts.py``
-  (``(ValueSetId.X, OrderKind.Y)`` tuples) and those tested by an ``if`` that adds it (``kinds.add(...)``).
+  (``(ValueSetId.X, OrderKind.Y)`` tuples) and those of every ``if``/``for`` enclosing a statement that adds or
+  removes it (``kinds.add(OrderKind.K)``, ``kinds -= {OrderKind.K}``), following the function's locals.
   Functions that classify orders are therefore not charged with every order value set: an order's value sets
   count for a rule only through the kinds the rule (or a fact it reads) names;
 - a field of ``Facts`` uses what ``derive_facts`` computes it from (the call and the locals it is given);
@@ -112,15 +113,47 @@ def _kind_pairs(node: ast.AST) -> list[tuple[str, str]]:
     return pairs
 
 
-def _added_kinds(node: ast.AST) -> set[str]:
-    """Kinds added by ``<set>.add(OrderKind.K)`` calls in ``node``."""
-    return {
-        kind
-        for item in ast.walk(node)
-        if isinstance(item, ast.Call) and isinstance(item.func, ast.Attribute) and item.func.attr == "add"
-        for argument in item.args
-        for kind in _refs(argument).kinds
-    }
+def _changed_kinds(statement: ast.stmt) -> set[str]:
+    """Kinds a statement adds or removes: ``<set>.add(OrderKind.K)`` or ``<set> -= / |= {OrderKind.K, ...}``."""
+    if isinstance(statement, ast.AugAssign) and isinstance(statement.op, ast.Sub | ast.BitOr):
+        return _refs(statement.value).kinds
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call):
+        call = statement.value
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "add":
+            return {kind for argument in call.args for kind in _refs(argument).kinds}
+    return set()
+
+
+def _guarded_kind_changes(function: ast.FunctionDef) -> list[tuple[set[str], list[ast.expr]]]:
+    """Each kind-changing statement of ``function`` with the ``if`` tests and ``for`` iterables around it."""
+    found: list[tuple[set[str], list[ast.expr]]] = []
+
+    def visit(statements: list[ast.stmt], guards: list[ast.expr]) -> None:
+        for statement in statements:
+            kinds = _changed_kinds(statement)
+            if kinds:
+                found.append((kinds, guards))
+            if isinstance(statement, ast.If | ast.While):
+                visit(statement.body, [*guards, statement.test])
+                visit(statement.orelse, [*guards, statement.test])
+            elif isinstance(statement, ast.For | ast.AsyncFor):
+                visit(statement.body, [*guards, statement.iter])
+                visit(statement.orelse, guards)
+            elif isinstance(statement, ast.With | ast.AsyncWith | ast.Try):
+                visit(statement.body, guards)
+
+    visit(function.body, [])
+    return found
+
+
+def _function_locals(function: ast.FunctionDef) -> dict[str, list[ast.expr]]:
+    assigned: dict[str, list[ast.expr]] = {}
+    for item in ast.walk(function):
+        if isinstance(item, ast.Assign):
+            for target in item.targets:
+                if isinstance(target, ast.Name):
+                    assigned.setdefault(target.id, []).append(item.value)
+    return assigned
 
 
 class _Analysis:
@@ -132,7 +165,9 @@ class _Analysis:
         self.engine = _top_level(_parse(engine_module))
         self.tables = {name for name, node in self.facts.items() if _kind_pairs(node) and name != _DERIVE}
         self.producers = {
-            name for name, node in self.facts.items() if isinstance(node, ast.FunctionDef) and _added_kinds(node)
+            name
+            for name, node in self.facts.items()
+            if isinstance(node, ast.FunctionDef) and _guarded_kind_changes(node)
         }
         self.kind_sets: dict[str, set[str]] = {}
         for name in self.tables:
@@ -146,18 +181,19 @@ class _Analysis:
     # -------------------------------------------------------------------------------------- order kinds
 
     def _resolve_kinds(self) -> None:
-        """Kinds added under an ``if`` use what that test uses (fixed point: tests may name other kinds)."""
-        tests: list[tuple[set[str], ast.expr]] = []
+        """Kinds changed under an ``if``/``for`` use what its guards use (fixed point: guards may name kinds)."""
+        tests: list[tuple[set[str], list[ast.expr], dict[str, list[ast.expr]]]] = []
         for name in self.producers:
-            for item in ast.walk(self.facts[name]):
-                if isinstance(item, ast.If):
-                    added = set().union(*(_added_kinds(statement) for statement in item.body))
-                    if added:
-                        tests.append((added, item.test))
+            function = self.facts[name]
+            assert isinstance(function, ast.FunctionDef)
+            local_values = _function_locals(function)
+            tests.extend((kinds, guards, local_values) for kinds, guards in _guarded_kind_changes(function))
         for _ in range(len(tests) + 1):
             changed = False
-            for added, test in tests:
-                used = self._uses(_refs(test), "facts", frozenset())
+            for added, guards, local_values in tests:
+                used: set[str] = set()
+                for guard in guards:
+                    used |= self._guard_uses(guard, local_values, set())
                 for kind in added:
                     before = self.kind_sets.setdefault(kind, set())
                     if not used <= before:
@@ -166,6 +202,17 @@ class _Analysis:
             self._memo.clear()
             if not changed:
                 break
+
+    def _guard_uses(self, guard: ast.expr, local_values: dict[str, list[ast.expr]], seen: set[str]) -> set[str]:
+        """What a guard uses, following the producer's locals to the expressions assigned to them."""
+        refs = _refs(guard)
+        outer = _Refs(refs.value_sets, refs.kinds, refs.names - set(local_values), set())
+        used = self._uses(outer, "facts", frozenset())
+        for name in (refs.names & set(local_values)) - seen:
+            seen.add(name)
+            for value in local_values[name]:
+                used |= self._guard_uses(value, local_values, seen)
+        return used
 
     # ------------------------------------------------------------------------------------------ facts
 
