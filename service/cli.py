@@ -1,4 +1,4 @@
-"""The ``cgh-cds`` command line: serve, check, evaluate, replay."""
+"""The ``cgh-cds`` command line: serve, check, evaluate, replay, terminology."""
 
 from __future__ import annotations
 
@@ -70,6 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay.add_argument("--jwt-alg", default="ES384", choices=["ES384", "RS384"])
     replay.add_argument("--timeout", type=float, default=10.0)
 
+    terminology = commands.add_parser(
+        "terminology", help="the terminology review report: every value-set concept, its confidence and its rules"
+    )
+    terminology.add_argument("--format", choices=["md", "csv"], default="md", dest="report_format")
+    terminology.add_argument("--output", type=Path, help="write the report to this file (default: standard output)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -78,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check()
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "terminology":
+            return _terminology(args)
         return _replay(args)
     except StartupError as exc:
         print(f"cgh-cds: {exc}", file=sys.stderr)
@@ -137,6 +145,19 @@ def _check() -> int:
     print("openapi.yaml: valid OpenAPI")
     scenarios = list(iter_scenarios(fixtures_dir()))
     print(f"fixtures: {len(scenarios)} scenarios load")
+    return 0
+
+
+def _terminology(args: argparse.Namespace) -> int:
+    from service.governance.terminology_report import ReportFormat
+    from service.governance.terminology_report import render
+
+    report = render(ReportFormat(args.report_format))
+    if args.output is None:
+        sys.stdout.write(report)
+    else:
+        args.output.write_text(report, encoding="utf-8")
+        print(f"terminology report written to {args.output}", file=sys.stderr)
     return 0
 
 

@@ -1256,8 +1256,13 @@ class Finding:
 def _condition_findings(conditions: Iterable[ConditionFacts], vs: ValueSet) -> list[Finding]:
     findings = []
     for condition in conditions:
+        # Dual coding (revision-2 §3): SNOMED and ICD-10-CM codings of one Condition in one group are one finding.
+        seen: set[tuple[str | None, str | None, str | None]] = set()
         for coding in vs.matching(condition.codings):
             for group in vs.groups(coding):
+                if (group.category, group.label, group.tier) in seen:
+                    continue
+                seen.add((group.category, group.label, group.tier))
                 findings.append(
                     Finding(
                         category=group.category or vs.id,

@@ -25,7 +25,6 @@ from service.render._contract import DELETE_ORDERS
 from service.render._contract import DELETE_ORDERS_WITH_PT_REFERRAL
 from service.render._contract import REPLACE_WITH_PT_REFERRAL
 from service.render._contract import plan
-from service.render._library import FHIR_BASE_URL
 from service.render._library import GON_BLOCK
 from service.render._library import PT_REFERRAL
 from service.render._library import CardContent
@@ -36,8 +35,10 @@ from service.render._text import markdown_inline
 from service.render._text import plain
 from service.render._text import shorten
 
-#: Namespace of every card and suggestion uuid (uuid5), derived from our base URL.
-UUID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, f"{FHIR_BASE_URL}/cds-card")
+#: Namespace of every card and suggestion uuid (uuid5). Derived once from the base URL the service used before
+#: service.canonical (uuid5 of NAMESPACE_URL and "<that base>/cds-card") and pinned, so card uuids do not change
+#: with the URL scheme.
+UUID_NAMESPACE: Final = uuid.UUID("a567a334-c231-5629-82ff-8eabdfa7548a")
 
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 _PATIENT_REF = re.compile(r"^Patient/[A-Za-z0-9\-.]{1,64}$")

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from service import canonical
 from service.errors import ContentError
 from service.fhir.coding import CPT
 from service.fhir.coding import HCPCS
@@ -43,12 +44,12 @@ from service.render._text import unwrap
 
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-#: Base of every canonical URL the service mints; the CodeSystem URLs below are the only ones in use.
-FHIR_BASE_URL: Final = "https://cgh-cds.example.org/fhir"
+#: Base of every canonical URL the service mints (service.canonical holds them all).
+FHIR_BASE_URL: Final = canonical.BASE
 #: ``card.source.topic.system``: code = recommendation id, display = card title.
-RECOMMENDATION_SYSTEM: Final = f"{FHIR_BASE_URL}/CodeSystem/recommendation"
+RECOMMENDATION_SYSTEM: Final = canonical.RECOMMENDATION_SYSTEM
 #: ``card.overrideReasons[].system``.
-OVERRIDE_REASON_SYSTEM: Final = f"{FHIR_BASE_URL}/CodeSystem/override-reason"
+OVERRIDE_REASON_SYSTEM: Final = canonical.OVERRIDE_REASON_SYSTEM
 
 #: The orders a suggestion can create, by the key ``cards/_common.yaml`` defines them under.
 PT_REFERRAL: Final = "pt-referral"
