@@ -2,7 +2,8 @@
 
 Real EHR data names the same code system several ways (OIDs, http/https, trailing slashes) and writes
 ICD-10-CM with and without the dot (docs/clinical/reference.md §1, implementation note), and NDCs in their
-10-digit hyphenated or 11-digit billing form. Everything that compares codes goes through :func:`normalise`, so value-set membership is a plain set lookup.
+10-digit hyphenated or 11-digit billing form. Everything that compares codes goes through :func:`normalise`,
+so value-set membership is a plain set lookup.
 """
 
 from __future__ import annotations
