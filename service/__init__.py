@@ -30,12 +30,14 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     :raises ContentError: card content or value sets are invalid.
     """
     from service.fhir import make_session
+    from service.governance import load_governance
     from service.invocation import Runtime
     from service.logs import configure_logging
     from service.render import load_card_library
     from service.security import init_app as init_security
     from service.store import Store
     from service.store.audit import AuditWriter
+    from service.store.schema import prepare_schema
     from service.web import analytics
     from service.web import cds
     from service.web import docs
@@ -56,9 +58,11 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
 
+    governance = load_governance(settings.governance_path)  # a bad file stops start-up before the database
     audit_key = settings.audit_key or _instance_secret(Path(app.instance_path) / "audit.key")
     store = Store(settings.effective_database_url, audit_key=audit_key)
-    store.create_schema()
+    prepare_schema(store.engine)  # an out-of-date schema stops start-up: `cgh-cds db upgrade` moves it
+    store.record_governance(digest=governance.digest, source=governance.source, modes=governance.as_json())
     count_cards, count_skipped, count_dropped = ops.init_metrics(app)
     runtime = Runtime(
         settings=settings,
@@ -67,6 +71,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
         audit=AuditWriter(store, synchronous=settings.testing, on_dropped=count_dropped),
         cards=load_card_library(cards_dir or CARDS_DIR),
         http=make_session(),
+        governance=governance,
         on_cards=count_cards,
         on_skipped=count_skipped,
     )

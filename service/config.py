@@ -43,6 +43,8 @@ class Settings:
     audit_key: str = ""
     admin_token: str = ""
     store_comments: bool = False
+    #: ``CGH_GOVERNANCE_FILE``: modes per recommendation and client (service/governance.py); None: all active.
+    governance_path: Path | None = None
     instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
     thresholds: PathwayThresholds = field(default_factory=PathwayThresholds)
     testing: bool = False
@@ -90,6 +92,7 @@ class Settings:
             audit_key=env.get("CGH_AUDIT_KEY", ""),
             admin_token=env.get("CGH_ADMIN_TOKEN", ""),
             store_comments=_read(env, "CGH_STORE_COMMENTS", _boolean, False),
+            governance_path=_read(env, "CGH_GOVERNANCE_FILE", _governance_file, None),
             instance_path=instance,
             thresholds=thresholds,
         )
@@ -186,6 +189,16 @@ def _existing_file(name: str, raw: str) -> Path:
     path = Path(raw)
     if not path.is_file():
         raise ConfigError(f"{name}={raw!r}: no such file. Give the path of the trusted-clients JSON file.")
+    return path
+
+
+def _governance_file(name: str, raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise ConfigError(
+            f"{name}={raw!r}: no such file. Give the path of the governance YAML or JSON file "
+            "(modes per recommendation; see README, 'Governance')."
+        )
     return path
 
 
