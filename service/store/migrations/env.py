@@ -13,7 +13,6 @@ context.configure(
     # SQLite cannot alter or drop most things in place: batch mode copies the table instead.
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
-    compare_server_default=True,
 )
 with context.begin_transaction():
     context.run_migrations()
