@@ -385,7 +385,8 @@ def test_bad_feedback_gets_a_documented_error(client: FlaskClient, openapi: Open
 
 
 @pytest.mark.parametrize(
-    "path", ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/docs/", "/analytics/", "/analytics/recommendations"]
+    "path", ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/docs/", "/analytics/", "/analytics/recommendations",
+             "/analytics/trends", "/analytics/recommendations.csv", "/analytics/governance"]
 )
 def test_open_endpoint_follows_the_contract(client: FlaskClient, openapi: OpenAPI, path: str) -> None:
     result = exchange(client, openapi, "GET", path)

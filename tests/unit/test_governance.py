@@ -57,7 +57,8 @@ def test_json_is_accepted_and_equal_modes_have_equal_digests(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("text", "field", "problem"),
     [
-        ("recommendations:\n  pt-first-lines: silent\n", "recommendations", "unknown recommendation id 'pt-first-lines'"),
+        ("recommendations:\n  pt-first-lines: silent\n", "recommendations",
+         "unknown recommendation id 'pt-first-lines'"),
         ("recommendations:\n  pt-first-line: quiet\n", "recommendations.pt-first-line", "mode 'quiet' is not one of"),
         ("clients:\n  https://ehr.example.org:\n    recommendations:\n      red-flags: loud\n",
          "clients.https://ehr.example.org.recommendations.red-flags", "mode 'loud'"),
