@@ -356,9 +356,11 @@ def _trends(cards: Sequence[Any], feedback: Sequence[Any]) -> Trends:
     reasons: dict[tuple[str, str], dict[str, int]] = {}
     seen_outcomes: set[tuple[str, str]] = set()
     seen_suggestions: set[tuple[str, str]] = set()
+    seen_reasons: set[tuple[str, str]] = set()  # a reason repeated on one card counts once, as outcomes do
     for row in feedback:
         key, offered_by_uuid, issued_at = by_uuid[row.card_uuid]
-        if row.outcome == "overridden" and row.override_code:
+        if row.outcome == "overridden" and row.override_code and (row.card_uuid, row.override_code) not in seen_reasons:
+            seen_reasons.add((row.card_uuid, row.override_code))
             reasons.setdefault(key, {})
             reasons[key][row.override_code] = reasons[key].get(row.override_code, 0) + 1
         for suggestion_uuid in row.accepted_suggestions.split():
