@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hmac
 import io
+import re
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -39,6 +40,10 @@ bp = Blueprint("analytics", __name__, url_prefix="/analytics", template_folder="
 DEFAULT_DAYS = 28
 #: Longest range one request may ask for (two years of days).
 MAX_DAYS = 731
+#: Days a range may name (far from the calendar's ends, so day arithmetic never overflows).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _require_admin(runtime: Runtime) -> None:
@@ -160,9 +165,14 @@ def _date_range() -> tuple[date, date]:
         if raw is None or raw == "":
             return default
         try:
-            return date.fromisoformat(raw)
+            day = date.fromisoformat(raw) if _ISO_DAY.fullmatch(raw) else None
         except ValueError:
-            raise BadRequestError(f"query parameter {name!r} must be a date as YYYY-MM-DD") from None
+            day = None
+        if day is None or not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise BadRequestError(
+                f"query parameter {name!r} must be a date as YYYY-MM-DD between {EARLIEST_DAY} and {LATEST_DAY}"
+            )
+        return day
 
     until = read("to", today)
     since = read("from", until - timedelta(days=DEFAULT_DAYS - 1))

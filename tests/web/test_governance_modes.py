@@ -155,7 +155,8 @@ def test_trends_and_csv_per_recommendation_and_version(app: Flask, client: Flask
 
 
 def test_a_bad_date_range_is_400(client: FlaskClient) -> None:
-    for query in ("from=2025-13-01", "from=2025-06-02&to=2025-06-01", "from=2020-01-01&to=2025-01-01"):
+    for query in ("from=2025-13-01", "from=2025-06-02&to=2025-06-01", "from=2020-01-01&to=2025-01-01",
+                  "to=0001-01-01", "from=20250601", "to=9999-12-31", "from=2025-W01-1"):
         response = client.get(f"/analytics/trends?{query}")
         assert response.status_code == 400, query
         assert client.get(f"/analytics/recommendations.csv?{query}").status_code == 400
