@@ -114,10 +114,10 @@ def _db(args: argparse.Namespace) -> int:
     from service.store.schema import head_revision
     from service.store.schema import upgrade
 
-    environ = dict(os.environ)
-    # Migrating needs only the database: no trusted clients or other serving settings.
-    environ.setdefault("CGH_AUTH", "off")
-    settings = Settings.from_env(environ)
+    # Migrating needs only the database: a migration Job or compose's `migrate` service has no trusted-clients
+    # file or other serving settings (the image sets CGH_AUTH=required), so only these two are read.
+    environ = {name: os.environ[name] for name in ("CGH_DATABASE_URL", "CGH_INSTANCE_PATH") if name in os.environ}
+    settings = Settings.from_env({**environ, "CGH_AUTH": "off"})
     engine = _database(settings)
     try:
         if args.db_command == "upgrade":

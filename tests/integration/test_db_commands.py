@@ -20,11 +20,11 @@ from tests.servers import running_service
 pytestmark = pytest.mark.integration
 
 
-def _cli(url: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CGH_")}
-    env.update({"CGH_DATABASE_URL": url, "CGH_AUTH": "off"})
-    return subprocess.run([str(CLI), *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+def _cli(url: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CGH_")}
+    full_env.update({"CGH_DATABASE_URL": url, "CGH_AUTH": "off", **(env or {})})
+    return subprocess.run([str(CLI), *args], cwd=REPO_ROOT, env=full_env, capture_output=True, text=True,
+                          timeout=120, check=False)
 
 
 def test_serve_refuses_an_out_of_date_schema_until_db_upgrade_runs(tmp_path: Path) -> None:
@@ -43,7 +43,8 @@ def test_serve_refuses_an_out_of_date_schema_until_db_upgrade_runs(tmp_path: Pat
     assert "Run `cgh-cds db upgrade`" in refused.stderr and head_revision() in refused.stderr
     assert "Traceback" not in refused.stderr
 
-    upgraded = _cli(url, "db", "upgrade")
+    # As in the image (CGH_AUTH=required) without a trusted-clients file: migrating reads only the database.
+    upgraded = _cli(url, "db", "upgrade", env={"CGH_AUTH": "required", "CGH_TRUSTED_CLIENTS": "/nonexistent"})
     assert upgraded.returncode == 0, upgraded.stderr
     assert f"-> {head_revision()}" in upgraded.stdout
     assert _cli(url, "db", "current").stdout.startswith(f"database: {head_revision()};")
