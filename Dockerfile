@@ -12,6 +12,7 @@ RUN pip install --no-cache-dir -e '.[server,postgres]' && useradd --system --hom
     && chown cds /app/instance
 USER cds
 ENV CGH_AUTH=required
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/cgh-cds-metrics
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"
 CMD ["cgh-cds", "serve", "--host", "0.0.0.0", "--port", "8080"]

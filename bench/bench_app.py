@@ -50,6 +50,9 @@ def create_bench_app() -> Flask:
 class _NoAudit:
     """An audit writer that writes nothing (the BENCH_AUDIT=off diagnostic row)."""
 
+    def start(self) -> None:
+        return None
+
     def submit(self, record: object) -> None:
         return None
 
@@ -61,6 +64,7 @@ class _NoAudit:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from service.config import ProcessSettings
     from service.gunicorn_app import default_workers
     from service.gunicorn_app import serve
 
@@ -72,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.argv = sys.argv[:1]  # gunicorn's BaseApplication parses sys.argv too
     serve(create_bench_app, host=args.host, port=args.port, workers=args.workers or default_workers(),
-          threads=args.threads)
+          threads=args.threads, process=ProcessSettings(drain_s=0))  # no load balancer probes it
     return 0
 
 

@@ -46,6 +46,7 @@ PREFETCH_TYPES: dict[str, str] = {
     "servicerequests": "ServiceRequest",
     "medicationrequests": "MedicationRequest",
     "observations": "Observation",
+    "encounters": "Encounter",
 }
 
 #: Fixture per hook for the small and typical workloads.

@@ -63,12 +63,13 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     store = Store(settings.effective_database_url, audit_key=audit_key)
     prepare_schema(store.engine)  # an out-of-date schema stops start-up: `cgh-cds db upgrade` moves it
     store.record_governance(digest=governance.digest, source=governance.source, modes=governance.as_json())
-    count_cards, count_skipped, count_dropped = ops.init_metrics(app)
+    count_cards, count_skipped, audit_counters = ops.init_metrics(app)
     runtime = Runtime(
         settings=settings,
         store=store,
-        # Tests see each audit row as soon as the answer is sent; the real service batches them.
-        audit=AuditWriter(store, synchronous=settings.testing, on_dropped=count_dropped),
+        # Tests see each audit row as soon as the answer is sent; the real service spools and batches them.
+        audit=AuditWriter(store, synchronous=settings.testing, spool_dir=settings.effective_audit_spool_dir,
+                          counters=audit_counters),
         cards=load_card_library(cards_dir or CARDS_DIR),
         http=make_session(),
         governance=governance,

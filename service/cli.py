@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -16,6 +17,8 @@ from typing import Any
 import orjson
 
 from service.config import PROJECT_ROOT
+from service.config import ProcessSettings
+from service.errors import ConfigError
 from service.errors import StartupError
 
 FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
@@ -31,6 +34,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
     serve.add_argument("--threads", type=int, default=4, help="threads per worker")
+    serve.add_argument("--max-requests", type=int, default=None,
+                       help="recycle a worker after this many requests, 0 = never (default: CGH_MAX_REQUESTS or 0)")
+    serve.add_argument("--max-requests-jitter", type=int, default=None,
+                       help="random extra requests per worker before it is recycled (default: a tenth of "
+                            "--max-requests, or CGH_MAX_REQUESTS_JITTER)")
+    serve.add_argument("--graceful-timeout", type=int, default=None,
+                       help="seconds a stopping worker has to finish its requests (default: "
+                            "CGH_GRACEFUL_TIMEOUT_S or 10)")
+    serve.add_argument("--drain-seconds", type=float, default=None,
+                       help="on SIGTERM, seconds /readyz answers 503 before the graceful stop (default: "
+                            "CGH_DRAIN_S or 5)")
 
     commands.add_parser("check", help="validate cards/, value sets, fixtures and openapi.yaml")
 
@@ -42,7 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     evaluate = commands.add_parser("evaluate", help="evaluate a fixture or hook request in-process")
     evaluate.add_argument("files", nargs="+", type=Path)
     evaluate.add_argument("--service", help="service id (required for a bare hook request)")
-    evaluate.add_argument("--today", type=date.fromisoformat, help="today's date (default: the real date)")
+    evaluate.add_argument(
+        "--today",
+        type=date.fromisoformat,
+        help="evaluate as of this date (YYYY-MM-DD): the pathway's today, ages and look-backs; a fixture's dates "
+        "are moved to it (default: the real date)",
+    )
     evaluate.add_argument("--json", action="store_true", help="print the raw CDS Hooks response")
 
     replay = commands.add_parser("replay", help="replay fixtures against a running service and check the cards")
@@ -79,6 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     # Validate settings and content once in the parent so a bad value stops start-up with a clear message.
     settings = Settings.from_env()
+    process = _process_settings(args, ProcessSettings.from_env())
     _require_current_schema(settings)
 
     def factory() -> Any:
@@ -87,8 +107,24 @@ def _serve(args: argparse.Namespace) -> int:
         return app
 
     serve(factory, host=args.host, port=args.port, workers=args.workers or default_workers(),
-          threads=args.threads)
+          threads=args.threads, process=process)
     return 0
+
+
+def _process_settings(args: argparse.Namespace, from_env: ProcessSettings) -> ProcessSettings:
+    """The ``CGH_*`` process settings, with the command line's options on top."""
+    given = {  # field: (option, value)
+        "max_requests": ("--max-requests", args.max_requests),
+        "max_requests_jitter": ("--max-requests-jitter", args.max_requests_jitter),
+        "graceful_timeout": ("--graceful-timeout", args.graceful_timeout),
+        "drain_s": ("--drain-seconds", args.drain_seconds),
+    }
+    overrides = {name: value for name, (_, value) in given.items() if value is not None}
+    for name, value in overrides.items():
+        if value < 0 or (name == "graceful_timeout" and value == 0):
+            lowest = "1" if name == "graceful_timeout" else "0"
+            raise ConfigError(f"{given[name][0]}={value:g} is out of range: give {lowest} or more.")
+    return dataclasses.replace(from_env, **overrides)
 
 
 def _database(settings: Any) -> Any:
@@ -162,7 +198,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     failures = 0
     with tempfile.TemporaryDirectory(prefix="cgh-cds-evaluate-") as tmp:
         settings = Settings(auth=AuthMode.OFF, database_url=f"sqlite:///{tmp}/evaluate.sqlite3",
-                            instance_path=Path(tmp))
+                            instance_path=Path(tmp), today=today)
         client = create_app(settings).test_client()
         for path in args.files:
             raw = orjson.loads(path.read_bytes())

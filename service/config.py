@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,14 @@ class Settings:
     #: ``CGH_GOVERNANCE_FILE``: modes per recommendation and client (service/governance.py); None: all active.
     governance_path: Path | None = None
     instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
+    #: Where each worker journals its audit records before answering (default: ``audit-spool`` in the instance
+    #: folder). Local disk, kept across restarts of the server: a restarted server replays what it finds there.
+    audit_spool_dir: Path | None = None
     thresholds: PathwayThresholds = field(default_factory=PathwayThresholds)
     testing: bool = False
+    #: The evaluation date when pinned (``cgh-cds evaluate --today D``, revision-2 C20); ``None``: the real date.
+    #: Never read from the environment: a served instance always evaluates as of the real date.
+    today: date | None = None
 
     @property
     def max_body_bytes(self) -> int:
@@ -60,6 +67,10 @@ class Settings:
             return self.database_url
         return f"sqlite:///{self.instance_path / 'cgh-cds.sqlite3'}"
 
+    @property
+    def effective_audit_spool_dir(self) -> Path:
+        return self.audit_spool_dir or self.instance_path / "audit-spool"
+
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -70,10 +81,14 @@ class Settings:
         :raises ConfigError: naming the variable and what it accepts.
         """
         env = os.environ if environ is None else environ
+        if (env.get(_REMOVED_ALT_SESSIONS) or "").strip():
+            raise ConfigError(
+                f"{_REMOVED_ALT_SESSIONS} was removed (clinical revision 2, C1): an adequate PT trial is always "
+                "CGH_PT_MIN_SESSIONS session-dates over CGH_PT_MIN_WEEKS weeks of treatment. Unset it."
+            )
         thresholds = PathwayThresholds(
             pt_min_weeks=_read(env, "CGH_PT_MIN_WEEKS", _positive_int, 8),
             pt_min_sessions=_read(env, "CGH_PT_MIN_SESSIONS", _positive_int, 6),
-            pt_alt_sessions=_read(env, "CGH_PT_ALT_SESSIONS", _positive_int, 12),
             pt_lookback_months=_read(env, "CGH_PT_LOOKBACK_MONTHS", _positive_int, 12),
             new_onset_months=_read(env, "CGH_NEW_ONSET_MONTHS", _positive_int, 12),
             new_onset_age=_read(env, "CGH_NEW_ONSET_AGE", _positive_int, 50),
@@ -94,6 +109,7 @@ class Settings:
             store_comments=_read(env, "CGH_STORE_COMMENTS", _boolean, False),
             governance_path=_read(env, "CGH_GOVERNANCE_FILE", _governance_file, None),
             instance_path=instance,
+            audit_spool_dir=Path(env["CGH_AUDIT_SPOOL_DIR"]) if env.get("CGH_AUDIT_SPOOL_DIR") else None,
             thresholds=thresholds,
         )
         settings.validate()
@@ -106,8 +122,10 @@ class Settings:
                 "CGH_AUTH=required needs CGH_TRUSTED_CLIENTS: the path of a JSON file listing the CDS clients "
                 "you trust (see README, 'Registering an EHR'). For local development set CGH_AUTH=off."
             )
-        if self.thresholds.pt_min_sessions > self.thresholds.pt_alt_sessions:
-            raise ConfigError("CGH_PT_MIN_SESSIONS must not exceed CGH_PT_ALT_SESSIONS.")
+
+
+#: The "or 12 sessions" alternative of the PT trial, dropped by revision-2 C1: refused, never silently ignored.
+_REMOVED_ALT_SESSIONS = "CGH_PT_ALT_SESSIONS"
 
 
 def _read(env: Mapping[str, str], name: str, coerce: Callable[[str, str], T], default: T) -> T:
@@ -214,3 +232,54 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
                 "https://sandbox.cds-hooks.org,http://localhost:3000 (or * for any origin)."
             )
     return origins
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSettings:
+    """How ``cgh-cds serve`` recycles and stops its worker processes (gunicorn), from options or ``CGH_*``.
+
+    :param max_requests: recycle a worker after this many requests (0: never); guards against slow leaks.
+    :param max_requests_jitter: add up to this many requests at random per worker, so workers do not all
+        restart at once (default: a tenth of ``max_requests``).
+    :param graceful_timeout: seconds a stopping worker has to finish its in-flight requests.
+    :param drain_s: on SIGTERM to the master, seconds during which ``/readyz`` answers 503 while requests are
+        still served, before the graceful stop (0: stop at once). Give the load balancer's probe time to see it.
+    """
+
+    max_requests: int = 0
+    max_requests_jitter: int | None = None
+    graceful_timeout: int = 10
+    drain_s: float = 5.0
+
+    @property
+    def jitter(self) -> int:
+        if self.max_requests_jitter is not None:
+            return self.max_requests_jitter
+        return self.max_requests // 10
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ProcessSettings:
+        """``CGH_MAX_REQUESTS``, ``CGH_MAX_REQUESTS_JITTER``, ``CGH_GRACEFUL_TIMEOUT_S``, ``CGH_DRAIN_S``.
+
+        :raises ConfigError: naming the variable and what it accepts.
+        """
+        env = os.environ if environ is None else environ
+        return cls(
+            max_requests=_read(env, "CGH_MAX_REQUESTS", _count, 0),
+            max_requests_jitter=_read(env, "CGH_MAX_REQUESTS_JITTER", _count, None),
+            graceful_timeout=_read(env, "CGH_GRACEFUL_TIMEOUT_S", _positive_int, 10),
+            drain_s=_read(env, "CGH_DRAIN_S", _drain_seconds, 5.0),
+        )
+
+
+def _count(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer; give a whole number (0 turns it off).") from None
+    if value < 0:
+        raise ConfigError(f"{name}={raw!r} must not be negative (0 turns it off).")
+    return value
+
+
+_drain_seconds = _number_between(0, 120, "seconds", "5 (0: stop at once)")

@@ -21,6 +21,7 @@ from service.fhir import load_record
 from service.fhir.request import DataRequest
 from service.governance import Governance
 from service.governance import Mode
+from service.pathway import encounter_is_used
 from service.pathway import evaluate
 from service.pathway import observation_is_used
 from service.pathway.advice import RecommendationId
@@ -77,8 +78,10 @@ def answer_hook(
         service.prefetch,
         timeout_s=runtime.settings.fhir_timeout_s,
         session=runtime.http,
-        # Only the Observations a rule reads are read at all (vital signs and labs are most of a record).
+        # Only the Observations a rule reads are read at all (vital signs and labs are most of a record), and
+        # only the Encounters that may be PT visits or are the visits of a Procedure.
         observation_filter=observation_is_used,
+        encounter_filter=encounter_is_used,
     )
     advice = evaluate(record, service.moment, today, runtime.settings.thresholds)
     # Governance sorts the pathway's advice (the pathway itself knows nothing of modes): "off" advice is
@@ -153,7 +156,7 @@ def warm_up(app: Any) -> None:
             record = load_record(
                 DataRequest(hook=request.hook.value, context=request.context, prefetch=request.prefetch),
                 service.prefetch, timeout_s=runtime.settings.fhir_timeout_s, session=runtime.http,
-                observation_filter=observation_is_used,
+                observation_filter=observation_is_used, encounter_filter=encounter_is_used,
             )
         except CdsServiceError:
             continue  # a scenario that needs a FHIR server: another one will warm this service

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,12 +34,21 @@ class RunningService:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers: the master's (``process``) child processes, from /proc."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
 
 @contextmanager
 def running_service(
-    tmp_path: Path, env: dict[str, str] | None = None, *, workers: int = 2, ready_timeout: float = 60.0
+    tmp_path: Path, env: dict[str, str] | None = None, *, workers: int = 2, ready_timeout: float = 60.0,
+    args: Sequence[str] = (),
 ) -> Iterator[RunningService]:
-    """``cgh-cds serve`` with ``env`` on top of a clean CGH_* environment; stopped (SIGTERM) on exit."""
+    """``cgh-cds serve [args]`` with ``env`` on top of a clean CGH_* environment; stopped (SIGTERM) on exit.
+
+    No drain on SIGTERM (``CGH_DRAIN_S=0``) unless ``env`` sets one: tests stop at once.
+    """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CGH_") and k != "PROMETHEUS_MULTIPROC_DIR"}
@@ -49,6 +59,7 @@ def running_service(
             "CGH_DATABASE_URL": f"sqlite:///{tmp_path / 'service.sqlite3'}",
             "CGH_INSTANCE_PATH": str(tmp_path / "instance"),
             "CGH_AUDIT_KEY": "integration-test-key",
+            "CGH_DRAIN_S": "0",
         }
     )
     full_env.update(env or {})
@@ -59,7 +70,7 @@ def running_service(
         subprocess.run([str(CLI), "db", "upgrade"], cwd=REPO_ROOT, env=full_env, check=True, capture_output=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+            [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *args],
             cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         )
     service = RunningService(base_url, process, log_path)

@@ -9,9 +9,10 @@ Validation strategy, chosen for speed. Measured on the 2 MB Synthea bundle of ``
 top of ~10 ms of JSON parsing, where a full R4B model of its 141 Observations alone costs ~35 ms.
 
 1. Entries are filtered by ``resourceType`` first (Patient, Condition, Procedure, ServiceRequest,
-   MedicationRequest, Observation; and for draft orders also DSTU2 ``MedicationOrder`` and STU3
-   ``ProcedureRequest``). Everything else (Claims, Encounters, EOBs: most of a Synthea bundle) is ignored
-   without being looked at.
+   MedicationRequest, Observation, Encounter; and for draft orders also DSTU2 ``MedicationOrder`` and STU3
+   ``ProcedureRequest``). Everything else (Claims, EOBs: most of a Synthea bundle) is ignored without being
+   looked at. Encounters are read for PT visits and PT regions (revision-2 C2, C3): with an
+   ``encounter_filter``, only those it accepts (PT visits) and those a Procedure names as its ``encounter``.
 2. Then by patient: ``subject`` (or DSTU2 ``patient``) must resolve to ``Patient/<context.patientId>``.
    References may be ``Type/id``, absolute URLs (``.../Patient/id[/_history/n]``) or ``urn:uuid:`` fullUrls
    resolved within the Bundle that carries them; ``urn:uuid:<patientId>`` also matches when the Patient is
@@ -47,7 +48,6 @@ from service.fhir.elements import InvalidElementError
 from service.fhir.elements import annotation_texts
 from service.fhir.elements import as_list
 from service.fhir.elements import codeable_concept
-from service.fhir.elements import codeable_concepts
 from service.fhir.elements import concept_code
 from service.fhir.elements import fhir_date
 from service.fhir.elements import fhir_datetime
@@ -56,6 +56,7 @@ from service.fhir.elements import quantity
 from service.fhir.elements import string
 from service.fhir.record import ConditionFacts
 from service.fhir.record import DoseFacts
+from service.fhir.record import EncounterFacts
 from service.fhir.record import MedicationRequestFacts
 from service.fhir.record import ObservationFacts
 from service.fhir.record import OrderFacts
@@ -67,7 +68,9 @@ from service.fhir.record import ServiceRequestFacts
 #: Bundles inside Bundles (batch-response of searchsets) are read this deep; deeper ones are ignored.
 MAX_BUNDLE_DEPTH = 3
 
-_PATIENT_RESOURCES = frozenset({"Condition", "Procedure", "ServiceRequest", "MedicationRequest", "Observation"})
+_PATIENT_RESOURCES = frozenset(
+    {"Condition", "Procedure", "ServiceRequest", "MedicationRequest", "Observation", "Encounter"}
+)
 _ORDER_RESOURCES = frozenset({"ServiceRequest", "ProcedureRequest", "MedicationRequest", "MedicationOrder"})
 
 
@@ -219,12 +222,16 @@ def build_record(
     *,
     notes: Iterable[str] = (),
     observation_filter: Callable[[tuple[Coding, ...]], bool] | None = None,
+    encounter_filter: Callable[[tuple[Coding, ...], tuple[str, ...]], bool] | None = None,
 ) -> PatientRecord:
     """The :class:`PatientRecord` for ``context`` from ``sources`` (prefetch values and fetched pages).
 
     ``notes`` (e.g. "stopped after the page cap") are passed through to the record. ``observation_filter``,
     when given, is asked about each Observation's (valid) code before anything else of it is read; those it
-    declines are left out of the record, not counted as skipped. Never raises.
+    declines are left out of the record, not counted as skipped. ``encounter_filter`` likewise sees each
+    Encounter's (valid) ``type`` and ``serviceType`` codings and texts; an Encounter it declines is still read
+    when a Procedure of the record names it as its ``encounter`` (a real record holds a hundred visits, of which
+    the pathway asks about PT visits and the visits of its procedures). Never raises.
     """
     patient_ref = f"Patient/{context.patient_id}"
     skips = _Skips()
@@ -242,6 +249,7 @@ def build_record(
     # Read, skipped or another patient's: the same resource under several keys is looked at (and counted) once.
     seen: set[str] = set()
     seen_idless: set[int] = set()
+    declined_encounters: list[Entry] = []
     for entry in entries:
         resource_type = entry.resource.get("resourceType")
         if resource_type == "Patient":
@@ -273,9 +281,21 @@ def build_record(
                 codings, _ = codeable_concept(entry.resource.get("code"), "code")
                 if not observation_filter(codings):
                     continue
+            if encounter_filter is not None and resource_type == "Encounter":
+                types, type_texts = _encounter_types(entry.resource)
+                if not encounter_filter(types, type_texts):
+                    declined_encounters.append(entry)
+                    continue
             facts[resource_type][entry.ref] = _READERS[resource_type](reader, entry)
         except InvalidElementError as error:
             skips.add(resource_type, error.element)
+    visited = {p.encounter for p in facts["Procedure"].values() if p.encounter is not None}
+    for entry in declined_encounters:
+        if entry.ref is not None and entry.ref in visited:
+            try:
+                facts["Encounter"][entry.ref] = reader.encounter(entry)
+            except InvalidElementError as error:
+                skips.add("Encounter", error.element)
 
     draft_orders: list[OrderFacts] = []
     seen_orders: set[str] = set()
@@ -314,6 +334,7 @@ def build_record(
         selections=context.selections,
         skipped=skips.total,
         notes=tuple(notes) + skips.notes(),
+        encounters=ordered("Encounter"),
     )
 
 
@@ -374,29 +395,56 @@ class _Reader:
         codings, text = _code(resource.get("code"))
         outcome, outcome_text = codeable_concept(resource.get("outcome"), "outcome")
         notes = annotation_texts(resource.get("note"), "note")
+        body_site, body_site_texts = _concepts(resource.get("bodySite"), "bodySite")
+        reason_codings, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
+        encounters = _references(resource.get("encounter"), "encounter", entry)
         assert entry.ref is not None
         return ProcedureFacts(
             ref=entry.ref,
             codings=codings,
             status=string(resource.get("status"), "status"),
             performed=_choice_date(resource, "performed"),
-            body_site=codeable_concepts(resource.get("bodySite"), "bodySite"),
+            body_site=body_site,
             text=text,
             outcome=outcome,
             notes=((outcome_text,) if outcome_text else ()) + notes,
+            body_site_texts=body_site_texts,
+            reason_codings=reason_codings,
+            reason_texts=reason_texts,
+            reason_refs=_references(resource.get("reasonReference"), "reasonReference", entry),
+            based_on=_references(resource.get("basedOn"), "basedOn", entry),
+            encounter=encounters[0] if encounters else None,
+        )
+
+    def encounter(self, entry: Entry) -> EncounterFacts:
+        resource = entry.resource
+        types, type_texts = _encounter_types(resource)
+        reason_codings, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
+        diagnoses: list[Any] = []
+        for diagnosis in as_list(resource.get("diagnosis")):
+            if not isinstance(diagnosis, dict):
+                raise InvalidElementError("diagnosis")
+            diagnoses.append(diagnosis.get("condition"))
+        assert entry.ref is not None
+        return EncounterFacts(
+            ref=entry.ref,
+            status=string(resource.get("status"), "status"),
+            types=types,
+            type_texts=type_texts,
+            start=period_start(resource.get("period"), "period"),
+            reason_codings=reason_codings,
+            reason_texts=reason_texts,
+            reason_refs=_references(resource.get("reasonReference"), "reasonReference", entry)
+            + _references(diagnoses, "diagnosis.condition", entry),
+            based_on=_references(resource.get("basedOn"), "basedOn", entry),
         )
 
     def service_request(self, entry: Entry) -> ServiceRequestFacts:
         resource = entry.resource
         codings, text = _code(resource.get("code"))
-        reason_refs: list[str] = []
-        for reason in as_list(resource.get("reasonReference")):
-            if not isinstance(reason, dict):
-                raise InvalidElementError("reasonReference")
-            reference = string(reason.get("reference"), "reasonReference.reference")
-            resolved = normalise_reference(reference, entry.full_urls) if reference else None
-            if resolved:
-                reason_refs.append(resolved)
+        body_site, body_site_texts = _concepts(resource.get("bodySite"), "bodySite")
+        reason_codings, reason_texts = _concepts(resource.get("reasonCode"), "reasonCode")
+        reason_refs = _references(resource.get("reasonReference"), "reasonReference", entry)
         assert entry.ref is not None
         return ServiceRequestFacts(
             ref=entry.ref,
@@ -405,10 +453,13 @@ class _Reader:
             intent=string(resource.get("intent"), "intent"),
             authored=fhir_datetime(resource.get("authoredOn"), "authoredOn"),
             occurrence=_choice_date(resource, "occurrence"),
-            body_site=codeable_concepts(resource.get("bodySite"), "bodySite"),
+            body_site=body_site,
             text=text,
             notes=annotation_texts(resource.get("note"), "note"),
-            reason_refs=tuple(reason_refs),
+            reason_refs=reason_refs,
+            reason_codings=reason_codings,
+            reason_texts=reason_texts,
+            body_site_texts=body_site_texts,
         )
 
     def medication_request(self, entry: Entry) -> MedicationRequestFacts:
@@ -481,6 +532,7 @@ class _Reader:
             value_unit=unit,
             value_codings=value_codings,
             value_text=value_string or value_concept_text,
+            part_of=_references(resource.get("partOf"), "partOf", entry),
         )
 
 
@@ -553,12 +605,43 @@ def _positive_number(value: Any) -> float | None:
     return None
 
 
+def _references(value: Any, element: str, entry: Entry) -> tuple[str, ...]:
+    """The ``Type/id`` of each resolvable Reference in ``value`` (a Reference or an array of them)."""
+    refs: list[str] = []
+    for item in as_list(value):
+        if not isinstance(item, dict):
+            raise InvalidElementError(element)
+        reference = string(item.get("reference"), f"{element}.reference")
+        resolved = normalise_reference(reference, entry.full_urls) if reference else None
+        if resolved:
+            refs.append(resolved)
+    return tuple(refs)
+
+
 def _code(value: Any, element: str = "code") -> tuple[tuple[Coding, ...], str | None]:
     """Codings and a readable name: the concept's text, else the first coding display."""
     codings, text = codeable_concept(value, element)
     if text is None:
         text = next((coding.display for coding in codings if coding.display), None)
     return codings, text
+
+
+def _encounter_types(resource: dict[str, Any]) -> tuple[tuple[Coding, ...], tuple[str, ...]]:
+    """``Encounter.type`` and ``serviceType``: codings and texts."""
+    types, type_texts = _concepts(resource.get("type"), "type")
+    service_types, service_texts = _concepts(resource.get("serviceType"), "serviceType")
+    return types + service_types, type_texts + service_texts
+
+
+def _concepts(value: Any, element: str) -> tuple[tuple[Coding, ...], tuple[str, ...]]:
+    """The codings and the texts of a CodeableConcept array (or of a lone CodeableConcept)."""
+    codings: list[Coding] = []
+    texts: list[str] = []
+    for item in as_list(value):
+        item_codings, item_text = codeable_concept(item, element)
+        codings.extend(item_codings)
+        texts.extend([item_text] if item_text else [])
+    return tuple(codings), tuple(texts)
 
 
 def _choice_date(resource: dict[str, Any], name: str) -> date | None:
@@ -581,4 +664,5 @@ _READERS: Mapping[str, Callable[[_Reader, Entry], Any]] = {
     "ServiceRequest": _Reader.service_request,
     "MedicationRequest": _Reader.medication_request,
     "Observation": _Reader.observation,
+    "Encounter": _Reader.encounter,
 }

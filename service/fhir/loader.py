@@ -71,6 +71,7 @@ def load_record(
     session: requests.Session | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
     observation_filter: Callable[[tuple[Coding, ...]], bool] | None = None,
+    encounter_filter: Callable[[tuple[Coding, ...], tuple[str, ...]], bool] | None = None,
 ) -> PatientRecord:
     """The patient's record for ``request``, from its prefetch and, for what is missing, its ``fhirServer``.
 
@@ -80,6 +81,7 @@ def load_record(
         is used when omitted.
     :param max_pages: pages read per key, following ``next`` links.
     :param observation_filter: which Observation codes the caller reads (see :func:`build_record`).
+    :param encounter_filter: which Encounter types the caller reads (see :func:`build_record`).
     :raises BadRequestError: the context is unusable, or ``fhirServer`` is needed but not an acceptable URL.
     :raises FhirDataUnavailableError: a key's data could not be obtained; the message names the key(s).
     """
@@ -125,6 +127,7 @@ def load_record(
         (value for key in templates for value in sources[key]),
         notes=notes,
         observation_filter=observation_filter,
+        encounter_filter=encounter_filter,
     )
     log.debug(
         "record built: fetched=%s paged=%s skipped=%d in %.1f ms",

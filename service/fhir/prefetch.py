@@ -1,6 +1,6 @@
 """Prefetch templates and CDS Hooks 2.0 prefetch-token substitution.
 
-The six templates are what every service declares in discovery and what the FHIR fallback runs against
+The seven templates are what every service declares in discovery and what the FHIR fallback runs against
 ``fhirServer`` when a key is missing. They use only the CDS Hooks 2.0 token syntax (``{{context.x}}`` and
 the four ``{{userXxxId}}`` tokens, spec §1.D items 16-19) and the recommended query subset (read, search by
 ``patient``, token equality, ``_count``, ``_sort``). The relative-date limits of ``reference.md`` §2.1
@@ -30,6 +30,8 @@ PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
         "servicerequests": ("ServiceRequest?patient={{context.patientId}}&status=active,completed,draft&_count=100"),
         "medicationrequests": ("MedicationRequest?patient={{context.patientId}}&status=active,draft&_count=100"),
         "observations": "Observation?patient={{context.patientId}}&_sort=-date&_count=100",
+        # revision-2 C3: PT visits recorded as Encounters, and the visits whose reasons document a PT region.
+        "encounters": "Encounter?patient={{context.patientId}}&_sort=-date&_count=100",
     }
 )
 

@@ -49,6 +49,14 @@ class ProcedureFacts:
     #: ``Procedure.outcome`` codings and text, and free-text notes, for block-response detection.
     outcome: tuple[Coding, ...] = ()
     notes: tuple[str, ...] = ()
+    #: What the PT region is read from (revision-2 C2): ``bodySite`` texts, ``reasonCode`` codings and texts,
+    #: ``reasonReference`` / ``basedOn`` / ``encounter`` as ``Type/id``.
+    body_site_texts: tuple[str, ...] = ()
+    reason_codings: tuple[Coding, ...] = ()
+    reason_texts: tuple[str, ...] = ()
+    reason_refs: tuple[str, ...] = ()
+    based_on: tuple[str, ...] = ()
+    encounter: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,10 @@ class ServiceRequestFacts:
     text: str | None = None
     notes: tuple[str, ...] = ()
     reason_refs: tuple[str, ...] = ()
+    #: ``reasonCode`` codings and texts and ``bodySite`` texts (the region of a PT referral, revision-2 C2).
+    reason_codings: tuple[Coding, ...] = ()
+    reason_texts: tuple[str, ...] = ()
+    body_site_texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,27 @@ class ObservationFacts:
     value_unit: str | None = None
     value_codings: tuple[Coding, ...] = ()
     value_text: str | None = None
+    #: ``partOf`` references (``Type/id``): the Procedure a block-relief outcome belongs to (revision-2 C16).
+    part_of: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EncounterFacts:
+    """An Encounter: a PT visit when its type or serviceType says so (revision-2 C3), and the visit a
+    Procedure happened in (its reasons and diagnoses document the PT region, C2)."""
+
+    ref: str
+    status: str | None = None
+    #: ``type`` and ``serviceType`` codings, and their texts.
+    types: tuple[Coding, ...] = ()
+    type_texts: tuple[str, ...] = ()
+    #: Start of ``period`` (or its end when only that is known).
+    start: date | None = None
+    reason_codings: tuple[Coding, ...] = ()
+    reason_texts: tuple[str, ...] = ()
+    #: ``reasonReference`` and ``diagnosis.condition`` references, ``Type/id``.
+    reason_refs: tuple[str, ...] = ()
+    based_on: tuple[str, ...] = ()
 
 
 OrderFacts = ServiceRequestFacts | MedicationRequestFacts
@@ -129,3 +162,4 @@ class PatientRecord:
     selections: frozenset[str] = field(default_factory=frozenset)
     skipped: int = 0
     notes: tuple[str, ...] = ()
+    encounters: tuple[EncounterFacts, ...] = ()

@@ -12,6 +12,7 @@ from service.pathway.advice import RecommendationId
 from service.pathway.advice import SuggestionKind
 from service.pathway.advice import Trigger
 from service.pathway.engine import evaluate
+from service.pathway.facts import encounter_is_used
 from service.pathway.facts import observation_is_used
 from service.pathway.thresholds import PathwayThresholds
 
@@ -23,6 +24,7 @@ __all__ = [
     "RecommendationId",
     "SuggestionKind",
     "Trigger",
+    "encounter_is_used",
     "evaluate",
     "observation_is_used",
 ]

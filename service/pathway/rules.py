@@ -16,19 +16,28 @@ from datetime import date
 from types import MappingProxyType
 
 from service.fhir.record import ConditionFacts
+from service.fhir.record import EncounterFacts
 from service.fhir.record import ObservationFacts
 from service.fhir.record import ProcedureFacts
+from service.fhir.record import ServiceRequestFacts
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import Moment
 from service.pathway.advice import RecommendationId
 from service.pathway.advice import SuggestionKind
 from service.pathway.advice import Trigger
-from service.pathway.facts import DISSECTION_CONCERN
+from service.pathway.facts import CERVICAL
+from service.pathway.facts import DISSECTION_WORKUP
 from service.pathway.facts import ESCALATION_KINDS
+from service.pathway.facts import HEAD_INJURY
 from service.pathway.facts import IMAGING_KINDS
+from service.pathway.facts import IMMUNOSUPPRESSION
+from service.pathway.facts import MALIGNANCY
+from service.pathway.facts import MALIGNANCY_HISTORY
+from service.pathway.facts import MEDICATION_OVERUSE
 from service.pathway.facts import MIGRAINE
 from service.pathway.facts import NEW_ONSET_OLDER_ADULT
+from service.pathway.facts import OTHER_REGION
 from service.pathway.facts import PREGNANCY_NEW_HEADACHE
 from service.pathway.facts import SIH
 from service.pathway.facts import TRAUMA
@@ -38,6 +47,8 @@ from service.pathway.facts import Finding
 from service.pathway.facts import OrderKind
 from service.pathway.facts import condition_date
 from service.pathway.facts import resource_label
+from service.pathway.terminology import ValueSetId
+from service.pathway.terminology import value_set
 
 ALL_MOMENTS = frozenset(Moment)
 RECORD_REVIEW = frozenset({Moment.RECORD_REVIEW})
@@ -54,17 +65,44 @@ _REFERRAL_SUGGESTIONS = frozenset(
 
 #: Red-flag categories -> red-flags card notes (CATALOGUE.md).
 _RED_FLAG_NOTES: tuple[tuple[frozenset[str], str], ...] = (
-    (frozenset({"dissection", DISSECTION_CONCERN}), "dissection-suspected"),
+    (frozenset({"dissection"}), "dissection-suspected"),
     (frozenset({NEW_ONSET_OLDER_ADULT}), "new-onset-older-adult"),
     (frozenset({PREGNANCY_NEW_HEADACHE}), "pregnancy-new-headache"),
     (frozenset({TRAUMA}), "post-traumatic"),
-    (frozenset({"neurologic-deficit", "stroke"}), "neurologic-deficit"),
+    (frozenset({HEAD_INJURY}), "head-injury"),
+    (frozenset({"neurologic-deficit", "stroke", "vertebrobasilar"}), "neurologic-deficit"),
 )
-#: Red flags that make manipulation an absolute contraindication even when no coded contraindication says so
-#: (reference.md §2.6: suspected cervical artery dissection). Coded red flags that are also contraindications
-#: (dissection, deficit, instability, myelopathy, spinal infection, trauma) carry their tier from the value set.
-_ABSOLUTE_RED_FLAGS = frozenset({DISSECTION_CONCERN})
 ABSOLUTE = "absolute"
+RELATIVE = "relative"
+#: Contraindication categories that drop to a warning when the manipulation orders document only a region
+#: other than the neck (revision-2 C19: arterial and instability contraindications).
+_NECK_ONLY_CATEGORIES = frozenset(
+    {"dissection", "vascular-event", "vertebrobasilar", DISSECTION_WORKUP, "congenital-instability", "instability"}
+)
+#: Modality advice follows the flag (revision-2 C09, ACR Appropriateness Criteria): red-flag categories, the
+#: preferred study (an imaging-studies category), the studies that also fit, and the card note that explains.
+_MODALITY: tuple[tuple[frozenset[str], str, frozenset[str], str], ...] = (
+    (frozenset({TRAUMA}), "ct-cervical-spine", frozenset({"ct-cervical-spine"}), "cervical-trauma"),
+    (frozenset({HEAD_INJURY}), "ct-head", frozenset({"ct-head"}), "head-injury"),
+    (frozenset({"dissection", "stroke", "vertebrobasilar"}), "cta-mra", frozenset({"cta-mra"}), "vascular-imaging"),
+    (frozenset({"sah", "thunderclap"}), "ct-head", frozenset({"ct-head", "cta-mra"}), "sah"),
+    (
+        frozenset(
+            {
+                "myelopathy",
+                "neurologic-deficit",
+                "infection",
+                MALIGNANCY,
+                MALIGNANCY_HISTORY,
+                IMMUNOSUPPRESSION,
+                PREGNANCY_NEW_HEADACHE,
+            }
+        ),
+        "mri",
+        frozenset({"mri"}),
+        "mri-flags",
+    ),
+)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -96,6 +134,22 @@ def _diagnosis(facts: Facts) -> list[Trigger]:
 
 def _procedures(procedures: Iterable[ProcedureFacts], role: str) -> list[Trigger]:
     return [Trigger(p.ref, role, resource_label(p.codings, p.text), p.performed) for p in procedures]
+
+
+def _pt_sessions(facts: Facts) -> list[Trigger]:
+    """The PT course's procedures and PT visits (Encounters, revision-2 C3), role ``pt-session``."""
+    visits: Iterable[EncounterFacts] = facts.pt.visits
+    return [
+        *_procedures(facts.pt.procedures, "pt-session"),
+        *(
+            Trigger(v.ref, "pt-session", resource_label(v.types, v.type_texts[0] if v.type_texts else None), v.start)
+            for v in visits
+        ),
+    ]
+
+
+def _referrals(requests: Iterable[ServiceRequestFacts]) -> list[Trigger]:
+    return [Trigger(r.ref, "pt-referral", resource_label(r.codings, r.text), r.authored) for r in requests]
 
 
 def _observations(observations: Iterable[ObservationFacts]) -> list[Trigger]:
@@ -146,10 +200,19 @@ def _advice(
 
 
 def _missing_trial(facts: Facts) -> str:
+    """What the trial still lacks (revision-2 C1: no session-count-only alternative; C2: documented region)."""
     t = facts.thresholds
-    return (
-        f"an adequate PT trial ({t.pt_min_weeks} weeks and {t.pt_min_sessions} sessions, "
-        f"or {t.pt_alt_sessions} sessions)"
+    trial = f"an adequate PT trial ({t.pt_min_sessions} sessions over {t.pt_min_weeks} weeks of treatment"
+    if facts.pt.course_adequate:
+        return trial + "; region of the PT course not documented)"
+    return trial + ")"
+
+
+def _pt_notes(facts: Facts) -> list[str]:
+    """revision-2 C1, C2: what the PT course leaves undocumented."""
+    pt = facts.pt
+    return (["region-not-documented"] if pt.undocumented_dates and not pt.adequate else []) + (
+        [] if pt.exercise_documented else ["exercise-not-documented"]
     )
 
 
@@ -195,19 +258,25 @@ def differential_diagnosis(facts: Facts) -> Advice | None:
     """R3 ``differential-diagnosis`` (reference.md §2.3 R3, §1.9).
 
     When: CGH is active with a competing diagnosis: migraine, tension-type headache, POTS, orthostatic
-    hypotension, or spontaneous intracranial hypotension / orthostatic headache.
-    Then: info (warning, note ``orthostatic``, for SIH / orthostatic headache): confirm ICHD-3 11.2.1
-    criterion D (not better accounted for by another diagnosis).
+    hypotension, spontaneous intracranial hypotension / orthostatic headache, or medication-overuse headache.
+    Then: info: confirm ICHD-3 11.2.1 criterion D (not better accounted for by another diagnosis). Warning,
+    note ``orthostatic``, for SIH / orthostatic headache; warning, note ``medication-overuse``, for
+    medication-overuse headache (revision-2 C13: plan withdrawal; taper butalbital and opioids).
     """
     if not facts.differentials:
         return None
     categories = {finding.category for finding in facts.differentials}
     orthostatic = SIH in categories
-    notes = (["orthostatic"] if orthostatic else []) + (["migraine"] if MIGRAINE in categories else [])
+    overuse = MEDICATION_OVERUSE in categories
+    notes = (
+        (["orthostatic"] if orthostatic else [])
+        + (["medication-overuse"] if overuse else [])
+        + (["migraine"] if MIGRAINE in categories else [])
+    )
     return _advice(
         facts,
         RecommendationId.DIFFERENTIAL_DIAGNOSIS,
-        Indicator.WARNING if orthostatic else Indicator.INFO,
+        Indicator.WARNING if orthostatic or overuse else Indicator.INFO,
         values={"differentials": _join(f.label for f in facts.differentials)},
         notes=notes,
         triggers=_findings(facts.differentials, "differential"),
@@ -218,18 +287,25 @@ def suspected_confirm_diagnosis(facts: Facts) -> Advice | None:
     """R12 ``suspected-confirm-diagnosis`` (reference.md §2.3 R12, §2.2 cgh_suspected).
 
     When: CGH is suspected (provisional or unverified G44.86, a legacy code, or headache with a cervical
-    disorder) but not confirmed, and no positive diagnostic block has confirmed it (criterion C4).
-    Then: info: confirm against ICHD-3 11.2.1; PT may start; step 4 needs a confirmed diagnosis.
+    disorder) but not confirmed, and controlled cervical medial branch blocks have not confirmed it.
+    Then: info: confirm against ICHD-3 11.2.1; PT may start; step 4 needs a confirmed diagnosis. Note
+    ``block-supports`` when a block has >= 50 % structured relief: it supports the diagnosis (criterion C4,
+    one of the two needed) but does not confirm it (revision-2 C16).
     """
     diagnosis = facts.diagnosis
-    if not diagnosis.suspected or diagnosis.confirmed or facts.diagnostic_block_positive:
+    blocks = facts.diagnostic_blocks
+    if not diagnosis.suspected or diagnosis.confirmed or blocks.confirms:
         return None
     return _advice(
         facts,
         RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS,
         Indicator.INFO,
         values={"basis": _join(diagnosis.basis)},
-        triggers=_condition_triggers(diagnosis.cervical, "cervical-disorder"),
+        notes=["block-supports"] if blocks.supports else [],
+        triggers=[
+            *_condition_triggers(diagnosis.cervical, "cervical-disorder"),
+            *_procedures(blocks.supporting, "diagnostic-block"),
+        ],
     )
 
 
@@ -239,6 +315,8 @@ def pt_first_line(facts: Facts) -> Advice | None:
     When (record review): CGH is active, no red flag, no PT session in the look-back and no active PT
     referral. When (order hooks): an escalation (GON block, percutaneous, refractory, toxin) is among the
     judged orders and there is no PT in the look-back, referral or drafts (note ``escalation-ordered``).
+    PT sessions without a documented region count as PT under way; sessions for another region do not
+    (revision-2 C2, note ``other-region``); a completed PT referral counts (revision-2 C3).
     Then: info: PT for 8-12 weeks first; suggest a PT referral citing the CGH Condition. Note ``prior-block``
     when a block or later step was done without PT.
     """
@@ -246,9 +324,11 @@ def pt_first_line(facts: Facts) -> Advice | None:
         return None
     prior = _prior_steps(facts)
     notes = ["prior-block"] if prior else []
+    if facts.pt.other_region:
+        notes.append("other-region")
     escalations: tuple[DraftOrder, ...] = ()
     if facts.moment is not Moment.RECORD_REVIEW:
-        escalations = facts.judged(*ESCALATION_KINDS)
+        escalations = facts.judged_escalations(*ESCALATION_KINDS)
         if not escalations:
             return None
         notes.append("escalation-ordered")
@@ -270,12 +350,14 @@ def _pt_values(facts: Facts) -> dict[str, str]:
 def pt_trial_in_progress(facts: Facts) -> Advice | None:
     """R6 ``pt-trial-in-progress`` (reference.md §2.3 R6, §2.2 adequate_pt_trial).
 
-    When: at least one PT session-date in the look-back and the trial is not yet adequate (>= 8 weeks and
-    >= 6 session-dates, or >= 12 session-dates; configurable).
-    Then: info: trial in progress (weeks and session-dates shown); reassess at 8-12 weeks.
+    When: at least one PT session-date of the course in the look-back and the course is not yet adequate
+    (>= 6 session-dates over >= 8 weeks of treatment, first to last session; configurable; revision-2 C1).
+    Then: info: trial in progress (weeks of treatment and session-dates shown); reassess at 8-12 weeks. Note
+    ``stopped`` when the last session is >= 4 weeks ago ("no session since ...; resume or document why it
+    stopped"), ``region-not-documented`` (C2), ``exercise-not-documented`` (C1).
     """
     pt = facts.pt
-    if pt.sessions < 1 or pt.adequate:
+    if pt.sessions < 1 or pt.course_adequate:
         return None
     limits = facts.thresholds
     return _advice(
@@ -285,11 +367,12 @@ def pt_trial_in_progress(facts: Facts) -> Advice | None:
         values={
             **_pt_values(facts),
             "pt_first": _iso(pt.first),
+            "pt_last": _iso(pt.last),
             "min_weeks": str(limits.pt_min_weeks),
             "min_sessions": str(limits.pt_min_sessions),
-            "alt_sessions": str(limits.pt_alt_sessions),
         },
-        triggers=_procedures(pt.procedures, "pt-session"),
+        notes=(["stopped"] if pt.stopped else []) + _pt_notes(facts),
+        triggers=_pt_sessions(facts),
     )
 
 
@@ -297,23 +380,43 @@ def pt_document_response(facts: Facts) -> Advice | None:
     """``pt-document-response`` (reference.md §2.2 inadequate_response: "if no outcome data exist, do not
     infer failure").
 
-    When: the PT trial is adequate but there is no usable outcome data (no explicit response, or no baseline
-    and 8-week follow-up headache frequency).
-    Then: info: document the response before any escalation (the service never escalates without it).
+    When: the PT course is adequate but there is no usable outcome data (no explicit response, or no
+    baseline and 8-week follow-up headache frequency, note ``no-outcome``), or the response is inadequate but
+    the course's region is not documented, so it cannot count for escalation (note ``region-not-documented``,
+    revision-2 C2); or a PT referral was completed in the look-back and none of its sessions is on record
+    (note ``course-completed``, revision-2 C3).
+    Then: info: document the response (and the region, the sessions) before any escalation (the service never
+    escalates without it).
     """
-    if not facts.pt.adequate or facts.outcome.has_data:
+    pt = facts.pt
+    if pt.sessions == 0 and pt.completed_referrals:
+        return _advice(
+            facts,
+            RecommendationId.PT_DOCUMENT_RESPONSE,
+            Indicator.INFO,
+            values=_pt_values(facts),
+            notes=["course-completed"],
+            triggers=_referrals(pt.completed_referrals),
+        )
+    outcome = facts.outcome
+    if not pt.course_adequate or (outcome.has_data and (pt.adequate or not outcome.inadequate)):
         return None
     return _advice(
         facts,
         RecommendationId.PT_DOCUMENT_RESPONSE,
         Indicator.INFO,
         values=_pt_values(facts),
-        triggers=_procedures(facts.pt.procedures, "pt-session"),
+        notes=([] if outcome.has_data else ["no-outcome"]) + _pt_notes(facts),
+        triggers=_pt_sessions(facts),
     )
 
 
 def _failed_trial(facts: Facts) -> bool:
-    """An adequate PT trial with a documented inadequate response (the gate of every escalation)."""
+    """An adequate PT trial with a documented inadequate response (the gate of every escalation).
+
+    ``pt.adequate`` counts documented head / neck sessions only: PT without a documented region never
+    unlocks escalation (revision-2 C2).
+    """
     return facts.pt.adequate and facts.outcome.has_data and facts.outcome.inadequate
 
 
@@ -322,8 +425,8 @@ def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
 
     When: no red flag, adequate PT trial, documented inadequate response, and no GON block (nor a later step)
     done yet.
-    Then: info: consider a greater occipital nerve block (diagnostic and short-term therapeutic); suggest the
-    block order citing the CGH Condition.
+    Then: info: consider a greater occipital nerve block (short-term relief; its relief can support, never
+    establish, the diagnosis: revision-2 §2); suggest the block order citing the CGH Condition.
     """
     if not _failed_trial(facts) or facts.steps.step2_done or facts.steps.step3_done:
         return None
@@ -332,7 +435,8 @@ def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
         RecommendationId.ESCALATE_OCCIPITAL_NERVE_BLOCK,
         Indicator.INFO,
         values={**_pt_values(facts), "response": facts.outcome.response or ""},
-        triggers=[*_procedures(facts.pt.procedures, "pt-session"), *_observations(facts.outcome.observations)],
+        notes=[] if facts.pt.exercise_documented else ["exercise-not-documented"],
+        triggers=[*_pt_sessions(facts), *_observations(facts.outcome.observations)],
         suggestions=[SuggestionKind.CREATE_GON_BLOCK],
     )
 
@@ -364,8 +468,8 @@ def escalate_percutaneous(facts: Facts) -> Advice | None:
 def refractory_options(facts: Facts) -> Advice | None:
     """R11 ``refractory-options`` (reference.md §2.3 R11; pathway.md step 4).
 
-    When: no red flag, confirmed diagnosis (or a positive diagnostic block), adequate PT trial, percutaneous
-    step done, response still inadequate.
+    When: no red flag, confirmed diagnosis (a confirmed G44.86, or >= 80 % relief on controlled cervical medial
+    branch blocks: revision-2 C16), adequate PT trial, percutaneous step done, response still inadequate.
     Then: info: RF neurotomy, botulinum toxin A (weak evidence), surgical decompression referral.
     """
     if not _failed_trial(facts) or not facts.steps.step3_done or not facts.confirmed_for_step4:
@@ -391,7 +495,8 @@ def imaging_not_indicated(facts: Facts) -> Advice | None:
     PT yet (note ``no-pt-yet``) propose a PT referral too.
     """
     orders = facts.judged(OrderKind.SPINE_IMAGING, OrderKind.HEAD_IMAGING)
-    if not orders:
+    # revision-2 C08: a history of malignancy or immunosuppression never lets imaging be discouraged.
+    if not orders or facts.red_flags or facts.imaging_history:
         return None
     no_pt = not facts.pt_planned
     suggestions = [SuggestionKind.DELETE_ORDERS] + ([SuggestionKind.CREATE_PT_REFERRAL] if no_pt else [])
@@ -407,58 +512,100 @@ def imaging_not_indicated(facts: Facts) -> Advice | None:
     )
 
 
-def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
-    """R4b ``imaging-red-flag-appropriate`` (reference.md §2.3 R4b, §2.5; ACOG 723).
+def _modality_advice(flags: tuple[Finding, ...], orders: tuple[DraftOrder, ...]) -> tuple[list[str], list[str]]:
+    """The card notes for the flags present, and the preferred studies the drafted orders do not match
+    (revision-2 C09: when the drafted study differs from the preferred one, the card names the preferred one)."""
+    categories = {finding.category for finding in flags}
+    drafted = frozenset(study for order in orders for study in order.studies)
+    studies_vs = value_set(ValueSetId.IMAGING_STUDIES)
+    notes: list[str] = []
+    preferred: list[str] = []
+    for flag_categories, study, fitting, note in _MODALITY:
+        if not flag_categories & categories:
+            continue
+        notes.append(note)
+        if not drafted & fitting:
+            preferred.append(studies_vs.category_label(study) or study)
+    return notes, preferred
 
-    When: imaging (cervical spine, head, or CTA/MRA) is among the judged orders and a red flag is present.
-    Then: info: imaging is appropriate; MRI preferred (note ``pregnancy-mri``: without gadolinium, when
-    pregnant); note ``vascular-imaging`` when CTA/MRA is ordered (dissection suspected).
+
+def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
+    """R4b ``imaging-red-flag-appropriate`` (reference.md §2.3 R4b, §2.5; revision-2 C08, C09; ACR AC).
+
+    When: imaging (cervical spine, head, or CTA/MRA) is among the judged orders and a red flag is present, or a
+    history of malignancy or immunosuppression is recorded whatever the dates (note ``history-only`` when that
+    history is all there is).
+    Then: info: imaging is appropriate; the modality follows the flag (notes ``cervical-trauma``,
+    ``head-injury``, ``vascular-imaging``, ``sah``, ``mri-flags``, ``pregnancy-mri``); when the drafted study
+    differs from the preferred one, note ``preferred-study`` names it (fact ``preferred_study``).
     """
     orders = facts.judged(*IMAGING_KINDS)
-    if not orders or not facts.red_flags:
+    flags = facts.red_flags or facts.imaging_history
+    if not orders or not flags:
         return None
-    vascular = any(f.category == DISSECTION_CONCERN for f in facts.red_flags) or any(
-        OrderKind.VASCULAR_IMAGING in o.kinds for o in orders
-    )
-    notes = (["pregnancy-mri"] if facts.pregnancy.pregnant else []) + (["vascular-imaging"] if vascular else [])
+    notes, preferred = _modality_advice(flags, orders)
+    values = {"red_flags": _join(f.label for f in flags), "orders": _order_list(orders)}
+    if preferred:
+        values["preferred_study"] = _join(preferred, "; ")
+        notes.insert(0, "preferred-study")
+    if facts.pregnancy.pregnant:
+        notes.append("pregnancy-mri")
+    if not facts.red_flags:
+        notes.append("history-only")
     return _advice(
         facts,
         RecommendationId.IMAGING_RED_FLAG_APPROPRIATE,
         Indicator.INFO,
-        values={"red_flags": _join(f.label for f in facts.red_flags), "orders": _order_list(orders)},
+        values=values,
         notes=notes,
-        triggers=[*_findings(facts.red_flags, "red-flag"), *_orders(orders)],
+        triggers=[*_findings(flags, "red-flag"), *_orders(orders)],
         orders=orders,
     )
 
 
+def _manipulation_name(orders: tuple[DraftOrder, ...]) -> str:
+    """"Cervical manipulation" only when an order documents the neck; else "Spinal manipulation" (C19)."""
+    return "Cervical manipulation" if any(order.region == CERVICAL for order in orders) else "Spinal manipulation"
+
+
 def manipulation_contraindicated(facts: Facts) -> Advice | None:
-    """R7 ``manipulation-contraindicated`` (reference.md §2.3 R7, §2.6; IFOMPT framework, AHA/ASA 2014).
+    """R7 ``manipulation-contraindicated`` (reference.md §2.3 R7, §2.6; revision-2 C05, C06, C07, C19).
 
     When: spinal manipulation (chiropractic/osteopathic manipulation, or a PT order documenting a cervical
-    thrust) is among the judged orders and there is a contraindication or a red flag.
-    Then: critical (note ``absolute``) for dissection or vascular pathology, recent trauma or fracture,
-    instability, myelopathy, spinal malignancy or infection, neurological / vascular signs; otherwise warning
-    (note ``relative``: osteoporosis, anticoagulation, connective tissue disease, arterial disease, fusion,
-    inflammatory arthritis, other red flags), naming the reasons; suggest replacing it with a PT referral.
+    thrust) is among the judged orders and there is a contraindication (active, or history for the C05 groups:
+    "history of …, resolved 2023") or a red flag.
+    Then: critical (note ``absolute``) for an absolute-tier contraindication (dissection, stroke/TIA,
+    vertebro-basilar disease, Down syndrome / congenital instability, recent neck trauma, myelopathy, spinal
+    malignancy or infection, neurological signs, a vascular work-up in progress: note ``workup``); otherwise
+    warning (note ``relative``). When every manipulation order documents only a region other than the neck,
+    arterial and instability contraindications drop to the warning tier (note ``other-region``). Suggest
+    replacing it with a PT referral.
     """
     orders = facts.judged(OrderKind.MANIPULATION)
     if not orders or not (facts.contraindications or facts.red_flags):
         return None
-    absolute = any(f.tier == ABSOLUTE for f in facts.contraindications) or any(
-        f.category in _ABSOLUTE_RED_FLAGS for f in facts.red_flags
-    )
-    ranked = sorted(facts.contraindications, key=lambda f: f.tier != ABSOLUTE)
-    reasons = [f.label for f in ranked if f.tier == ABSOLUTE]
-    reasons += [f.label for f in facts.red_flags if f.category in _ABSOLUTE_RED_FLAGS]
-    reasons += [f.label for f in ranked if f.tier != ABSOLUTE]
+    other_region = all(order.region == OTHER_REGION for order in orders)
+
+    def tier(finding: Finding) -> str | None:
+        if other_region and finding.category in _NECK_ONLY_CATEGORIES:
+            return RELATIVE
+        return finding.tier
+
+    absolute = any(tier(f) == ABSOLUTE for f in facts.contraindications)
+    reasons = [f.label for f in facts.contraindications if tier(f) == ABSOLUTE]
+    reasons += [f.label for f in facts.contraindications if tier(f) != ABSOLUTE]
     reasons += [f.label for f in facts.red_flags]
+    notes = [ABSOLUTE if absolute else RELATIVE]
+    if any(f.category == DISSECTION_WORKUP for f in facts.contraindications):
+        notes.append("workup")
+    if other_region and any(f.category in _NECK_ONLY_CATEGORIES for f in facts.contraindications):
+        notes.append("other-region")
     return _advice(
         facts,
         RecommendationId.MANIPULATION_CONTRAINDICATED,
         Indicator.CRITICAL if absolute else Indicator.WARNING,
-        values={"reasons": _join(reasons), "orders": _order_list(orders)},
-        notes=[ABSOLUTE if absolute else "relative"],
+        values={"reasons": _join(reasons), "orders": _order_list(orders), "manipulation": _manipulation_name(orders)},
+        notes=notes,
         triggers=[
             *_findings(facts.contraindications, "contraindication"),
             *_findings(facts.red_flags, "red-flag"),
@@ -470,10 +617,11 @@ def manipulation_contraindicated(facts: Facts) -> Advice | None:
 
 
 def manipulation_risk(facts: Facts) -> Advice | None:
-    """R7b ``manipulation-risk`` (reference.md §2.3 R7b; Fernández-de-las-Peñas & Cuadrado 2014).
+    """R7b ``manipulation-risk`` (reference.md §2.3 R7b; Fernández-de-las-Peñas & Cuadrado 2014; revision-2 C19).
 
     When: spinal manipulation is among the judged orders with no contraindication and no red flag.
-    Then: info: rare serious harms are reported; prefer lower-risk techniques; screen per IFOMPT first.
+    Then: info: rare serious harms are reported; lower-risk techniques are preferred where the evidence is
+    equivalent; screen per IFOMPT first. "Cervical" only when an order documents the neck.
     """
     orders = facts.judged(OrderKind.MANIPULATION)
     if not orders or facts.contraindications or facts.red_flags:
@@ -482,7 +630,7 @@ def manipulation_risk(facts: Facts) -> Advice | None:
         facts,
         RecommendationId.MANIPULATION_RISK,
         Indicator.INFO,
-        values={"orders": _order_list(orders)},
+        values={"orders": _order_list(orders), "manipulation": _manipulation_name(orders)},
         triggers=_orders(orders),
         orders=orders,
     )
@@ -570,28 +718,39 @@ def escalation_premature(facts: Facts) -> Advice | None:
 
     When: among the judged orders, a GON block without an adequate PT trial (R9b); a percutaneous
     intervention without an adequate PT trial and a GON block (R10b); RF, surgery or botulinum toxin without a
-    confirmed diagnosis (or positive diagnostic block) and a completed percutaneous step (R11b).
+    confirmed diagnosis and a completed percutaneous step (R11b); any of them after an adequate trial whose
+    latest response is adequate (revision-2 C17: the current step is working). Earlier steps count within 24
+    months and with a cervical site (facts.steps). A toxin order for another condition is not judged (C18).
     Then: warning naming the early orders, which step each is (notes ``gon-block``, ``percutaneous``,
-    ``refractory``) and what the pathway still lacks (fact ``missing``).
+    ``refractory``, ``current-step-working`` with fact ``latest_response``) and what the pathway still lacks (fact
+    ``missing``).
     """
     pt_adequate = facts.pt.adequate
     steps = facts.steps
     early: list[DraftOrder] = []
     notes: list[str] = []
     missing: list[str] = []
-    gon = facts.judged(OrderKind.GON_BLOCK)
+    values: dict[str, str] = {}
+    working = pt_adequate and facts.outcome.has_data and not facts.outcome.inadequate
+    escalations = facts.judged_escalations(*ESCALATION_KINDS)
+    if working and escalations:
+        early += escalations
+        notes.append("current-step-working")
+        missing.append("an inadequate response to the current step")
+        values["latest_response"] = facts.outcome.response or ""
+    gon = facts.judged_escalations(OrderKind.GON_BLOCK)
     if gon and not pt_adequate:
         early += gon
         notes.append("gon-block")
         missing.append(_missing_trial(facts))
-    percutaneous = facts.judged(OrderKind.PERCUTANEOUS)
+    percutaneous = facts.judged_escalations(OrderKind.PERCUTANEOUS)
     if percutaneous and not (pt_adequate and steps.step2_done):
         early += percutaneous
         notes.append("percutaneous")
         missing += ([] if pt_adequate else [_missing_trial(facts)]) + (
             [] if steps.step2_done else ["a greater occipital nerve block"]
         )
-    refractory = facts.judged(OrderKind.REFRACTORY, OrderKind.TOXIN)
+    refractory = facts.judged_escalations(OrderKind.REFRACTORY, OrderKind.TOXIN)
     if refractory and not (facts.confirmed_for_step4 and steps.step3_done):
         early += refractory
         notes.append("refractory")
@@ -600,16 +759,18 @@ def escalation_premature(facts: Facts) -> Advice | None:
         )
     if not early:
         return None
+    early = list(dict.fromkeys(early))
     return _advice(
         facts,
         RecommendationId.ESCALATION_PREMATURE,
         Indicator.WARNING,
-        values={"orders": _join((o.label for o in early), "; "), "missing": _join(missing, "; ")},
+        values={"orders": _join((o.label for o in early), "; "), "missing": _join(missing, "; "), **values},
         notes=notes,
         triggers=[
             *_orders(early),
-            *_procedures(facts.pt.procedures, "pt-session"),
+            *_pt_sessions(facts),
             *_procedures(_prior_steps(facts), "prior-procedure"),
+            *(_observations(facts.outcome.observations) if working else []),
         ],
         orders=early,
     )

@@ -80,6 +80,7 @@ class ValueSetId(StrEnum):
     CERVICAL_DISORDERS = "cervical-disorders"
     PT_EXERCISE = "pt-exercise"
     PT_REEVALUATION = "pt-reevaluation"
+    PT_THERAPEUTIC_EXERCISE = "pt-therapeutic-exercise"
     MANIPULATION = "manipulation"
     CERVICAL_SPINE_IMAGING = "cervical-spine-imaging"
     NEUROVASCULAR_IMAGING = "neurovascular-imaging"
@@ -89,6 +90,8 @@ class ValueSetId(StrEnum):
     PERCUTANEOUS = "percutaneous"
     REFRACTORY = "refractory"
     BOTULINUM_TOXIN = "botulinum-toxin"
+    CERVICAL_MEDIAL_BRANCH_BLOCK = "cervical-medial-branch-block"
+    CERVICAL_SITE_REQUIRED = "cervical-site-required"
     OPIOIDS = "opioids"
     NSAIDS = "nsaids"
     PARACETAMOL = "paracetamol"
@@ -104,6 +107,8 @@ class ValueSetId(StrEnum):
     DIFFERENTIAL_POTS = "differential-pots"
     DIFFERENTIAL_ORTHOSTATIC_HYPOTENSION = "differential-orthostatic-hypotension"
     DIFFERENTIAL_SIH = "differential-sih"
+    DIFFERENTIAL_MEDICATION_OVERUSE = "differential-medication-overuse"
+    CHRONIC_MIGRAINE = "chronic-migraine"
     PREGNANCY = "pregnancy"
     GESTATIONAL_AGE = "gestational-age"
     PREGNANCY_STATUS_OBSERVATION = "pregnancy-status-observation"
@@ -113,6 +118,14 @@ class ValueSetId(StrEnum):
     RESPONSE_ADEQUATE = "response-adequate"
     BLOCK_RELIEF_OBSERVATION = "block-relief-observation"
     BLOCK_POSITIVE = "block-positive"
+    # Revision-2 C05-C09 (safety): time windows of red flags, history-counted contraindications, study types.
+    RED_FLAGS_RECENT = "red-flags-recent"
+    MALIGNANCY_HISTORY = "malignancy-history"
+    RED_FLAG_EXCLUSIONS = "red-flag-exclusions"
+    MANIPULATION_HISTORY_CONTRAINDICATIONS = "manipulation-history-contraindications"
+    ARTHRODESIS_STATUS = "arthrodesis-status"
+    DIZZINESS = "dizziness"
+    IMAGING_STUDIES = "imaging-studies"
     # revision 2 C10, C12 (medications and pregnancy)
     BUTALBITAL = "butalbital"
     OPIOID_USE_DISORDER_TREATMENT = "opioid-use-disorder-treatment"
@@ -259,6 +272,13 @@ class ValueSet:
     def groups(self, coding: Coding) -> tuple[Group, ...]:
         """The include groups ``coding`` belongs to (empty when not a member)."""
         return tuple(self._groups[index] for index in dict.fromkeys(self._indexes(coding)))
+
+    def category_label(self, category: str) -> str | None:
+        """The plain-language label of the first include grouped under ``category`` (None when none is)."""
+        for group in self._groups:
+            if group.category == category:
+                return group.label
+        return None
 
     def gestational_weeks(self, coding: Coding) -> int | None:
         """The ``gestational-weeks`` of an exactly listed concept, else ``None``."""

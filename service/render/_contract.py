@@ -101,26 +101,35 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
                 "new-onset-older-adult",
                 "pregnancy-new-headache",
                 "post-traumatic",
+                "head-injury",
                 "neurologic-deficit",
             ),
             roles=("red-flag",),
         ),
         R.DIFFERENTIAL_DIAGNOSIS: CardContract(
-            facts=("differentials",), notes=("orthostatic", "migraine"), roles=("differential",)
+            facts=("differentials",), notes=("orthostatic", "medication-overuse", "migraine"), roles=("differential",)
         ),
-        R.SUSPECTED_CONFIRM_DIAGNOSIS: CardContract(facts=("basis",), roles=("cervical-disorder",)),
+        R.SUSPECTED_CONFIRM_DIAGNOSIS: CardContract(
+            facts=("basis",), notes=("block-supports",), roles=("cervical-disorder", "diagnostic-block")
+        ),
         R.PT_FIRST_LINE: CardContract(
-            notes=("prior-block", "escalation-ordered"),
+            notes=("prior-block", "escalation-ordered", "other-region"),
             roles=("prior-procedure",),
             suggestions=(_K.CREATE_PT_REFERRAL,),
         ),
         R.PT_TRIAL_IN_PROGRESS: CardContract(
-            facts=("pt_weeks", "pt_sessions", "pt_first", "min_weeks", "min_sessions", "alt_sessions"),
+            facts=("pt_weeks", "pt_sessions", "pt_first", "pt_last", "min_weeks", "min_sessions"),
+            notes=("stopped", "region-not-documented", "exercise-not-documented"),
             roles=("pt-session",),
         ),
-        R.PT_DOCUMENT_RESPONSE: CardContract(facts=("pt_weeks", "pt_sessions"), roles=("pt-session",)),
+        R.PT_DOCUMENT_RESPONSE: CardContract(
+            facts=("pt_weeks", "pt_sessions"),
+            notes=("course-completed", "region-not-documented", "no-outcome", "exercise-not-documented"),
+            roles=("pt-session", "pt-referral"),
+        ),
         R.ESCALATE_OCCIPITAL_NERVE_BLOCK: CardContract(
             facts=("pt_weeks", "pt_sessions", "response"),
+            notes=("exercise-not-documented",),
             roles=("pt-session", "outcome"),
             suggestions=(_K.CREATE_GON_BLOCK,),
         ),
@@ -134,15 +143,27 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
             suggestions=(_K.DELETE_ORDERS, _K.CREATE_PT_REFERRAL),
         ),
         R.IMAGING_RED_FLAG_APPROPRIATE: CardContract(
-            facts=("red_flags", "orders"), notes=("pregnancy-mri", "vascular-imaging"), roles=("red-flag",)
+            facts=("red_flags", "orders"),
+            notes=(
+                "preferred-study",
+                "cervical-trauma",
+                "head-injury",
+                "vascular-imaging",
+                "sah",
+                "mri-flags",
+                "pregnancy-mri",
+                "history-only",
+            ),
+            note_facts=MappingProxyType({"preferred-study": ("preferred_study",)}),
+            roles=("red-flag",),
         ),
         R.MANIPULATION_CONTRAINDICATED: CardContract(
-            facts=("reasons", "orders"),
-            notes=("absolute", "relative"),
+            facts=("reasons", "orders", "manipulation"),
+            notes=("absolute", "relative", "workup", "other-region"),
             roles=("contraindication", "red-flag"),
             suggestions=(_K.REPLACE_WITH_PT_REFERRAL,),
         ),
-        R.MANIPULATION_RISK: CardContract(facts=("orders",)),
+        R.MANIPULATION_RISK: CardContract(facts=("orders", "manipulation")),
         R.MEDICATION_OPIOID: CardContract(facts=("medications",), notes=("codeine-tramadol-child", "butalbital")),
         R.MEDICATION_SYMPTOMATIC_ONLY: CardContract(
             facts=("medications",),
@@ -152,8 +173,9 @@ CONTRACTS: Final[MappingProxyType[R, CardContract]] = MappingProxyType(
         ),
         R.ESCALATION_PREMATURE: CardContract(
             facts=("orders", "missing"),
-            notes=("gon-block", "percutaneous", "refractory"),
-            roles=("pt-session", "prior-procedure"),
+            notes=("current-step-working", "gon-block", "percutaneous", "refractory"),
+            note_facts=MappingProxyType({"current-step-working": ("latest_response",)}),
+            roles=("pt-session", "prior-procedure", "outcome"),
         ),
         R.BOTULINUM_PREGNANCY: CardContract(facts=("orders",), roles=("pregnancy",)),
     }

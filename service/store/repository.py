@@ -127,42 +127,79 @@ class Store:
         Core bulk inserts, not ORM units of work: the audit runs for every call and the ORM's per-object
         flush cost as much as answering the hook.
         """
-        if not records:
-            return
-        invocation_rows = [
-            {
-                "hook_instance": record.hook_instance,
-                "service_id": record.service_id,
-                "hook": record.hook,
-                "patient_hash": self.patient_hash(record.patient_id),
-                "client_iss": record.client_iss,
-                "received_at": record.received_at,
-                "duration_ms": record.duration_ms,
-                "recommendations": " ".join(
-                    card.recommendation for card in record.cards if card.mode == "active"
-                ),
-                "skipped_resources": record.skipped_resources,
+        if records:
+            self._insert_invocations([self.audit_row(record) for record in records])
+
+    def audit_row(self, record: InvocationRecord) -> dict[str, Any]:
+        """``record`` as it is stored (the patient id hashed), with its cards as ``[uuid, recommendation,
+        indicator, version, mode, suggestions]`` lists: also the form of a line of the audit spool, so it holds no
+        patient id in clear."""
+        return {
+            "hook_instance": record.hook_instance,
+            "service_id": record.service_id,
+            "hook": record.hook,
+            "patient_hash": self.patient_hash(record.patient_id),
+            "client_iss": record.client_iss,
+            "received_at": record.received_at,
+            "duration_ms": record.duration_ms,
+            # The cards returned to the client; silent ones are in cards_issued with their mode.
+            "recommendations": " ".join(card.recommendation for card in record.cards if card.mode == "active"),
+            "skipped_resources": record.skipped_resources,
+            "cards": [
+                [card.uuid, card.recommendation, card.indicator, card.version, card.mode,
+                 " ".join(f"{uuid}={key}" for uuid, key in card.suggestions)]
+                for card in record.cards
+            ],
+        }
+
+    def restore_invocations(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Store the spooled ``rows`` (:meth:`audit_row`, read back from JSON) the database does not hold yet.
+
+        A row is already held when an invocation with the same hook instance, service and reception time
+        exists: the batch that held it was committed before its writer died. Returns how many were stored.
+        """
+        parsed = [{**row, "received_at": _utc(datetime.fromisoformat(row["received_at"]))} for row in rows]
+        if not parsed:
+            return 0
+        with self._reading() as session:
+            held = {
+                (hook_instance, service_id, _utc(received_at))
+                for hook_instance, service_id, received_at in session.execute(
+                    select(Invocation.hook_instance, Invocation.service_id, Invocation.received_at).where(
+                        Invocation.hook_instance.in_({row["hook_instance"] for row in parsed})
+                    )
+                ).all()
             }
-            for record in records
+        missing = [
+            row for row in parsed if (row["hook_instance"], row["service_id"], row["received_at"]) not in held
         ]
+        self._insert_invocations(missing)
+        return len(missing)
+
+    def _insert_invocations(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        invocation_rows = [{key: value for key, value in row.items() if key != "cards"} for row in rows]
         with self._transaction() as session:
             ids = session.execute(
                 insert(Invocation).returning(Invocation.id, sort_by_parameter_order=True), invocation_rows
             ).scalars().all()
             cards: dict[str, dict[str, Any]] = {}
-            for invocation_id, record in zip(ids, records, strict=True):
-                for card in record.cards:
+            for invocation_id, row in zip(ids, rows, strict=True):
+                for uuid, recommendation, indicator, *governance in row["cards"]:
+                    # Spool lines written before cards carried a version and mode have only the first three.
+                    version, mode, suggestions = governance or ("", "active", "")
                     # A client may repeat a hookInstance; the card uuid then repeats and is already known.
-                    cards.setdefault(card.uuid, {
-                        "uuid": card.uuid,
+                    cards.setdefault(uuid, {
+                        "uuid": uuid,
                         "invocation_id": invocation_id,
-                        "service_id": record.service_id,
-                        "recommendation": card.recommendation,
-                        "version": card.version,
-                        "indicator": card.indicator,
-                        "mode": card.mode,
-                        "suggestions": " ".join(f"{uuid}={key}" for uuid, key in card.suggestions),
-                        "issued_at": record.received_at,
+                        "service_id": row["service_id"],
+                        "recommendation": recommendation,
+                        "version": version,
+                        "indicator": indicator,
+                        "mode": mode,
+                        "suggestions": suggestions,
+                        "issued_at": row["received_at"],
                     })
             if cards:
                 session.execute(self._insert_new_cards(), list(cards.values()))

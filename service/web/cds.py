@@ -35,8 +35,10 @@ def discovery() -> Response:
 def invoke(service_id: str) -> Response:
     service = get_service(service_id)
     payload = read_json_body()
-    # The pathway never reads the clock: today's date is decided here, at the edge.
-    body = answer_hook(service, payload, _runtime(), today=date.today(), client_iss=g.get("client_iss"))
+    # The pathway never reads the clock: today's date is decided here, at the edge (pinned by `evaluate --today`).
+    runtime = _runtime()
+    today = runtime.settings.today or date.today()
+    body = answer_hook(service, payload, runtime, today=today, client_iss=g.get("client_iss"))
     return jsonify(body)
 
 

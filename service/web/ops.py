@@ -19,6 +19,7 @@ from prometheus_flask_exporter import PrometheusMetrics
 from service.config import AuthMode
 from service.errors import StoreUnavailableError
 from service.invocation import Runtime
+from service.store.audit import AuditCounters
 
 bp = Blueprint("ops", __name__)
 log = logging.getLogger("service.web")
@@ -39,6 +40,11 @@ def readyz() -> Response | tuple[Response, int]:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
     checks: dict[str, Any] = {"content": "ok", "recommendations": len(runtime.cards)}
     ready = True
+    drain = current_app.extensions.get("cgh_drain")
+    if drain is not None and drain.raised:
+        # The server is stopping: take this replica out of the load balancer; other endpoints still answer.
+        checks["process"] = "draining"
+        ready = False
     try:
         runtime.store.ping()
         checks["database"] = "ok"
@@ -54,8 +60,8 @@ def readyz() -> Response | tuple[Response, int]:
 
 def init_metrics(
     app: Flask,
-) -> tuple[Callable[[str, list[dict[str, Any]]], None], Callable[[int], None], Callable[[int], None]]:
-    """Expose ``/metrics`` (request latency per route and status); return the card, skip and audit-drop counters.
+) -> tuple[Callable[[str, list[dict[str, Any]]], None], Callable[[int], None], AuditCounters]:
+    """Expose ``/metrics`` (request latency per route and status); return the card, skip and audit counters.
 
     Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes to that folder and
     ``/metrics`` aggregates them; otherwise each app gets its own registry (tests build many apps).
@@ -81,7 +87,17 @@ def init_metrics(
     )
 
     dropped_total = Counter(
-        "cgh_audit_dropped_total", "Invocation audit records dropped because the database stayed unavailable",
+        "cgh_audit_dropped_total",
+        "Invocation audit records not written because the database stayed unavailable (the spool keeps them)",
+        registry=registry,
+    )
+    recovered_total = Counter(
+        "cgh_audit_recovered_total",
+        "Invocation audit records the database lacked, written from the spool of a worker that died",
+        registry=registry,
+    )
+    lost_total = Counter(
+        "cgh_audit_lost_total", "Invocation audit records known to be lost (unreadable audit spool lines)",
         registry=registry,
     )
 
@@ -92,7 +108,5 @@ def init_metrics(
     def count_skipped(count: int) -> None:
         skipped_total.inc(count)
 
-    def count_dropped(count: int) -> None:
-        dropped_total.inc(count)
-
-    return count_cards, count_skipped, count_dropped
+    audit = AuditCounters(dropped=dropped_total.inc, recovered=recovered_total.inc, lost=lost_total.inc)
+    return count_cards, count_skipped, audit

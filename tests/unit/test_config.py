@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from service.config import AuthMode
+from service.config import ProcessSettings
 from service.config import Settings
 from service.errors import ConfigError
 
@@ -68,6 +69,46 @@ def test_values_are_coerced_and_normalised() -> None:
     assert settings.thresholds.pt_min_sessions == 5
 
 
-def test_min_sessions_above_alternative_is_rejected() -> None:
-    with pytest.raises(ConfigError, match="CGH_PT_MIN_SESSIONS"):
-        Settings.from_env({"CGH_AUTH": "off", "CGH_PT_MIN_SESSIONS": "20"})
+def test_the_removed_session_count_alternative_is_refused_not_ignored() -> None:
+    # revision-2 C1 dropped "or 12 sessions": a deployment still setting it must hear so at start-up.
+    with pytest.raises(ConfigError, match="CGH_PT_ALT_SESSIONS was removed"):
+        Settings.from_env({"CGH_AUTH": "off", "CGH_PT_ALT_SESSIONS": "12"})
+    assert Settings.from_env({"CGH_AUTH": "off", "CGH_PT_MIN_SESSIONS": "20"}).thresholds.pt_min_sessions == 20
+
+
+def test_process_settings_default_to_no_recycling_and_a_five_second_drain() -> None:
+    process = ProcessSettings.from_env({})
+    assert (process.max_requests, process.jitter, process.graceful_timeout, process.drain_s) == (0, 0, 10, 5.0)
+
+
+def test_process_settings_from_the_environment_with_a_tenth_as_default_jitter() -> None:
+    process = ProcessSettings.from_env({"CGH_MAX_REQUESTS": "5000", "CGH_GRACEFUL_TIMEOUT_S": "20",
+                                        "CGH_DRAIN_S": "0"})
+    assert (process.max_requests, process.jitter, process.graceful_timeout, process.drain_s) == (5000, 500, 20, 0)
+    assert ProcessSettings.from_env({"CGH_MAX_REQUESTS": "100", "CGH_MAX_REQUESTS_JITTER": "0"}).jitter == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("CGH_MAX_REQUESTS", "-1", "must not be negative"),
+        ("CGH_MAX_REQUESTS_JITTER", "lots", "not an integer"),
+        ("CGH_GRACEFUL_TIMEOUT_S", "0", "greater than zero"),
+        ("CGH_DRAIN_S", "600", "between 0 and 120"),
+    ],
+)
+def test_bad_process_settings_name_the_variable(name: str, value: str, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=name) as error:
+        ProcessSettings.from_env({name: value})
+    assert fragment in str(error.value)
+
+
+def test_serve_rejects_a_negative_option_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from service.cli import main
+
+    monkeypatch.setenv("CGH_AUTH", "off")
+    monkeypatch.setenv("CGH_INSTANCE_PATH", str(tmp_path))
+    assert main(["serve", "--drain-seconds", "-1"]) == 2
+    assert "--drain-seconds=-1 is out of range: give 0 or more." in capsys.readouterr().err

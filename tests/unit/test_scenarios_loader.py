@@ -38,7 +38,7 @@ SERVICES = {
     "cgh-order-sign": "order-sign",
 }
 PREFETCH_KEYS = {
-    "patient", "conditions", "procedures", "servicerequests", "medicationrequests", "observations",
+    "patient", "conditions", "procedures", "servicerequests", "medicationrequests", "observations", "encounters",
 }
 PROTOCOL_DIR = "_protocol"
 PLACEHOLDER_SERVER = "http://placeholder.invalid/fhir"

@@ -43,6 +43,7 @@ def _no_cgh_request(hook: str = "patient-view", **context: Any) -> dict[str, Any
             "servicerequests": _empty_bundle(),
             "medicationrequests": _empty_bundle(),
             "observations": None,
+            "encounters": None,
         },
     }
 
@@ -280,3 +281,17 @@ def test_a_lost_database_is_503_and_readiness_fails(app: Flask, client: FlaskCli
     assert feedback.status_code == 503
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["checks"]["database"] == "unreachable"
+
+
+def test_readiness_fails_while_the_server_drains_and_calls_are_still_answered(app: Flask) -> None:
+    from service.draining import DrainFlag
+
+    drain = DrainFlag()
+    app.extensions["cgh_drain"] = drain
+    client = app.test_client()
+    assert client.get("/readyz").status_code == 200
+    drain.raise_flag()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.get_json()["status"] == "not-ready" and ready.get_json()["checks"]["process"] == "draining"
+    assert client.post("/cds-services/cgh-patient-view", json=_no_cgh_request()).status_code == 200

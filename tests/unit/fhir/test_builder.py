@@ -432,3 +432,83 @@ def test_build_record_never_raises_for_any_json(sources: list[Any], draft_orders
     except BadRequestError:
         context = CONTEXT
     assert isinstance(build_record(context, sources), PatientRecord)
+
+
+# --- PT region and PT visits (revision-2 C2, C3) -------------------------------------------------------
+
+
+def test_encounters_are_read_with_types_reasons_and_diagnoses() -> None:
+    encounter = {
+        "resourceType": "Encounter",
+        "id": "e1",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "type": [{"coding": [{"system": "http://snomed.info/sct", "code": "91251008"}], "text": "PT visit"}],
+        "serviceType": {"text": "Physiotherapy"},
+        "subject": {"reference": f"Patient/{PATIENT_ID}"},
+        "period": {"start": "2025-04-02T09:00:00Z", "end": "2025-04-02T10:00:00Z"},
+        "reasonCode": [{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M54.2"}], "text": "Neck"}],
+        "reasonReference": [{"reference": "Condition/c1"}],
+        "diagnosis": [{"condition": {"reference": "Condition/c2"}}],
+        "basedOn": [{"reference": "ServiceRequest/sr1"}],
+    }
+    (read,) = build(searchset(encounter)).encounters
+    assert read.ref == "Encounter/e1" and read.status == "finished" and read.start == date(2025, 4, 2)
+    assert [c.code for c in read.types] == ["91251008"] and read.type_texts == ("PT visit", "Physiotherapy")
+    assert [c.code for c in read.reason_codings] == ["M542"] and read.reason_texts == ("Neck",)
+    assert read.reason_refs == ("Condition/c1", "Condition/c2") and read.based_on == ("ServiceRequest/sr1",)
+
+
+def test_other_patients_encounters_are_ignored() -> None:
+    encounter = {"resourceType": "Encounter", "id": "e2", "status": "finished", "subject": {"reference": "Patient/x"}}
+    assert build(searchset(encounter)).encounters == ()
+
+
+def test_an_encounter_with_an_invalid_type_is_skipped_and_counted() -> None:
+    encounter = {"resourceType": "Encounter", "id": "e3", "subject": {"reference": f"Patient/{PATIENT_ID}"}, "type": 7}
+    record = build(searchset(encounter))
+    assert record.encounters == () and record.skipped == 1
+
+
+def test_procedure_region_elements_are_read() -> None:
+    resource = procedure(
+        "p9",
+        bodySite=[{"coding": [{"system": "http://snomed.info/sct", "code": "45048000"}], "text": "Neck"}],
+        reasonCode=[{"text": "cervicogenic headache"}],
+        reasonReference=[{"reference": "Condition/c1"}],
+        basedOn=[{"reference": "ServiceRequest/sr1"}],
+        encounter={"reference": "Encounter/e1"},
+    )
+    (read,) = build(searchset(resource)).procedures
+    assert read.body_site_texts == ("Neck",) and read.reason_texts == ("cervicogenic headache",)
+    assert (read.reason_refs, read.based_on, read.encounter) == (
+        ("Condition/c1",),
+        ("ServiceRequest/sr1",),
+        "Encounter/e1",
+    )
+
+
+def test_encounter_filter_leaves_out_visits_that_are_neither_pt_nor_a_procedures() -> None:
+    def encounter(resource_id: str, text: str) -> dict[str, Any]:
+        return {"resourceType": "Encounter", "id": resource_id, "status": "finished",
+                "type": [{"text": text}], "subject": {"reference": f"Patient/{PATIENT_ID}"}}
+
+    sources = searchset(
+        encounter("pt", "Physical therapy"),
+        encounter("checkup", "Check up"),
+        encounter("visit-of-a-procedure", "Office visit"),
+        procedure("p1", encounter={"reference": "Encounter/visit-of-a-procedure"}),
+    )
+    asked: list[tuple[str, ...]] = []
+
+    def only_pt(types: tuple[Coding, ...], texts: tuple[str, ...]) -> bool:
+        asked.append(texts)
+        return "Physical therapy" in texts
+
+    record = build_record(CONTEXT, [sources], encounter_filter=only_pt)
+    assert [e.ref for e in record.encounters] == ["Encounter/pt", "Encounter/visit-of-a-procedure"]
+    assert sorted(asked) == [("Check up",), ("Office visit",), ("Physical therapy",)]
+    assert record.skipped == 0
+    assert [e.ref for e in build(sources).encounters] == [
+        "Encounter/checkup", "Encounter/pt", "Encounter/visit-of-a-procedure"
+    ]

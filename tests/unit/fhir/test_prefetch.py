@@ -13,7 +13,7 @@ from service.fhir.prefetch import substitute_tokens
 CONTEXT = {"patientId": "p1", "userId": "Practitioner/doc-7", "encounterId": "e9"}
 
 
-def test_templates_declare_the_six_keys() -> None:
+def test_templates_declare_the_seven_keys() -> None:
     assert set(PREFETCH_TEMPLATES) == {
         "patient",
         "conditions",
@@ -21,7 +21,9 @@ def test_templates_declare_the_six_keys() -> None:
         "servicerequests",
         "medicationrequests",
         "observations",
+        "encounters",
     }
+    assert PREFETCH_TEMPLATES["encounters"].startswith("Encounter?patient={{context.patientId}}")
     assert PREFETCH_TEMPLATES["patient"] == "Patient/{{context.patientId}}"
 
 

@@ -15,6 +15,7 @@ from service.fhir.coding import ICD10CM
 from service.fhir.coding import Coding
 from service.fhir.coding import normalise
 from service.fhir.record import ConditionFacts
+from service.fhir.record import EncounterFacts
 from service.fhir.record import MedicationRequestFacts
 from service.fhir.record import ObservationFacts
 from service.fhir.record import OrderFacts
@@ -86,6 +87,7 @@ MRI_BRAIN = member(VS.HEAD_IMAGING, "70551")
 GON_BLOCK = member(VS.GON_BLOCK, "64405")
 OTHER_NERVE_BLOCK = member(VS.PERIPHERAL_NERVE_BLOCK, "64450")
 FACET_INJECTION = member(VS.PERCUTANEOUS, "64490")
+MEDIAL_BRANCH_BLOCK = member(VS.CERVICAL_MEDIAL_BRANCH_BLOCK, "64490")
 CERVICAL_EPIDURAL = member(VS.PERCUTANEOUS, "62321")
 RF_NEUROTOMY = member(VS.REFRACTORY, "64633")
 BOTOX_PROCEDURE = member(VS.BOTULINUM_TOXIN, "64615")
@@ -101,10 +103,10 @@ APIXABAN = member(VS.ANTICOAGULANTS, "1364430")
 WARFARIN_PRODUCT = member(VS.ANTICOAGULANTS, "855332")
 ANTICOAGULANT_USE = member(VS.ANTICOAGULATION_STATUS, "Z79.01")
 
-VERTEBRAL_DISSECTION = member(VS.RED_FLAGS, "I77.74")
+VERTEBRAL_DISSECTION = member(VS.RED_FLAGS_RECENT, "I77.74")
 DIPLOPIA = member(VS.RED_FLAGS, "H53.2")
-FEVER = member(VS.RED_FLAGS, "R50.9")
-BONE_METASTASIS = member(VS.RED_FLAGS, "C79.51")
+FEVER = member(VS.RED_FLAGS_RECENT, "R50.9")
+BONE_METASTASIS = member(VS.MANIPULATION_HISTORY_CONTRAINDICATIONS, "C79.51")
 HIV = member(VS.IMMUNOSUPPRESSION, "B20")
 WHIPLASH_SPRAIN = member(VS.RECENT_TRAUMA, "S13.4XXA")
 WHIPLASH_SNOMED = member(VS.RECENT_TRAUMA, "39848009")
@@ -117,6 +119,11 @@ MARFAN = member(VS.MANIPULATION_CONTRAINDICATIONS, "Q87.40")
 
 MIGRAINE = member(VS.DIFFERENTIAL_MIGRAINE, "G43.909")
 MIGRAINE_SNOMED = member(VS.DIFFERENTIAL_MIGRAINE, "124171000119105")
+MIGRAINE_SNOMED_GENERAL = member(VS.DIFFERENTIAL_MIGRAINE, "37796009")
+MEDICATION_OVERUSE = member(VS.DIFFERENTIAL_MEDICATION_OVERUSE, "G44.41")
+CHRONIC_MIGRAINE = member(VS.CHRONIC_MIGRAINE, "G43.709")
+CHRONIC_MIGRAINE_WITH_AURA = member(VS.CHRONIC_MIGRAINE, "G43.E09")
+CHRONIC_MIGRAINE_SNOMED = member(VS.CHRONIC_MIGRAINE, "124171000119105")
 TENSION_TYPE = member(VS.DIFFERENTIAL_TENSION_TYPE, "G44.209")
 POTS = member(VS.DIFFERENTIAL_POTS, "G90.A")
 ORTHOSTATIC_HYPOTENSION = member(VS.DIFFERENTIAL_ORTHOSTATIC_HYPOTENSION, "I95.1")
@@ -208,6 +215,11 @@ def procedure(
     outcome: Iterable[Coding] = (),
     text: str | None = None,
     ref: str | None = None,
+    body_site_texts: Iterable[str] = (),
+    reason_codings: Iterable[Coding] = (),
+    reason_refs: Iterable[str] = (),
+    based_on: Iterable[str] = (),
+    encounter: str | None = None,
 ) -> ProcedureFacts:
     return ProcedureFacts(
         ref=ref or _ref("Procedure"),
@@ -218,13 +230,52 @@ def procedure(
         text=text,
         outcome=tuple(outcome),
         notes=tuple(notes),
+        body_site_texts=tuple(body_site_texts),
+        reason_codings=tuple(reason_codings),
+        reason_refs=tuple(reason_refs),
+        based_on=tuple(based_on),
+        encounter=encounter,
     )
 
 
-def pt_course(dates: Iterable[date], codes: Iterable[Coding] = (PT_EXERCISE,)) -> tuple[ProcedureFacts, ...]:
-    """One completed PT procedure per code per date (several billing lines on one visit)."""
+#: The body site a PT course for the headache documents (revision-2 C2); ``region=None`` leaves it out.
+NECK = "Neck"
+
+
+def pt_course(
+    dates: Iterable[date], codes: Iterable[Coding] = (PT_EXERCISE,), *, region: str | None = NECK
+) -> tuple[ProcedureFacts, ...]:
+    """One completed PT procedure per code per date (several billing lines on one visit), its body site
+    ``region`` (the neck unless told otherwise; ``None``: no region documented)."""
     listed = tuple(codes)
-    return tuple(procedure(code, when) for when in dates for code in listed)
+    sites = (region,) if region is not None else ()
+    return tuple(procedure(code, when, body_site_texts=sites) for when in dates for code in listed)
+
+
+def pt_visit(
+    start: date | None,
+    *,
+    status: str | None = "finished",
+    types: Iterable[Coding] = (),
+    type_text: str | None = "Physical therapy visit",
+    reason_codings: Iterable[Coding] = (),
+    reason_texts: Iterable[str] = (),
+    reason_refs: Iterable[str] = (),
+    based_on: Iterable[str] = (),
+    ref: str | None = None,
+) -> EncounterFacts:
+    """A (PT, by its type text unless told otherwise) Encounter."""
+    return EncounterFacts(
+        ref=ref or _ref("Encounter"),
+        status=status,
+        types=tuple(types),
+        type_texts=(type_text,) if type_text else (),
+        start=start,
+        reason_codings=tuple(reason_codings),
+        reason_texts=tuple(reason_texts),
+        reason_refs=tuple(reason_refs),
+        based_on=tuple(based_on),
+    )
 
 
 def weekly_sessions(count: int, first: date) -> list[date]:
@@ -240,6 +291,8 @@ def observation(
     value_coding: Coding | None = None,
     status: str | None = "final",
     ref: str | None = None,
+    part_of: Iterable[str] = (),
+    value_text: str | None = None,
 ) -> ObservationFacts:
     return ObservationFacts(
         ref=ref or _ref("Observation"),
@@ -249,7 +302,20 @@ def observation(
         value_quantity=value,
         value_unit=unit,
         value_codings=(value_coding,) if value_coding is not None else (),
+        value_text=value_text,
+        part_of=tuple(part_of),
     )
+
+
+def block_relief(block: ProcedureFacts, percent: float, *, linked: bool = True) -> ObservationFacts:
+    """Structured relief after ``block`` (revision-2 C16): ``partOf`` the block, or only dated the same day."""
+    return observation(
+        BLOCK_RELIEF, block.performed, percent, unit="%", part_of=(block.ref,) if linked else ()
+    )
+
+
+#: The procedure's own name documenting a cervical level (revision-2 C17: a cervical site).
+CERVICAL_LEVEL = "Cervical medial branch block, right C2-C3"
 
 
 def headache_days(effective: date, value: float) -> ObservationFacts:
@@ -262,15 +328,22 @@ def service_request(
     text: str | None = None,
     notes: Iterable[str] = (),
     ref: str | None = None,
+    authored: date | None = TODAY,
+    reason_codings: Iterable[Coding] = (),
+    reason_refs: Iterable[str] = (),
+    body_site_texts: Iterable[str] = (),
 ) -> ServiceRequestFacts:
     return ServiceRequestFacts(
         ref=ref or _ref("ServiceRequest"),
         codings=tuple(codings),
         status=status,
         intent="order",
-        authored=TODAY,
+        authored=authored,
         text=text,
         notes=tuple(notes),
+        reason_codings=tuple(reason_codings),
+        reason_refs=tuple(reason_refs),
+        body_site_texts=tuple(body_site_texts),
     )
 
 
@@ -298,6 +371,7 @@ def record(
     drafts: Iterable[OrderFacts] = (),
     selections: Iterable[str] = (),
     birth_date: date | None = None,
+    encounters: Iterable[EncounterFacts] = (),
 ) -> PatientRecord:
     return PatientRecord(
         patient=patient(age, deceased=deceased, birth_date=birth_date),
@@ -308,6 +382,7 @@ def record(
         observations=tuple(observations),
         draft_orders=tuple(drafts),
         selections=frozenset(selections),
+        encounters=tuple(encounters),
     )
 
 

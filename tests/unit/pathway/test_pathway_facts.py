@@ -13,7 +13,6 @@ from service.pathway.facts import age
 from service.pathway.facts import classify_order
 from service.pathway.facts import derive_facts
 from service.pathway.facts import diagnosis
-from service.pathway.facts import diagnostic_block_positive
 from service.pathway.facts import months_before
 from service.pathway.facts import onset
 from service.pathway.facts import outcome
@@ -25,8 +24,6 @@ from service.pathway.facts import years_between
 from tests.unit.pathway.builders import ACETAMINOPHEN
 from tests.unit.pathway.builders import ANTICOAGULANT_USE
 from tests.unit.pathway.builders import APIXABAN
-from tests.unit.pathway.builders import BLOCK_POSITIVE
-from tests.unit.pathway.builders import BLOCK_RELIEF
 from tests.unit.pathway.builders import CERVICAL_SPONDYLOSIS
 from tests.unit.pathway.builders import CERVICALGIA
 from tests.unit.pathway.builders import CGH
@@ -207,7 +204,8 @@ def test_session_dates_count_dates_not_billing_lines() -> None:
 def test_reevaluation_counts_for_the_start_date_not_for_sessions() -> None:
     procedures = (procedure(PT_REEVAL, weeks_ago(9)), *pt_course(weekly_sessions(3, weeks_ago(4))))
     trial = pt_trial(record(procedures=procedures), TODAY, LIMITS)
-    assert trial.first == weeks_ago(9) and trial.weeks == 9 and trial.sessions == 3
+    # revision-2 C1: weeks are the span of treatment, first (the re-evaluation) to last session, week 1 counted.
+    assert trial.first == weeks_ago(9) and trial.last == weeks_ago(2) and trial.weeks == 8 and trial.sessions == 3
 
 
 def test_evaluation_counts_as_a_session() -> None:
@@ -247,18 +245,24 @@ def test_one_day_short_of_eight_weeks_is_not_adequate() -> None:
 
 
 def test_five_session_dates_over_eight_weeks_is_not_adequate_six_is() -> None:
-    five = pt_trial(record(procedures=pt_course(weekly_sessions(5, weeks_ago(9)))), TODAY, LIMITS)
-    six = pt_trial(record(procedures=pt_course(weekly_sessions(6, weeks_ago(9)))), TODAY, LIMITS)
-    assert (five.sessions, five.adequate) == (5, False)
-    assert (six.sessions, six.adequate) == (6, True)
+    six_dates = [weeks_ago(9), weeks_ago(8), weeks_ago(7), weeks_ago(5), weeks_ago(4), weeks_ago(2)]
+    five = pt_trial(record(procedures=pt_course(six_dates[:3] + six_dates[4:])), TODAY, LIMITS)
+    six = pt_trial(record(procedures=pt_course(six_dates)), TODAY, LIMITS)
+    assert (five.sessions, five.weeks, five.adequate) == (5, 8, False)
+    assert (six.sessions, six.weeks, six.adequate) == (6, 8, True)
 
 
-def test_ten_sessions_in_five_weeks_is_not_adequate_twelve_is() -> None:
-    ten = [weeks_ago(5) + (TODAY - days_ago(3 * index)) for index in range(10)]
-    assert not pt_trial(record(procedures=pt_course(ten)), TODAY, LIMITS).adequate
+def test_six_weekly_sessions_span_six_weeks_of_treatment_not_eight() -> None:
+    # revision-2 C1: weeks since the first session no longer count; six weekly sessions are 6 weeks of treatment.
+    trial = pt_trial(record(procedures=pt_course(weekly_sessions(6, weeks_ago(9)))), TODAY, LIMITS)
+    assert (trial.weeks, trial.course_adequate, trial.adequate) == (6, False, False)
+
+
+def test_twelve_sessions_in_five_weeks_is_not_adequate() -> None:
+    # revision-2 C1: the "or 12 sessions" alternative is gone; 12 sessions in 5 weeks is not an 8-week programme.
     twelve = [days_ago(35 - 3 * index) for index in range(12)]
     trial = pt_trial(record(procedures=pt_course(twelve)), TODAY, LIMITS)
-    assert trial.weeks == 5 and trial.adequate
+    assert (trial.sessions, trial.weeks, trial.adequate, trial.course_adequate) == (12, 5, False, False)
 
 
 def test_thresholds_are_configurable() -> None:
@@ -329,7 +333,8 @@ def test_no_pt_means_no_outcome() -> None:
     assert not outcome(r, pt_trial(r, TODAY, LIMITS), TODAY, LIMITS).has_data
 
 
-def test_explicit_treatment_response_decides() -> None:
+def test_explicit_treatment_response_decides_when_it_is_the_latest_follow_up() -> None:
+    """revision-2 C17: the latest follow-up decides, the explicit response on a tie."""
     pt = pt_course(weekly_sessions(8, weeks_ago(12)))
     inadequate = record(
         procedures=pt, observations=[observation(TREATMENT_RESPONSE, days_ago(2), value_coding=RESPONSE_INADEQUATE)]
@@ -339,12 +344,22 @@ def test_explicit_treatment_response_decides() -> None:
         observations=[
             observation(TREATMENT_RESPONSE, days_ago(2), value_coding=RESPONSE_ADEQUATE),
             headache_days(days_ago(90), 12),
-            headache_days(days_ago(1), 12),
+            headache_days(days_ago(3), 12),
         ],
     )
     assert outcome(inadequate, pt_trial(inadequate, TODAY, LIMITS), TODAY, LIMITS).inadequate
     result = outcome(adequate, pt_trial(adequate, TODAY, LIMITS), TODAY, LIMITS)
     assert result.has_data and not result.inadequate
+    later_frequency = record(
+        procedures=pt,
+        observations=[
+            observation(TREATMENT_RESPONSE, days_ago(2), value_coding=RESPONSE_ADEQUATE),
+            headache_days(days_ago(90), 12),
+            headache_days(days_ago(1), 12),
+        ],
+    )
+    result = outcome(later_frequency, pt_trial(later_frequency, TODAY, LIMITS), TODAY, LIMITS)
+    assert result.has_data and result.inadequate
 
 
 def test_entered_in_error_observations_are_ignored() -> None:
@@ -362,33 +377,22 @@ def test_entered_in_error_observations_are_ignored() -> None:
 
 
 def test_completed_gon_block_is_step_two() -> None:
-    assert steps(record(procedures=[procedure(GON_BLOCK, days_ago(30))]), TODAY).step2_done
-    assert not steps(record(procedures=[procedure(GON_BLOCK, days_ago(30), status="not-done")]), TODAY).step2_done
+    assert steps(record(procedures=[procedure(GON_BLOCK, days_ago(30))]), TODAY, LIMITS).step2_done
+    not_done = procedure(GON_BLOCK, days_ago(30), status="not-done")
+    assert not steps(record(procedures=[not_done]), TODAY, LIMITS).step2_done
 
 
 def test_other_nerve_block_is_gon_only_with_occipital_site() -> None:
     plain = procedure(OTHER_NERVE_BLOCK, days_ago(30))
     occipital = procedure(OTHER_NERVE_BLOCK, days_ago(30), text="Lesser occipital nerve block")
-    assert not steps(record(procedures=[plain]), TODAY).step2_done
-    assert steps(record(procedures=[occipital]), TODAY).step2_done
+    assert not steps(record(procedures=[plain]), TODAY, LIMITS).step2_done
+    assert steps(record(procedures=[occipital]), TODAY, LIMITS).step2_done
 
 
 def test_percutaneous_is_step_three() -> None:
-    result = steps(record(procedures=[procedure(FACET_INJECTION, days_ago(30))]), TODAY)
+    cervical = procedure(FACET_INJECTION, days_ago(30), text="Cervical facet joint injection, C2-C3")
+    result = steps(record(procedures=[cervical]), TODAY, LIMITS)
     assert result.step3_done and not result.step2_done
-
-
-def test_diagnostic_block_positive_from_observation_or_procedure_text() -> None:
-    assert diagnostic_block_positive(
-        record(observations=[observation(BLOCK_RELIEF, days_ago(5), 50)]), (), TODAY, LIMITS
-    )
-    assert not diagnostic_block_positive(
-        record(observations=[observation(BLOCK_RELIEF, days_ago(5), 49)]), (), TODAY, LIMITS
-    )
-    block = procedure(FACET_INJECTION, days_ago(5), notes=["85% relief for 6 hours"])
-    assert diagnostic_block_positive(record(), (block,), TODAY, LIMITS)
-    coded = procedure(GON_BLOCK, days_ago(5), outcome=[BLOCK_POSITIVE])
-    assert diagnostic_block_positive(record(), (coded,), TODAY, LIMITS)
 
 
 # ------------------------------------------------------------------------------------------------ red flags
@@ -432,11 +436,13 @@ def test_pregnancy_with_new_headache_is_a_red_flag_old_headache_is_not() -> None
     assert not _flags(old)
 
 
-def test_drafted_vascular_imaging_is_a_dissection_concern_even_unselected() -> None:
+def test_drafted_vascular_imaging_is_never_a_red_flag() -> None:
+    """revision-2 C07: an order is never a red flag by itself."""
     cta = service_request(CTA_NECK)
     mri = service_request(MRI_CSPINE)
     r = record(cgh(), drafts=[cta, mri], selections=[mri.ref])
-    assert _flags(r, Moment.ORDER_SELECT) == {"dissection-concern"}
+    assert _flags(r, Moment.ORDER_SELECT) == set()
+    assert _flags(r, Moment.ORDER_SIGN) == set()
 
 
 def test_coded_red_flags_carry_their_category() -> None:
@@ -445,7 +451,10 @@ def test_coded_red_flags_carry_their_category() -> None:
     from tests.unit.pathway.builders import VERTEBRAL_DISSECTION
 
     r = record(cgh(), condition(VERTEBRAL_DISSECTION), condition(DIPLOPIA), condition(HIV))
-    assert _flags(r) == {"dissection", "neurologic-deficit", "immunosuppression"}
+    # revision-2 C08: immunosuppression counts only with a new or changed headache.
+    assert _flags(r) == {"dissection", "neurologic-deficit"}
+    new = record(cgh(onset=weeks_ago(3)), condition(VERTEBRAL_DISSECTION), condition(DIPLOPIA), condition(HIV))
+    assert _flags(new) == {"dissection", "neurologic-deficit", "immunosuppression"}
 
 
 def test_inactive_red_flag_condition_does_not_count() -> None:

@@ -35,11 +35,15 @@ from service.fhir.record import ProcedureFacts
 from service.fhir.record import ServiceRequestFacts
 from service.pathway import Moment
 from service.pathway import evaluate
+from service.pathway.advice import SuggestionKind
+from service.pathway.facts import derive_facts
 from service.pathway.terminology import ValueSetId as VS
 from service.pathway.terminology import all_value_sets
 from service.pathway.terminology import value_set
+from service.scenarios import iter_scenarios
 from service.scenarios import load_scenario
 from service.services import get_service
+from tests.conftest import FIXTURES_DIR
 from tests.unit.pathway.builders import ids
 
 pytestmark = pytest.mark.fuzz
@@ -468,3 +472,285 @@ def test_no_fixture_loses_a_safety_card_under_18(path: Path) -> None:
     today = scenario.reference_date
     child, adult = _aged(record, today, 17), _aged(record, today, 18)
     assert _safety(child, moment, today) == _safety(adult, moment, today)
+
+
+#: Free text that once read as evidence (issue 9: "no relief ... pain 100 %" read as a positive block).
+FREE_TEXT = [
+    "No relief after block, pain 100 % at 30 minutes",
+    "relief 100%",
+    "85% relief for 6 hours, block positive",
+    "diagnostic block positive, 90 % improvement",
+    "greater occipital nerve block done, occipital relief 80%",
+    "cervicogenic headache confirmed",
+    "inadequate response to physical therapy, 10% reduction",
+]
+ESCALATION = {"escalate-occipital-nerve-block", "escalate-percutaneous", "refractory-options"}
+
+
+def _without_free_text(record: PatientRecord) -> PatientRecord:
+    return replace(
+        record,
+        conditions=tuple(replace(c, text=None) for c in record.conditions),
+        procedures=tuple(replace(p, notes=()) for p in record.procedures),
+        observations=tuple(replace(o, value_text=None) for o in record.observations),
+    )
+
+
+def _with_free_text(rng: Random, record: PatientRecord) -> PatientRecord:
+    return replace(
+        record,
+        conditions=tuple(replace(c, text=rng.choice(FREE_TEXT)) for c in record.conditions),
+        procedures=tuple(
+            replace(p, notes=tuple(rng.sample(FREE_TEXT, rng.randint(1, len(FREE_TEXT))))) for p in record.procedures
+        ),
+        observations=tuple(replace(o, value_text=rng.choice(FREE_TEXT)) for o in record.observations),
+    )
+
+
+#: One coding per step code (GON and other nerve blocks, percutaneous, refractory).
+STEP_CODINGS = list(
+    {
+        c.code: c
+        for c in ALL_CODINGS
+        for steps in [(VS.GON_BLOCK, VS.PERIPHERAL_NERVE_BLOCK, VS.PERCUTANEOUS, VS.REFRACTORY)]
+        if any(value_set(vs).contains(c) for vs in steps)
+    }.values()
+)
+FREQUENCY = next(c for c in ALL_CODINGS if c.code == "headache-days-per-month")
+BLOCK_RELIEF = next(c for c in ALL_CODINGS if c.code == "block-relief-percent")
+PT_SESSION = next(c for c in ALL_CODINGS if c.code == "97110")
+PROCEDURE_NAMES = [None, "Cervical medial branch block, C2-C3", "cervical or thoracic; single level", "occipital"]
+
+
+def _escalation_ready(rng: Random, today: date) -> PatientRecord:
+    """An adequate PT trial with a failed (or good) response, then blocks and relief drawn at random: the
+    records where free text could tip escalation or confirmation."""
+    first = today - timedelta(weeks=20)
+    sessions = tuple(
+        ProcedureFacts(f"Procedure/pt{week}", (PT_SESSION,), "completed", first + timedelta(weeks=week))
+        for week in range(10)
+    )
+    blocks = tuple(
+        ProcedureFacts(
+            f"Procedure/b{index}",
+            (rng.choice(STEP_CODINGS),),
+            "completed",
+            today - timedelta(days=rng.randint(0, 800)),
+            (),
+            rng.choice(PROCEDURE_NAMES),
+        )
+        for index in range(rng.randint(1, 4))
+    )
+    relief = tuple(
+        ObservationFacts(
+            f"Observation/r{index}",
+            (BLOCK_RELIEF,),
+            "final",
+            rng.choice([block.performed for block in blocks]),
+            rng.choice([None, 40.0, 60.0, 90.0]),
+            rng.choice([None, "%"]),
+            part_of=rng.choice([(), (rng.choice(blocks).ref,)]),
+        )
+        for index in range(rng.randint(0, 3))
+    )
+    frequency = (
+        ObservationFacts("Observation/f0", (FREQUENCY,), "final", first - timedelta(days=7), 12.0),
+        ObservationFacts("Observation/f1", (FREQUENCY,), "final", today - timedelta(days=7), rng.choice([4.0, 10.0])),
+    )
+    return PatientRecord(
+        patient=PatientFacts("Patient/p", date(1980, 1, 1)),
+        procedures=sessions + blocks,
+        observations=relief + frequency,
+    )
+
+
+@PROPERTY
+@given(
+    seeded,
+    pick(CGH_CODINGS),
+    moments,
+    st.dates(min_value=date(2015, 1, 1), max_value=date(2030, 1, 1)),
+    st.booleans(),
+)
+def test_free_text_never_escalates_or_confirms(
+    rng: Random, cgh: Coding, moment: Moment, today: date, escalation_ready: bool
+) -> None:
+    """revision-2 C16 / issue 9 item 3: notes, outcome text and Condition text never escalate or confirm.
+
+    The same record with and without free text (generated records, and records one step from escalation):
+    the diagnosis, the steps, the block evidence and the response are the same; free text adds no escalation
+    card and never silences the confirm-the-diagnosis card.
+    """
+    generated = _escalation_ready(rng, today) if escalation_ready else random_record(rng, ALL_CODINGS)
+    verification = rng.choice(["confirmed", "provisional", None])
+    diagnosis = ConditionFacts("Condition/cgh", (cgh,), clinical_status="active", verification_status=verification)
+    plain = _without_free_text(replace(generated, conditions=(*generated.conditions, diagnosis)))
+    texted = _with_free_text(rng, plain)
+    before = derive_facts(plain, moment, today)
+    after = derive_facts(texted, moment, today)
+    assert after.diagnosis.confirmed == before.diagnosis.confirmed
+    assert after.diagnosis.suspected == before.diagnosis.suspected
+    assert after.confirmed_for_step4 == before.confirmed_for_step4
+    assert [p.ref for p in after.diagnostic_blocks.supporting] == [p.ref for p in before.diagnostic_blocks.supporting]
+    assert [p.ref for p in (*after.steps.gon_blocks, *after.steps.percutaneous)] == [
+        p.ref for p in (*before.steps.gon_blocks, *before.steps.percutaneous)
+    ]
+    assert (after.outcome.has_data, after.outcome.inadequate) == (before.outcome.has_data, before.outcome.inadequate)
+    with_text, without_text = ids(evaluate(texted, moment, today)), ids(evaluate(plain, moment, today))
+    assert ESCALATION & with_text <= ESCALATION & without_text
+    if "suspected-confirm-diagnosis" in without_text:
+        assert "suspected-confirm-diagnosis" in with_text
+
+
+def _fixture_records() -> list[tuple[str, PatientRecord, Moment, date]]:
+    """Every fixture with prefetched data, as the record the service builds from it."""
+    cases = []
+    for scenario in iter_scenarios(FIXTURES_DIR):
+        prefetch = scenario.request.get("prefetch")
+        if scenario.path.parent.name == "_protocol" or not prefetch:
+            continue
+        context = parse_context(scenario.request["context"])
+        record = build_record(context, [value for value in prefetch.values() if value is not None])
+        moment = get_service(scenario.service).moment
+        cases.append((str(scenario.path.relative_to(FIXTURES_DIR)), record, moment, scenario.reference_date))
+    return cases
+
+
+FIXTURE_RECORDS = _fixture_records()
+
+
+@pytest.mark.parametrize(
+    ("name", "record", "moment", "today"), FIXTURE_RECORDS, ids=[case[0] for case in FIXTURE_RECORDS]
+)
+def test_free_text_never_escalates_or_confirms_on_fixtures(
+    name: str, record: PatientRecord, moment: Moment, today: date
+) -> None:
+    """The never-do property over every fixture: free text added anywhere changes no escalation or
+    confirmation (revision-2 C16, issue 9 item 3)."""
+    plain = _without_free_text(record)
+    without_text = ids(evaluate(plain, moment, today))
+    for seed in range(3):
+        texted = _with_free_text(Random(seed), plain)
+        facts, before = derive_facts(texted, moment, today), derive_facts(plain, moment, today)
+        assert facts.confirmed_for_step4 == before.confirmed_for_step4, name
+        assert facts.diagnostic_blocks.supports == before.diagnostic_blocks.supports, name
+        with_text = ids(evaluate(texted, moment, today))
+        assert ESCALATION & with_text <= ESCALATION & without_text, name
+        if "suspected-confirm-diagnosis" in without_text:
+            assert "suspected-confirm-diagnosis" in with_text, name
+
+
+# ------------------------------------------------------------------ revision-2 never-do properties (safety)
+#: Red flags as EHRs send them, SNOMED-coded ones included (revision-2 C08): any time while active, and dated
+#: within 12 months (arterial events, SAH, thunderclap, fever) whatever their clinical status.
+SAFETY_FLAG_CODINGS = [
+    c for c in ALL_CODINGS if value_set(VS.RED_FLAGS).contains(c) or value_set(VS.RED_FLAGS_RECENT).contains(c)
+]
+#: History-only red flags (revision-2 C08): a history of malignancy or a malignancy code in remission.
+HISTORY_CODINGS = [
+    coding
+    for coding in (
+        normalise(ICD10CM, "Z85.3", "Personal history of malignant neoplasm of breast"),
+        normalise(ICD10CM, "Z853", None),
+        normalise(ICD10CM, "C50.911", "Malignant neoplasm of right female breast"),
+        normalise("http://snomed.info/sct", "x-no-code", "History of cancer"),
+    )
+    if coding is not None
+]
+ORDER_MOMENTS = st.sampled_from([Moment.ORDER_SELECT, Moment.ORDER_SIGN])
+IMAGING_CODINGS = [c for c in ALL_CODINGS if value_set(VS.IMAGING_STUDIES).contains(c)]
+
+
+def _imaging_discouraged(record: PatientRecord, moment: Moment, today: date) -> bool:
+    """imaging-not-indicated, or any card proposing to delete a drafted imaging order."""
+    studies = value_set(VS.IMAGING_STUDIES)
+    imaging = {order.ref for order in record.draft_orders if studies.contains_any(order.codings)}
+    for item in evaluate(record, moment, today):
+        if item.recommendation.value == "imaging-not-indicated":
+            return True
+        if SuggestionKind.DELETE_ORDERS in item.suggestions and imaging & set(item.orders):
+            return True
+    return False
+
+
+def _with_imaging(record: PatientRecord, imaging: Coding) -> PatientRecord:
+    order = ServiceRequestFacts("ServiceRequest/imaging", (imaging,), "draft")
+    return replace(
+        record,
+        draft_orders=(*record.draft_orders, order),
+        selections=record.selections | {order.ref},
+    )
+
+
+@PROPERTY
+@given(
+    seeded,
+    pick(SAFETY_FLAG_CODINGS),
+    pick(CGH_CODINGS),
+    pick(IMAGING_CODINGS),
+    ORDER_MOMENTS,
+    st.dates(min_value=date(1950, 1, 1), max_value=date(2100, 1, 1)),
+    st.integers(0, 300),
+)
+def test_never_discourage_imaging_with_a_red_flag(
+    rng: Random, flag: Coding, cgh: Coding, imaging: Coding, moment: Moment, today: date, days_ago: int
+) -> None:
+    """revision-2 never-do: no imaging-not-indicated and no deletion of imaging while a red flag is present
+    (a flag dated within the last 300 days, active; SNOMED-coded flags included)."""
+    record = random_record(rng, ALL_CODINGS)
+    onset = today - timedelta(days=days_ago)
+    flagged = replace(
+        _with_imaging(record, imaging),
+        conditions=(
+            *record.conditions,
+            ConditionFacts("Condition/flag", (flag,), clinical_status="active", onset=onset),
+            ConditionFacts("Condition/cgh", (cgh,), clinical_status="active", verification_status="confirmed"),
+        ),
+    )
+    assert not _imaging_discouraged(flagged, moment, today)
+
+
+@PROPERTY
+@given(
+    seeded,
+    pick(HISTORY_CODINGS),
+    pick(CGH_CODINGS),
+    pick(IMAGING_CODINGS),
+    ORDER_MOMENTS,
+    todays,
+    st.sampled_from(["inactive", "remission", "resolved", "active", None]),
+    any_date,
+)
+def test_never_discourage_imaging_with_a_history_of_malignancy(
+    rng: Random, history: Coding, cgh: Coding, imaging: Coding, moment: Moment, today: date, status: str | None,
+    when: date | None,
+) -> None:
+    """revision-2 C08: a history of malignancy, whatever its dates and status, never lets imaging be
+    discouraged; the imaging order then gets imaging-red-flag-appropriate."""
+    record = random_record(rng, ALL_CODINGS)
+    text = history.display if history.code == "x-no-code" else None
+    codings = () if history.code == "x-no-code" else (history,)
+    historic = replace(
+        _with_imaging(record, imaging),
+        conditions=(
+            *record.conditions,
+            ConditionFacts("Condition/history", codings, text, clinical_status=status, onset=when),
+            ConditionFacts("Condition/cgh", (cgh,), clinical_status="active", verification_status="confirmed"),
+        ),
+    )
+    assert not _imaging_discouraged(historic, moment, today)
+    found = ids(evaluate(historic, moment, today))
+    if found and historic.patient is not None and not historic.patient.deceased:
+        assert "imaging-red-flag-appropriate" in found or "out-of-scope-pediatric" in found
+
+
+@PROPERTY
+@given(seeded, moments, todays)
+def test_an_order_never_raises_a_red_flag(rng: Random, moment: Moment, today: date) -> None:
+    """revision-2 C07: the red flags (and the red-flags card) are the same with or without the drafted orders."""
+    record = random_record(rng, ALL_CODINGS)
+    without = replace(record, draft_orders=(), selections=frozenset())
+    assert derive_facts(record, moment, today).red_flags == derive_facts(without, moment, today).red_flags
+    assert ("red-flags" in ids(evaluate(record, moment, today))) == (
+        "red-flags" in ids(evaluate(without, moment, today))
+    )

@@ -23,9 +23,9 @@ from service.pathway.rules import RULES
 from tests.unit.pathway.builders import ACETAMINOPHEN
 from tests.unit.pathway.builders import ANTICOAGULANT_USE
 from tests.unit.pathway.builders import APIXABAN
-from tests.unit.pathway.builders import BLOCK_RELIEF
 from tests.unit.pathway.builders import BOTOX_HCPCS
 from tests.unit.pathway.builders import BOTOX_PROCEDURE
+from tests.unit.pathway.builders import CERVICAL_LEVEL
 from tests.unit.pathway.builders import CERVICALGIA
 from tests.unit.pathway.builders import CGH_LEGACY_OTHER_HEADACHE
 from tests.unit.pathway.builders import CHIRO_MANIPULATION
@@ -37,6 +37,7 @@ from tests.unit.pathway.builders import FEVER
 from tests.unit.pathway.builders import GON_BLOCK
 from tests.unit.pathway.builders import HEADACHE
 from tests.unit.pathway.builders import IBUPROFEN
+from tests.unit.pathway.builders import MEDIAL_BRANCH_BLOCK
 from tests.unit.pathway.builders import MIGRAINE
 from tests.unit.pathway.builders import MRI_BRAIN
 from tests.unit.pathway.builders import MRI_CSPINE
@@ -50,6 +51,7 @@ from tests.unit.pathway.builders import SIH
 from tests.unit.pathway.builders import TODAY
 from tests.unit.pathway.builders import VERTEBRAL_DISSECTION
 from tests.unit.pathway.builders import adequate_failed_trial
+from tests.unit.pathway.builders import block_relief
 from tests.unit.pathway.builders import by_id
 from tests.unit.pathway.builders import cgh
 from tests.unit.pathway.builders import condition
@@ -58,7 +60,6 @@ from tests.unit.pathway.builders import gestation
 from tests.unit.pathway.builders import headache_days
 from tests.unit.pathway.builders import ids
 from tests.unit.pathway.builders import medication_request
-from tests.unit.pathway.builders import observation
 from tests.unit.pathway.builders import procedure
 from tests.unit.pathway.builders import pt_course
 from tests.unit.pathway.builders import record
@@ -90,7 +91,11 @@ def _catalogue() -> dict[str, dict[str, set[str]]]:
 
 CONTRACT = _catalogue()
 #: Facts present only with a note (CATALOGUE.md: "fact gest_weeks then present").
-OPTIONAL_FACTS = {"medication-symptomatic-only": {"gest_weeks"}}
+OPTIONAL_FACTS = {
+    "medication-symptomatic-only": {"gest_weeks"},
+    "escalation-premature": {"latest_response"},
+    "imaging-red-flag-appropriate": {"preferred_study"},
+}
 
 
 def check_contract(advice: Advice) -> None:
@@ -192,7 +197,7 @@ def test_red_flags_fires_critical_with_notes() -> None:
     advice = run(record(cgh(), condition(VERTEBRAL_DISSECTION), condition(FEVER)))
     flag = advice["red-flags"]
     assert flag.indicator is Indicator.CRITICAL
-    assert flag.facts["red_flags"] == "cervical artery dissection, fever or unexplained weight loss"
+    assert flag.facts["red_flags"] == "cervical artery dissection, fever"
     assert flag.notes == ("dissection-suspected",)
     assert "pt-first-line" not in advice
 
@@ -235,15 +240,19 @@ def test_suspected_confirm_diagnosis_fires_for_suspected() -> None:
     assert "cervical-disorder" in {t.role for t in item.triggers}
 
 
-def test_suspected_confirm_diagnosis_suppressed_when_confirmed_or_block_positive_or_order_hook() -> None:
+def test_suspected_confirm_diagnosis_suppressed_when_confirmed_or_on_order_hook() -> None:
     assert "suspected-confirm-diagnosis" not in run(record(cgh()))
-    positive = record(
-        cgh("provisional"),
-        procedures=[procedure(GON_BLOCK, days_ago(20))],
-        observations=[observation(BLOCK_RELIEF, days_ago(20), 80)],
-    )
-    assert "suspected-confirm-diagnosis" not in run(positive)
     assert "suspected-confirm-diagnosis" not in run(record(cgh("provisional")), Moment.ORDER_SIGN)
+
+
+def test_suspected_confirm_diagnosis_says_a_gon_block_supports_without_confirming() -> None:
+    """revision-2 C16: >= 50 % structured relief after a GON block supports the diagnosis, never confirms it."""
+    block = procedure(GON_BLOCK, days_ago(20))
+    item = run(record(cgh("provisional"), procedures=[block], observations=[block_relief(block, 80)]))[
+        "suspected-confirm-diagnosis"
+    ]
+    assert item.notes == ("block-supports",)
+    assert (block.ref, "diagnostic-block") in {(t.ref, t.role) for t in item.triggers}
 
 
 # ------------------------------------------------------------------------------------------------ R5
@@ -286,14 +295,15 @@ def test_pt_trial_in_progress_fires_before_adequate() -> None:
         "pt_weeks": "6",
         "pt_sessions": "6",
         "pt_first": weeks_ago(6).isoformat(),
+        "pt_last": weeks_ago(1).isoformat(),
         "min_weeks": "8",
         "min_sessions": "6",
-        "alt_sessions": "12",
     }
+    assert item.notes == ()
 
 
 def test_pt_trial_in_progress_suppressed_once_adequate() -> None:
-    advice = run(record(cgh(), procedures=pt_course(weekly_sessions(6, weeks_ago(8)))))
+    advice = run(record(cgh(), procedures=pt_course(weekly_sessions(8, weeks_ago(8)))))
     assert "pt-trial-in-progress" not in advice
 
 
@@ -303,7 +313,9 @@ def test_pt_trial_in_progress_suppressed_once_adequate() -> None:
 def test_pt_document_response_fires_when_adequate_without_outcome_data() -> None:
     advice = run(record(cgh(), procedures=pt_course(weekly_sessions(8, weeks_ago(10)))))
     assert set(advice) == {"pt-document-response"}
-    assert dict(advice["pt-document-response"].facts) == {"pt_weeks": "10", "pt_sessions": "8"}
+    # revision-2 C1: weeks of treatment, first to last session (10 to 3 weeks ago), not first session to today.
+    assert dict(advice["pt-document-response"].facts) == {"pt_weeks": "8", "pt_sessions": "8"}
+    assert advice["pt-document-response"].notes == ("no-outcome",)
 
 
 def test_pt_document_response_suppressed_with_outcome_data() -> None:
@@ -346,7 +358,7 @@ def test_escalate_percutaneous_after_gon_block() -> None:
 def test_escalate_percutaneous_suppressed_without_block_or_after_step_three() -> None:
     pt, obs = adequate_failed_trial()
     assert "escalate-percutaneous" not in run(record(cgh(), procedures=pt, observations=obs))
-    done = (*pt, procedure(GON_BLOCK, days_ago(60)), procedure(FACET_INJECTION, days_ago(30)))
+    done = (*pt, procedure(GON_BLOCK, days_ago(60)), procedure(FACET_INJECTION, days_ago(30), text=CERVICAL_LEVEL))
     assert "escalate-percutaneous" not in run(record(cgh(), procedures=done, observations=obs))
 
 
@@ -355,21 +367,29 @@ def test_escalate_percutaneous_suppressed_without_block_or_after_step_three() ->
 
 def test_refractory_options_for_confirmed_after_step_three() -> None:
     pt, obs = adequate_failed_trial()
-    done = (*pt, procedure(GON_BLOCK, days_ago(60)), procedure(FACET_INJECTION, days_ago(30)))
+    done = (*pt, procedure(GON_BLOCK, days_ago(60)), procedure(FACET_INJECTION, days_ago(30), text=CERVICAL_LEVEL))
     advice = run(record(cgh(), procedures=done, observations=obs))
     assert "refractory-options" in advice and "escalate-percutaneous" not in advice
 
 
-def test_refractory_options_for_suspected_promoted_by_positive_block() -> None:
+def test_refractory_options_for_suspected_confirmed_by_controlled_medial_branch_blocks() -> None:
+    """revision-2 C16: >= 80 % relief on two cervical medial branch blocks confirms; one GON block does not."""
     pt, obs = adequate_failed_trial()
-    done = (*pt, procedure(GON_BLOCK, days_ago(60)), procedure(FACET_INJECTION, days_ago(30)))
-    relief = observation(BLOCK_RELIEF, days_ago(30), 85)
-    assert "refractory-options" in run(record(cgh("provisional"), procedures=done, observations=(*obs, relief)))
+    gon = procedure(GON_BLOCK, days_ago(60))
+    first = procedure(MEDIAL_BRANCH_BLOCK, days_ago(40), text=CERVICAL_LEVEL)
+    second = procedure(MEDIAL_BRANCH_BLOCK, days_ago(30), text=CERVICAL_LEVEL)
+    relief = (block_relief(first, 85), block_relief(second, 90))
+    controlled = record(cgh("provisional"), procedures=(*pt, gon, first, second), observations=(*obs, *relief))
+    assert "refractory-options" in run(controlled)
+    gon_only = record(
+        cgh("provisional"), procedures=(*pt, gon, first), observations=(*obs, block_relief(gon, 100))
+    )
+    assert "refractory-options" not in run(gon_only)
 
 
 def test_refractory_options_suppressed_for_unconfirmed_diagnosis() -> None:
     pt, obs = adequate_failed_trial()
-    done = (*pt, procedure(GON_BLOCK, days_ago(60)), procedure(FACET_INJECTION, days_ago(30)))
+    done = (*pt, procedure(GON_BLOCK, days_ago(60)), procedure(FACET_INJECTION, days_ago(30), text=CERVICAL_LEVEL))
     assert "refractory-options" not in run(record(cgh("provisional"), procedures=done, observations=obs))
 
 
@@ -399,7 +419,9 @@ def test_imaging_not_indicated_never_with_a_red_flag() -> None:
 def test_imaging_red_flag_appropriate_pregnancy_and_vascular_notes() -> None:
     conditions = (cgh(onset=weeks_ago(3)), condition(PREGNANT_INCIDENTAL))
     item = sign(service_request(CTA_NECK), conditions=conditions)["imaging-red-flag-appropriate"]
-    assert item.notes == ("pregnancy-mri", "vascular-imaging")
+    # revision-2 C09: a new headache in pregnancy calls for MRI, so the drafted CTA is not the preferred study.
+    assert item.notes == ("preferred-study", "mri-flags", "pregnancy-mri")
+    assert item.facts["preferred_study"] == "MRI (with contrast as indicated)"
 
 
 def test_imaging_red_flag_appropriate_suppressed_without_imaging_order() -> None:
@@ -498,12 +520,12 @@ def test_escalation_premature_gon_block_without_adequate_trial() -> None:
         "escalation-premature"
     ]
     assert item.notes == ("gon-block",)
-    assert item.facts["missing"] == "an adequate PT trial (8 weeks and 6 sessions, or 12 sessions)"
+    assert item.facts["missing"] == "an adequate PT trial (6 sessions over 8 weeks of treatment)"
 
 
 def test_escalation_premature_suppressed_for_gon_block_after_adequate_trial() -> None:
     assert "escalation-premature" not in sign(
-        service_request(GON_BLOCK), procedures=pt_course(weekly_sessions(6, weeks_ago(8)))
+        service_request(GON_BLOCK), procedures=pt_course(weekly_sessions(8, weeks_ago(8)))
     )
 
 
@@ -529,7 +551,7 @@ def test_escalation_premature_percutaneous_needs_gon_block() -> None:
 
 
 def test_escalation_premature_refractory_suppressed_when_confirmed_after_step_three() -> None:
-    done = (procedure(FACET_INJECTION, days_ago(10)),)
+    done = (procedure(FACET_INJECTION, days_ago(10), text=CERVICAL_LEVEL),)
     assert "escalation-premature" not in sign(service_request(RF_NEUROTOMY), procedures=done)
 
 
@@ -617,6 +639,9 @@ def test_never_escalate_without_documented_inadequate_response() -> None:
 def test_never_imaging_not_indicated_with_any_red_flag_kind() -> None:
     for flag in (condition(FEVER), condition(VERTEBRAL_DISSECTION)):
         assert "imaging-not-indicated" not in sign(service_request(MRI_CSPINE), conditions=(cgh(), flag))
-    assert "imaging-not-indicated" not in sign(service_request(MRI_CSPINE), service_request(CTA_NECK))
+    # revision-2 C07: a drafted CTA is not a red flag; it is never discouraged, the MRI beside it is judged alone.
+    cta = service_request(CTA_NECK)
+    beside = sign(service_request(MRI_CSPINE), cta)
+    assert cta.ref not in beside["imaging-not-indicated"].orders and "red-flags" not in beside
     old = (cgh(onset=days_ago(60)),)
     assert "imaging-not-indicated" not in sign(service_request(MRI_CSPINE), conditions=old, age=72)

@@ -21,9 +21,9 @@ from service.pathway import evaluate
 from service.pathway.terminology import ValueSetId as VS
 from tests.unit.pathway.builders import ANTICOAGULANT_USE
 from tests.unit.pathway.builders import APIXABAN
-from tests.unit.pathway.builders import BLOCK_RELIEF
 from tests.unit.pathway.builders import BOTOX_HCPCS
 from tests.unit.pathway.builders import BOTOX_PROCEDURE
+from tests.unit.pathway.builders import CERVICAL_LEVEL
 from tests.unit.pathway.builders import CERVICAL_SPONDYLOSIS
 from tests.unit.pathway.builders import CERVICALGIA
 from tests.unit.pathway.builders import CGH_LEGACY_CERVICOCRANIAL_DOTLESS
@@ -59,6 +59,7 @@ from tests.unit.pathway.builders import SUMATRIPTAN
 from tests.unit.pathway.builders import TODAY
 from tests.unit.pathway.builders import VERTEBRAL_DISSECTION
 from tests.unit.pathway.builders import WHIPLASH_SPRAIN
+from tests.unit.pathway.builders import block_relief
 from tests.unit.pathway.builders import born_years_ago
 from tests.unit.pathway.builders import by_id
 from tests.unit.pathway.builders import cgh
@@ -68,7 +69,6 @@ from tests.unit.pathway.builders import family
 from tests.unit.pathway.builders import gestation
 from tests.unit.pathway.builders import headache_days
 from tests.unit.pathway.builders import medication_request
-from tests.unit.pathway.builders import observation
 from tests.unit.pathway.builders import procedure
 from tests.unit.pathway.builders import pt_course
 from tests.unit.pathway.builders import record
@@ -148,16 +148,14 @@ def test_s04_after_gon_block_percutaneous() -> None:
 
 
 def test_s05_refractory_with_confirmed_diagnosis() -> None:
-    procedures = (
-        *s03_pt(),
-        procedure(GON_BLOCK, date(2025, 3, 1)),
-        procedure(FACET_INJECTION, date(2025, 3, 4)),
-        procedure(FACET_INJECTION, date(2025, 3, 25)),
-    )
+    # revision-2 C17: the facet codes cover "cervical or thoracic"; the record names the cervical level.
+    first = procedure(FACET_INJECTION, date(2025, 3, 4), text=CERVICAL_LEVEL)
+    second = procedure(FACET_INJECTION, date(2025, 3, 25), text=CERVICAL_LEVEL)
+    procedures = (*s03_pt(), procedure(GON_BLOCK, date(2025, 3, 1)), first, second)
     obs = (
         headache_days(date(2025, 2, 5), 14),
-        observation(BLOCK_RELIEF, date(2025, 3, 4), 85, unit="%"),
-        observation(BLOCK_RELIEF, date(2025, 3, 25), 90, unit="%"),
+        block_relief(first, 85),
+        block_relief(second, 90),
         headache_days(date(2025, 5, 20), 12),
     )
     result = cards(record(cgh(), age=47, procedures=procedures, observations=obs))

@@ -255,7 +255,9 @@ def test_a_note_with_its_own_summary_replaces_the_card_summary(library: CardLibr
 
 def test_no_triggers_means_no_why_section(library: CardLibrary) -> None:
     advice = Advice(
-        RecommendationId.MANIPULATION_RISK, Indicator.INFO, facts=MappingProxyType({"orders": "Chiropractic care"})
+        RecommendationId.MANIPULATION_RISK,
+        Indicator.INFO,
+        facts=MappingProxyType({"orders": "Chiropractic care", "manipulation": "Spinal manipulation"}),
     )
     card = render_one(library, advice)
     assert "Why this card" not in card["detail"]

@@ -125,7 +125,7 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "pt-trial-in-progress.yaml",
         _set("detail", value="Started {pt_start}."),
         r"pt-trial-in-progress\.yaml: detail uses unknown placeholder \{pt_start\}: pt-trial-in-progress facts "
-        r"are alt_sessions, min_sessions, min_weeks, pt_first, pt_sessions, pt_weeks",
+        r"are min_sessions, min_weeks, pt_first, pt_last, pt_sessions, pt_weeks",
     ),
     (
         "placeholder-in-a-card-without-facts",

@@ -16,6 +16,7 @@ from sqlalchemy import text
 
 from service.store import InvocationRecord
 from service.store import Store
+from service.store.audit import AuditCounters
 from service.store.audit import AuditWriter
 from service.store.repository import FeedbackRecord
 from service.store.repository import IssuedCard
@@ -101,7 +102,7 @@ def test_synchronous_mode_writes_before_returning(store: Store) -> None:
 
 def test_a_lost_database_drops_the_batch_and_counts_it(store: Store, tmp_path: Path) -> None:
     dropped: list[int] = []
-    writer = AuditWriter(store, on_dropped=dropped.append)
+    writer = AuditWriter(store, counters=AuditCounters(dropped=dropped.append))
     store.engine = create_engine(f"sqlite:///{tmp_path}/gone/missing.sqlite3")
     store._sessions.configure(bind=store.engine)
     writer.submit(_record())
