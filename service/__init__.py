@@ -6,6 +6,7 @@ store, and registers the blueprints. No app exists at import time.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
@@ -62,7 +63,11 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     audit_key = settings.audit_key or _instance_secret(Path(app.instance_path) / "audit.key")
     store = Store(settings.effective_database_url, audit_key=audit_key)
     prepare_schema(store.engine)  # an out-of-date schema stops start-up: `cgh-cds db upgrade` moves it
-    store.record_governance(digest=governance.digest, source=governance.source, modes=governance.as_json())
+    if store.record_governance(digest=governance.digest, source=governance.source, modes=governance.as_json()):
+        logging.getLogger("service.governance").warning(
+            "governance changed: modes from %s (sha256 %s) now in force", governance.source, governance.digest[:12],
+            extra={"not_active": governance.not_active()},
+        )
     count_cards, count_skipped, audit_counters = ops.init_metrics(app)
     runtime = Runtime(
         settings=settings,

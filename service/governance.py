@@ -89,6 +89,13 @@ class Governance:
                 return override
         return self.site.get(recommendation, Mode.ACTIVE)
 
+    def not_active(self) -> dict[str, str]:
+        """Every site or client mode other than active, as ``{"site:<id>" | "<iss>:<id>": mode}`` (for logs)."""
+        modes = {f"site:{rec}": mode.value for rec, mode in self.site.items() if mode is not Mode.ACTIVE}
+        for iss, overrides in self.clients.items():
+            modes.update({f"{iss}:{rec}": mode.value for rec, mode in overrides.items()})
+        return modes
+
     def as_json(self) -> dict[str, Any]:
         """Canonical form (sorted keys, every recommendation listed for the site): what is hashed and stored."""
         return {
