@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import importlib.util
 import json
 import os
 import platform
@@ -74,6 +75,8 @@ TARGET_LARGE_MS = 100.0
 TARGET_HTTP_SHARE = 0.5
 TARGET_HTTP_P99_MS = 50.0
 TARGET_RSS_MB = 200.0
+#: Issue 13: server CPU per request of a typical hook at most 2x the floor's (auth off).
+TARGET_CPU_VS_FLOOR = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,13 +299,30 @@ def profile_cases(workloads: Sequence[Workload], run: Callable[[Workload], Any])
 
 # -------------------------------------------------------------------------------------------------- HTTP
 
+#: POSTs the body file; counts the answers by HTTP status and prints them at the end ("STATUS <code> <count>"),
+#: so a non-2xx row says which status it got.
 _WRK_SCRIPT = """
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+statuses = {}
 init = function(args)
   local f = assert(io.open(args[1], "rb"))
   wrk.body = f:read("*a")
   f:close()
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
+end
+response = function(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+done = function(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    for code, count in pairs(thread:get("statuses")) do
+      io.write(string.format("STATUS %d %d\\n", code, count))
+    end
+  end
 end
 """
 
@@ -317,16 +337,23 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(url: str, body_path: Path | None, script: Path | None, duration_s: int, connections: int,
-            timeout_s: int = 10) -> dict[str, Any]:
-    """``wrk`` (one thread, ``connections`` connections) POSTing ``body_path`` to ``url`` (GET without one)."""
+            timeout_s: int = 10, server: Server | None = None) -> dict[str, Any]:
+    """``wrk`` (one thread, ``connections`` connections) POSTing ``body_path`` to ``url`` (GET without one).
+
+    With ``server``, also the server's CPU seconds over the run (``cpu_s``) and per answered request.
+    """
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--timeout", f"{timeout_s}s", "--latency"]
     if body_path is not None and script is not None:
         command += ["-s", str(script), url, "--", str(body_path)]
     else:
         command += [url]
+    cpu_before = server.cpu_s() if server else 0.0
     output = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + timeout_s + 30,
                             check=True).stdout
+    cpu_after = server.cpu_s() if server else 0.0
     result: dict[str, Any] = {"non_2xx": 0, "socket_errors": 0}
+    result["statuses"] = {code: int(count) for code, count in re.findall(r"^STATUS (\d+) (\d+)$", output,
+                                                                          re.MULTILINE)}
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     result["rps"] = float(rps.group(1)) if rps else 0.0
     total = re.search(r"(\d+) requests in", output)
@@ -340,7 +367,40 @@ def run_wrk(url: str, body_path: Path | None, script: Path | None, duration_s: i
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     if errors:
         result["socket_errors"] = sum(int(x) for x in errors.groups())
+    if server is not None:
+        result["cpu_s"] = round(cpu_after - cpu_before, 3)
+        result["cpu_ms_per_req"] = (round(result["cpu_s"] * 1000 / result["requests"], 3)
+                                    if result["requests"] else None)
     return result
+
+
+def row_problems(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Every non-2xx answer or socket error of a load row, with its section, row and statuses: a problem."""
+    problems = []
+    for row in rows:
+        bad = {code: n for code, n in row.get("statuses", {}).items() if not 200 <= int(code) < 300}
+        if row.get("non_2xx") or row.get("socket_errors") or bad:
+            problems.append(f"{row.get('section', '?')} row '{row['case']}' ({row.get('path', '')}): "
+                            f"{row.get('non_2xx', 0)} non-2xx answers, statuses {bad or row.get('statuses')}, "
+                            f"{row.get('socket_errors', 0)} socket errors"
+                            + (f"; {row['failure_detail']}" if row.get("failure_detail") else ""))
+    return problems
+
+
+def _merge_statuses(results: Sequence[dict[str, Any]]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for result in results:
+        for code, count in result.get("statuses", {}).items():
+            merged[code] = merged.get(code, 0) + count
+    return merged
+
+
+def _cpu_per_request(results: Sequence[dict[str, Any]]) -> float | None:
+    """Server CPU ms per request over several runs: total CPU over total requests."""
+    requests_ = sum(r["requests"] for r in results)
+    if not requests_ or any("cpu_s" not in r for r in results):
+        return None
+    return round(sum(r["cpu_s"] for r in results) * 1000 / requests_, 3)
 
 
 def stop_process(process: subprocess.Popen[Any], *, timeout_s: float) -> None:
@@ -351,6 +411,22 @@ def stop_process(process: subprocess.Popen[Any], *, timeout_s: float) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_ticks(pid: int, *, with_children: bool) -> int:
+    """utime + stime (and cutime + cstime) of ``pid`` in clock ticks; 0 if it has gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": field 3 (state) is fields[0]
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of proc(5))
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks
 
 
 @dataclasses.dataclass
@@ -365,6 +441,18 @@ class Server:
             return [int(pid) for pid in path.read_text().split()]
         except OSError:
             return []
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) used so far by the master and its workers, live or reaped.
+
+        From ``/proc/<pid>/stat``: the master's utime + stime + cutime + cstime (the last two hold the workers
+        it has already reaped, e.g. recycled by ``max_requests``) plus each live worker's utime + stime. The
+        difference over a run, divided by the requests answered, is the server's CPU per request: unlike
+        req/s, it does not move when the neighbours (or the load tool) take the cores.
+        """
+        master = _stat_ticks(self.process.pid, with_children=True)
+        workers = sum(_stat_ticks(pid, with_children=False) for pid in self.worker_pids())
+        return (master + workers) / _CLOCK_TICKS
 
 
 @contextmanager
@@ -446,13 +534,16 @@ def load_phase(server: Server, targets: Sequence[tuple[str, Workload, str]], tmp
         body_path = tmp / f"body-{abs(hash(workload.body))}.json"
         body_path.write_bytes(workload.body)
         url = server.base_url + path
-        run_wrk(url, body_path, script, warmup_s, concurrency, timeout_s)
-        result = run_wrk(url, body_path, script, duration_s, concurrency, timeout_s)
+        warmup = run_wrk(url, body_path, script, warmup_s, concurrency, timeout_s)
+        result = run_wrk(url, body_path, script, duration_s, concurrency, timeout_s, server=server)
+        result["non_2xx"] += warmup["non_2xx"]  # a bad answer during warm-up is still a bad answer
+        result["socket_errors"] += warmup["socket_errors"]
+        result["statuses"] = _merge_statuses([warmup, result])
         row = {"section": section, "case": label, "path": path, "body_kb": round(workload.size_kb, 1),
                "concurrency": concurrency, **result}
         rows.append(row)
         log(f"  {section} {label:<40} {row['rps']:8.1f} req/s  p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms"
-            f"  non-2xx {row['non_2xx']}")
+            f"  CPU {row.get('cpu_ms_per_req')} ms/req  non-2xx {row['non_2xx']} {row['statuses']}")
     return rows
 
 
@@ -474,12 +565,13 @@ def paired_phase(server: Server, targets: Sequence[tuple[str, Workload, str]], t
         body_path = tmp / f"body-{abs(hash(workload.body))}.json"
         body_path.write_bytes(workload.body)
         floor_url, url = server.base_url + FLOOR_PATH, server.base_url + path
-        run_wrk(floor_url, body_path, script, warmup_s, concurrency)
-        run_wrk(url, body_path, script, warmup_s, concurrency)
+        warmups = [run_wrk(floor_url, body_path, script, warmup_s, concurrency),
+                   run_wrk(url, body_path, script, warmup_s, concurrency)]
         floors, hooks = [], []
         for _ in range(rounds):
-            floors.append(run_wrk(floor_url, body_path, script, slice_s, concurrency))
-            hooks.append(run_wrk(url, body_path, script, slice_s, concurrency))
+            floors.append(run_wrk(floor_url, body_path, script, slice_s, concurrency, server=server))
+            hooks.append(run_wrk(url, body_path, script, slice_s, concurrency, server=server))
+        every = [*warmups, *floors, *hooks]
         ratios = [h["rps"] / f["rps"] for f, h in zip(floors, hooks, strict=True) if f["rps"]]
         row = {
             "section": section, "case": label, "path": path, "body_kb": round(workload.size_kb, 1),
@@ -487,7 +579,11 @@ def paired_phase(server: Server, targets: Sequence[tuple[str, Workload, str]], t
             "rps": round(statistics.median(h["rps"] for h in hooks), 1),
             "p50_ms": round(statistics.median(h["p50_ms"] or 0 for h in hooks), 2),
             "p99_ms": round(statistics.median(h["p99_ms"] or 0 for h in hooks), 2),
-            "non_2xx": sum(h["non_2xx"] for h in hooks),
+            "non_2xx": sum(r["non_2xx"] for r in every),
+            "socket_errors": sum(r["socket_errors"] for r in every),
+            "statuses": _merge_statuses(every),
+            "cpu_ms_per_req": _cpu_per_request(hooks),
+            "floor_cpu_ms_per_req": _cpu_per_request(floors),
             "floor_rps": round(statistics.median(f["rps"] for f in floors), 1),
             "floor_p99_ms": round(statistics.median(f["p99_ms"] or 0 for f in floors), 2),
             "share_of_floor": round(statistics.median(ratios), 3) if ratios else 0.0,
@@ -496,7 +592,8 @@ def paired_phase(server: Server, targets: Sequence[tuple[str, Workload, str]], t
         rows.append(row)
         log(f"  {section} {label:<40} {row['rps']:8.1f} req/s ({row['share_of_floor']:.0%} of floor "
             f"{row['floor_rps']:.0f}; rounds {row['share_per_round']})  p50 {row['p50_ms']} ms  "
-            f"p99 {row['p99_ms']} ms  non-2xx {row['non_2xx']}")
+            f"p99 {row['p99_ms']} ms  CPU {row['cpu_ms_per_req']} ms/req (floor {row['floor_cpu_ms_per_req']})  "
+            f"non-2xx {row['non_2xx']} {row['statuses']}")
     return rows
 
 
@@ -673,6 +770,22 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                                    f"p99 <= {TARGET_HTTP_P99_MS:g} ms at c={row['concurrency']}",
                          "measured": f"{row['share_of_floor']:.0%} of floor, p99 {row['p99_ms']} ms",
                          "holds": holds and row["non_2xx"] == 0})
+    for row in results.get("http", []):
+        if row.get("cpu_ms_per_req") and row.get("floor_cpu_ms_per_req") and "audit write skipped" not in row["case"]:
+            ratio = row["cpu_ms_per_req"] / row["floor_cpu_ms_per_req"]
+            verdicts.append({"target": f"HTTP {row['case']}: server CPU/request <= {TARGET_CPU_VS_FLOOR:g}x the "
+                                       "floor's (auth off)",
+                             "measured": f"{row['cpu_ms_per_req']:.2f} ms vs floor {row['floor_cpu_ms_per_req']:.2f}"
+                                         f" ms ({ratio:.1f}x)",
+                             "holds": ratio <= TARGET_CPU_VS_FLOOR})
+    if results.get("auth"):
+        from bench.auth_load import evaluate_auth_targets
+
+        verdicts += evaluate_auth_targets(results["auth"], results.get("jwt_cost", {}))
+        for row in results["auth"]:
+            if row["mix"] == "mix" and row["auth"] == "off":
+                verdicts.append({"target": f"{row['case']}: p99 <= {TARGET_HTTP_P99_MS:g} ms at c={CONCURRENCY}",
+                                 "measured": f"p99 {row['p99_ms']} ms", "holds": row["p99_ms"] <= TARGET_HTTP_P99_MS})
     peaks = [w["peak_rss_mb"] for key in ("memory_http", "memory_fallback") for w in results.get(key, [])]
     if peaks:
         verdicts.append({"target": f"peak RSS <= {TARGET_RSS_MB:g} MB per worker",
@@ -704,11 +817,13 @@ def render_table(results: dict[str, Any]) -> str:
         lines += ["", f"{title}: wrk c={conc}; floor = POST {FLOOR_PATH} (parse body, answer no cards)"
                   + (f"; CGH_FHIR_TIMEOUT_S={FALLBACK_TIMEOUT_S}; first row: the FHIR server alone"
                      if key == "fallback" else ""),
-                  f"{'case':<40} {'KB':>7} {'req/s':>9} {'% floor':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"]
+                  f"{'case':<40} {'KB':>7} {'req/s':>9} {'% floor':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "
+                  f"{'CPU ms/req':>11} {'floor CPU':>10}"]
         for row in results[key]:
             lines.append(f"{row['case']:<40} {row['body_kb']:>7.1f} {row['rps']:>9.1f} "
                          f"{row.get('share_of_floor', 0):>8.0%} {row['p50_ms']!s:>8} {row['p99_ms']!s:>8} "
-                         f"{row['non_2xx']:>8}"
+                         f"{row['non_2xx']:>8} {row.get('cpu_ms_per_req')!s:>11} "
+                         f"{row.get('floor_cpu_ms_per_req', '')!s:>10}"
                          + (f"  p50 {row['p50_vs_fhir_alone']}x FHIR alone" if "p50_vs_fhir_alone" in row else "")
                          + (f"  floor {row['floor_rps']:.0f} req/s, per round {row['share_per_round']}"
                             if "share_per_round" in row else ""))
@@ -720,6 +835,14 @@ def render_table(results: dict[str, Any]) -> str:
         from bench.audit_cost import render
 
         lines += ["", *render(results["audit"])]
+    if results.get("jwt_cost"):
+        from bench.jwt_cost import render_cost
+
+        lines += ["", *render_cost(results["jwt_cost"])]
+    if results.get("auth"):
+        from bench.auth_load import render_auth
+
+        lines += ["", *render_auth(results["auth"])]
     if results.get("targets"):
         lines += ["", "Targets:"]
         lines += [f"  [{'HOLDS' if t['holds'] else 'MISS '}] {t['target']}: {t['measured']}"
@@ -735,8 +858,8 @@ def render_table(results: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description="cgh-cds performance benchmark")
     parser.add_argument("--quick", action="store_true", help="about a minute instead of about five")
-    parser.add_argument("--only", default="inproc,http,fallback,audit",
-                        help="comma-separated sections: inproc, http, fallback, audit (default: all)")
+    parser.add_argument("--only", default="inproc,http,fallback,audit,auth",
+                        help="comma-separated sections: inproc, http, fallback, audit, auth (default: all)")
     parser.add_argument("--profile", action="store_true",
                         help="also write pyinstrument profiles of the typical and largest cases to bench/profiles/")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -775,6 +898,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         log("audit cost ...")
         results["audit"] = audit_section(quick=args.quick)
+    if "auth" in sections:
+        from bench.auth_load import auth_section
+        from bench.auth_load import postgres_url
+        from bench.jwt_cost import jwt_cost_section
+
+        log("JWT cost in isolation ...")
+        results["jwt_cost"] = jwt_cost_section(quick=args.quick, postgres_url=postgres_url())
+        if importlib.util.find_spec("locust") is None:
+            results["skipped"].append("auth: locust not installed (scripts/bootstrap with the bench extra)")
+        else:
+            log("production-like load (auth on, mixed hooks) ...")
+            results["auth"], problems = auth_section(quick=args.quick, jwt_cost=results["jwt_cost"])
+            results["problems"] += problems
+    for key in ("http", "fallback", "auth"):
+        results["problems"] += row_problems(results.get(key, []))
     results["targets"] = evaluate_targets(results)
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     args.out.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
