@@ -14,7 +14,6 @@ server's CPU per request (master + workers, ``/proc/<pid>/stat``). Beside them, 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
@@ -56,45 +55,60 @@ def run_locust(server: Server, manifest: Path, tmp: Path, *, label: str, duratio
                env_extra: dict[str, str]) -> dict[str, Any]:
     """Locust headless against ``server``; req/s, p50, p99, failures (by status) and server CPU per request."""
     prefix = tmp / f"locust-{abs(hash(label))}"
-    env = {**os.environ, "BENCH_MANIFEST": str(manifest), **env_extra}
+    status_file = Path(f"{prefix}-statuses.json")
+    env = {**os.environ, "BENCH_MANIFEST": str(manifest), "BENCH_STATUS_FILE": str(status_file), **env_extra}
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(CONCURRENCY),
-               "-r", str(CONCURRENCY), "-t", f"{duration_s}s", "--host", server.base_url, "--csv", str(prefix),
-               "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING"]
+               "-r", str(CONCURRENCY), "-t", f"{duration_s}s", "--host", server.base_url,
+               "--json-file", str(prefix), "--only-summary", "--stop-timeout", "10", "--loglevel", "WARNING"]
     cpu_before = server.cpu_s()
     started = time.monotonic()
     completed = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
                                timeout=duration_s + 120, check=False)
     elapsed = time.monotonic() - started
     cpu_s = server.cpu_s() - cpu_before
-    stats_path = Path(f"{prefix}_stats.csv")
-    if not stats_path.exists():
+    stats_path = Path(f"{prefix}.json")
+    if not stats_path.exists() or not status_file.exists():
         raise RuntimeError(f"locust wrote no statistics (exit {completed.returncode}):\n{completed.stderr[-3000:]}")
-    with stats_path.open() as stats_file:
-        aggregated = next(row for row in csv.DictReader(stats_file) if row["Name"] == "Aggregated")
-    failures: dict[str, int] = {}
-    with Path(f"{prefix}_failures.csv").open() as failures_file:
-        for row in csv.DictReader(failures_file):
-            key = f"{row['Name']}: {row['Error']}"
-            failures[key] = failures.get(key, 0) + int(row["Occurrences"])
-    total = int(aggregated["Request Count"])
-    statuses = {}
-    for key, count in failures.items():
-        status = key.rsplit("HTTP ", 1)[-1] if "HTTP " in key else "other"
-        statuses[status] = statuses.get(status, 0) + count
+    entries: list[dict[str, Any]] = json.loads(stats_path.read_text())
+    total = sum(int(e["num_requests"]) for e in entries)
+    if not total:
+        raise RuntimeError(f"locust sent no request in {duration_s} s (exit {completed.returncode}):\n"
+                           f"{completed.stderr[-3000:]}")
+    # Locust keeps response times as a histogram of rounded milliseconds; merge the hooks' and read it.
+    histogram: dict[float, int] = {}
+    for entry in entries:
+        for bucket, count in entry["response_times"].items():
+            histogram[float(bucket)] = histogram.get(float(bucket), 0) + int(count)
+    span_s = max(e["last_request_timestamp"] for e in entries) - min(e["start_time"] for e in entries)
+    statuses: dict[str, int] = json.loads(status_file.read_text())
+    bad = {key: count for key, count in statuses.items() if not key.endswith(": 200")}
+    failures = sum(int(e["num_failures"]) for e in entries)
     return {
         "requests": total,
-        "rps": round(float(aggregated["Requests/s"]), 1),
-        "p50_ms": float(aggregated["50%"]),
-        "p99_ms": float(aggregated["99%"]),
-        "non_2xx": int(aggregated["Failure Count"]),
+        "rps": round(total / span_s, 1) if span_s > 0 else 0.0,
+        "p50_ms": _histogram_percentile(histogram, 50),
+        "p99_ms": _histogram_percentile(histogram, 99),
+        "non_2xx": max(failures, sum(bad.values())),
         "socket_errors": 0,
-        "failure_statuses": statuses,
-        "failure_detail": "; ".join(f"{k} x{v}" for k, v in failures.items()),
+        "failure_statuses": bad,
+        "failure_detail": "; ".join(f"{k} x{v}" for k, v in bad.items()),
         "cpu_s": round(cpu_s, 3),
         # Includes locust's start-up and the users' stop (the server idles then), not the requests' cost.
         "cpu_ms_per_req": round(cpu_s * 1000 / total, 3) if total else None,
         "locust_wall_s": round(elapsed, 1),
     }
+
+
+def _histogram_percentile(histogram: dict[float, int], q: float) -> float:
+    """Nearest-rank percentile of a {value: count} histogram."""
+    total = sum(histogram.values())
+    rank = max(1, round(q / 100 * total + 0.5))
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    return max(histogram)
 
 
 def _checked_with_auth(server: Server, workload: Workload, key: ClientKey | None) -> list[str]:
@@ -165,7 +179,7 @@ def auth_section(*, quick: bool, jwt_cost: dict[str, Any]) -> tuple[list[dict[st
                         cases += [("mix", hooks_manifest, alg, key_env[alg]) for alg in ALGORITHMS]
                     for case, manifest, alg, extra in cases:
                         label = f"{store} {case} auth {alg}"
-                        run_locust(server, manifest, tmp, label=f"{label} warm-up", duration_s=1,
+                        run_locust(server, manifest, tmp, label=f"{label} warm-up", duration_s=2,
                                    env_extra={**extra, **aud_env})
                         result = run_locust(server, manifest, tmp, label=label, duration_s=duration_s,
                                             env_extra={**extra, **aud_env})

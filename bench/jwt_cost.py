@@ -21,7 +21,6 @@ import base64
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -130,6 +129,7 @@ def replay_insert_cost(url: str, label: str, *, inserts: int) -> dict[str, Any]:
     from service.store import Store
 
     store = Store(url, audit_key="bench")
+    store.create_schema()
     try:
         expires = datetime.now(UTC) + timedelta(minutes=6)
         wall: list[float] = []
@@ -169,12 +169,13 @@ def jwt_cost_section(*, quick: bool, postgres_url: str | None) -> dict[str, Any]
     return {"verification": verification, "replay": replay}
 
 
-def render_cost(cost: dict[str, Any], log: Callable[[str], None] | None = None) -> list[str]:
+def render_cost(cost: dict[str, Any]) -> list[str]:
     lines = ["JWT verification in isolation (median CPU of this thread, wall beside it; cached keys):",
              f"{'alg':<7} {'signature us':>13} {'verify() us':>12} {'overhead us':>12} {'verify wall p50/p95 us':>24}"]
     for row in cost["verification"]:
         lines.append(f"{row['alg']:<7} {row['signature_cpu_us']:>13.1f} {row['verify_cpu_us']:>12.1f} "
-                     f"{row['overhead_cpu_us']:>12.1f} {row['verify_wall_us']:>12.1f} / {row['verify_p95_wall_us']:<9.1f}")
+                     f"{row['overhead_cpu_us']:>12.1f} {row['verify_wall_us']:>12.1f} / "
+                     f"{row['verify_p95_wall_us']:<9.1f}")
     lines.append("Replay-cache insert (Store.claim_jti, one fresh jti, durable commit):")
     for row in cost["replay"]:
         lines.append(f"  {row['store']:<11} wall p50 {row['wall_p50_us']:>8.1f} us  p95 {row['wall_p95_us']:>8.1f} us  "

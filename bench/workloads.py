@@ -20,6 +20,7 @@ Stdlib and orjson only, plus the scenario loader.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -35,7 +36,8 @@ from service.scenarios import Scenario
 from service.scenarios import load_scenario
 
 FIXTURES = PROJECT_ROOT / "fhir_fixtures"
-SYNTHEA_DIR = PROJECT_ROOT.parent / "shared" / "realworld" / "synthea-r4"
+#: ``BENCH_SYNTHEA_DIR`` overrides it (a git worktree's parent is not the repository's).
+SYNTHEA_DIR = Path(os.environ.get("BENCH_SYNTHEA_DIR") or PROJECT_ROOT.parent / "shared" / "realworld" / "synthea-r4")
 #: The Synthea patient whose Observations pad the fixtures to the typical size (a small, stable file).
 PAD_SOURCE = "Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json"
 TYPICAL_RESOURCES = 50
