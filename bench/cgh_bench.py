@@ -646,15 +646,15 @@ class FhirServer:
 
 
 @contextmanager
-def fhir_test_server() -> Iterator[FhirServer]:
-    """The Medplum in-memory FHIR server of ``tests/fhir_server`` on a free loopback port."""
+def fhir_test_server(log_path: Path | None = None) -> Iterator[FhirServer]:
+    """The Medplum in-memory FHIR server of ``tests/fhir_server`` on a free loopback port (stderr to ``log_path``)."""
     node = shutil.which("node")
     if node is None or not (FHIR_SERVER_DIR / "node_modules").is_dir():
         raise RuntimeError("the FHIR test server needs node and tests/fhir_server/node_modules "
                            "(scripts/install-fhir-server or `npm ci` in tests/fhir_server)")
-    process = subprocess.Popen([node, "server.mjs", "--port", "0", "--host", "127.0.0.1"], cwd=FHIR_SERVER_DIR,
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               start_new_session=True)
+    with (log_path.open("wb") if log_path else open(os.devnull, "wb")) as err:
+        process = subprocess.Popen([node, "server.mjs", "--port", "0", "--host", "127.0.0.1"], cwd=FHIR_SERVER_DIR,
+                                   stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()  # "READY http://host:port/fhir" (blocks until ready or exit)
@@ -714,7 +714,8 @@ def fallback_section(budget: Budget) -> tuple[list[dict[str, Any]], list[dict[st
     typical = typical_workloads(today)
     largest_split = next(iter_synthea(today, 1))[0]
     problems: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="cgh-bench-fallback-") as tmp_name, fhir_test_server() as fhir:
+    with tempfile.TemporaryDirectory(prefix="cgh-bench-fallback-") as tmp_name, \
+            fhir_test_server(Path(tmp_name) / "fhir-server.log") as fhir:
         tmp = Path(tmp_name)
         sources = [*typical.values(), largest_split]
         for workload in sources:
@@ -733,11 +734,34 @@ def fallback_section(budget: Budget) -> tuple[list[dict[str, Any]], list[dict[st
             rows = load_phase(server, targets, tmp, duration_s=budget.fallback_s, warmup_s=1, section="fallback",
                               timeout_s=FALLBACK_TIMEOUT_S, concurrency=FALLBACK_CONCURRENCY)
             memory = worker_memory(server)
+        if row_problems(rows):
+            # Keep the evidence: the service's log says why it answered non-2xx (a 412 names the FHIR
+            # server's failure), the FHIR test server's own log says whether it failed.
+            problems += keep_logs("fallback", {"service": server.log_path, "fhir-server": tmp / "fhir-server.log"})
     attach_floor_share(rows)
     for row in rows:
         if row["path"] != FLOOR_PATH and row["p50_ms"] and direct_row["p50_ms"]:
             row["p50_vs_fhir_alone"] = round(row["p50_ms"] / direct_row["p50_ms"], 2)
     return [direct_row, *rows], memory, problems
+
+
+LOGS = BENCH_DIR / "logs"
+
+
+def keep_logs(section: str, logs: dict[str, Path]) -> list[str]:
+    """Copy ``logs`` to bench/logs/ and return one problem line quoting the service's warnings and errors."""
+    LOGS.mkdir(exist_ok=True)
+    kept, reasons = [], []
+    for name, path in logs.items():
+        if not path.exists():
+            continue
+        target = LOGS / f"{section}-{name}.log"
+        shutil.copyfile(path, target)
+        kept.append(str(target.relative_to(PROJECT_ROOT)))
+        for line in path.read_text(errors="replace").splitlines():
+            if '"WARNING"' in line or '"ERROR"' in line or re.search(r'" [45]\d\d \d', line):
+                reasons.append(f"{name}: {line[:300]}")
+    return [f"{section}: logs kept in {', '.join(kept)}; last warnings/non-2xx lines: " + " | ".join(reasons[-6:])]
 
 
 # ------------------------------------------------------------------------------------------------ report
