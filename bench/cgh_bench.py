@@ -549,6 +549,54 @@ def load_phase(server: Server, targets: Sequence[tuple[str, Workload, str]], tmp
     return rows
 
 
+def _timed_post(session: requests.Session, url: str, body: bytes, timeout_s: int,
+                statuses: dict[str, int]) -> tuple[float, int]:
+    """POST ``body``; (milliseconds, 1 if it failed at the socket level); the status is counted in ``statuses``."""
+    t0 = time.perf_counter()
+    try:
+        response = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=timeout_s)
+    except requests.RequestException:
+        return (time.perf_counter() - t0) * 1000, 1
+    statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+    return (time.perf_counter() - t0) * 1000, 0
+
+
+def sequential_phase(server: Server, targets: Sequence[tuple[str, Workload, str]], *, duration_s: int, section: str,
+                     timeout_s: int) -> list[dict[str, Any]]:
+    """One request at a time (c=1) to each (label, workload, path) for ``duration_s``, after one warm-up request.
+
+    At c=1 a plain loop is the whole load tool (no concurrency to manage), and it needs no wrk; every answer's
+    status is counted, and the server's CPU per request is read like the wrk rows'.
+    """
+    rows = []
+    with requests.Session() as session:
+        for label, workload, path in targets:
+            url = server.base_url + path
+            statuses: dict[str, int] = {}
+            errors = 0
+            errors += _timed_post(session, url, workload.body, timeout_s, statuses)[1]  # warm-up, still counted
+            latencies: list[float] = []
+            cpu_before = server.cpu_s()
+            started = time.perf_counter()
+            while time.perf_counter() - started < duration_s or not latencies:
+                latency_ms, failed = _timed_post(session, url, workload.body, timeout_s, statuses)
+                latencies.append(latency_ms)
+                errors += failed
+            elapsed = time.perf_counter() - started
+            cpu_s = server.cpu_s() - cpu_before
+            row = {"section": section, "case": label, "path": path, "body_kb": round(workload.size_kb, 1),
+                   "concurrency": 1, "requests": len(latencies), "rps": round(len(latencies) / elapsed, 2),
+                   "p50_ms": round(percentile(latencies, 50), 1), "p90_ms": round(percentile(latencies, 90), 1),
+                   "p99_ms": round(percentile(latencies, 99), 1), "statuses": statuses,
+                   "non_2xx": sum(n for code, n in statuses.items() if not code.startswith("2")),
+                   "socket_errors": errors, "cpu_s": round(cpu_s, 3),
+                   "cpu_ms_per_req": round(cpu_s * 1000 / len(latencies), 3)}
+            rows.append(row)
+            log(f"  {section} {label:<40} {row['rps']:8.2f} req/s  p50 {row['p50_ms']} ms  p99 {row['p99_ms']} ms"
+                f"  CPU {row['cpu_ms_per_req']} ms/req  statuses {statuses}  socket errors {errors}")
+    return rows
+
+
 def paired_phase(server: Server, targets: Sequence[tuple[str, Workload, str]], tmp: Path, *, duration_s: int,
                  warmup_s: int, section: str, rounds: int = 4, concurrency: int = CONCURRENCY
                  ) -> list[dict[str, Any]]:
@@ -756,8 +804,8 @@ def fallback_section(budget: Budget) -> tuple[list[dict[str, Any]], list[dict[st
                 problems += http_checked(server, workload)
             targets: list[tuple[str, Workload, str]] = [("floor (fallback body)", fallback[0], FLOOR_PATH)]
             targets += [(w.name, w, f"/cds-services/{w.service}") for w in fallback]
-            rows = load_phase(server, targets, tmp, duration_s=budget.fallback_s, warmup_s=1, section="fallback",
-                              timeout_s=FALLBACK_TIMEOUT_S, concurrency=FALLBACK_CONCURRENCY)
+            rows = sequential_phase(server, targets, duration_s=budget.fallback_s, section="fallback",
+                                    timeout_s=FALLBACK_TIMEOUT_S)
             memory = worker_memory(server)
         if row_problems(rows):
             # Keep the evidence: the service's log says why it answered non-2xx (a 412 names the FHIR
@@ -940,15 +988,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["http"], results["memory_http"], problems = http_section(budget)
             results["problems"] += problems
     if "fallback" in sections:
-        if shutil.which("wrk") is None:
-            results["skipped"].append("fallback: wrk not installed (apt-get install -y wrk)")
-        else:
-            log("FHIR fallback ...")
-            try:
-                results["fallback"], results["memory_fallback"], problems = fallback_section(budget)
-                results["problems"] += problems
-            except RuntimeError as error:
-                results["skipped"].append(f"fallback: {error}")
+        log("FHIR fallback ...")
+        try:
+            results["fallback"], results["memory_fallback"], problems = fallback_section(budget)
+            results["problems"] += problems
+        except RuntimeError as error:
+            results["skipped"].append(f"fallback: {error}")
     if "audit" in sections:
         from bench.audit_cost import audit_section
 
