@@ -918,7 +918,8 @@ def render_table(results: dict[str, Any]) -> str:
         if not results.get(key):
             continue
         conc = FALLBACK_CONCURRENCY if key == "fallback" else CONCURRENCY
-        lines += ["", f"{title}: wrk c={conc}; floor = POST {FLOOR_PATH} (parse body, answer no cards)"
+        driver = "a request loop" if key == "fallback" else "wrk"
+        lines += ["", f"{title}: {driver} c={conc}; floor = POST {FLOOR_PATH} (parse body, answer no cards)"
                   + (f"; CGH_FHIR_TIMEOUT_S={FALLBACK_TIMEOUT_S}; first rows: the FHIR server alone"
                      if key == "fallback" else ""),
                   f"{'case':<40} {'KB':>7} {'req/s':>9} {'% floor':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} "

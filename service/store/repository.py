@@ -238,19 +238,20 @@ class Store:
         now = datetime.now(UTC)
         row = {"iss": iss, "jti": jti, "expires_at": expires_at}
         try:
-            with self._transaction() as session:
+            # A Core connection, not an ORM session: the session's bookkeeping cost as much as the insert.
+            with _database_errors(), self.engine.begin() as connection:
                 if self._jti_prune_due():
-                    session.execute(delete(SeenJwt).where(SeenJwt.expires_at < now))
-                session.execute(insert(SeenJwt), [row])
+                    connection.execute(delete(SeenJwt).where(SeenJwt.expires_at < now))
+                connection.execute(insert(SeenJwt), [row])
         except IntegrityError:
             try:
-                with self._transaction() as session:
-                    freed = session.execute(
+                with _database_errors(), self.engine.begin() as connection:
+                    freed = connection.execute(
                         delete(SeenJwt).where(SeenJwt.iss == iss, SeenJwt.jti == jti, SeenJwt.expires_at < now)
                     )
-                    if not getattr(freed, "rowcount", 0):
+                    if not freed.rowcount:
                         return False  # seen and not expired: a replay
-                    session.execute(insert(SeenJwt), [row])
+                    connection.execute(insert(SeenJwt), [row])
             except IntegrityError:
                 return False  # another worker claimed the freed id first
         return True
