@@ -752,7 +752,11 @@ def direct_fetch_floor(fhir: FhirServer, workload: Workload, duration_s: int, la
         pages = 0
         next_url: str | None = url
         while next_url is not None:
-            response = session.get(next_url, timeout=FALLBACK_TIMEOUT_S)
+            try:
+                response = session.get(next_url, timeout=FALLBACK_TIMEOUT_S)
+            except requests.ConnectionError:
+                # The keep-alive race the service's FHIR client also retries once (service/fhir/client.py).
+                response = session.get(next_url, timeout=FALLBACK_TIMEOUT_S)
             if response.status_code != 200:
                 raise RuntimeError(f"FHIR test server answered {response.status_code} to {next_url}")
             pages += 1
