@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     from service.web import docs
     from service.web import ops
     from service.web.errors import register_error_handlers
+    from service.web.json_provider import OrjsonProvider
 
     settings = settings or Settings.from_env()
     settings.validate()
@@ -57,8 +58,9 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         JSON_SORT_KEYS=False,
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.compact = True  # type: ignore[attr-defined]
+    app.json = OrjsonProvider(app)
+    app.json.sort_keys = False
+    app.json.compact = True
 
     governance = load_governance(settings.governance_path)  # a bad file stops start-up before the database
     audit_key = settings.audit_key or _instance_secret(Path(app.instance_path) / "audit.key")

@@ -18,6 +18,7 @@ import requests
 
 from service.config import Settings
 from service.errors import CdsServiceError
+from service.fhir import FALLBACK_PAGE_SIZE
 from service.fhir import load_record
 from service.fhir.request import DataRequest
 from service.governance.modes import Governance
@@ -88,6 +89,7 @@ def answer_hook(
         service.prefetch,
         timeout_s=runtime.settings.fhir_timeout_s,
         session=runtime.http,
+        page_size=FALLBACK_PAGE_SIZE,
         # Only the Observations a rule reads are read at all (vital signs and labs are most of a record), and
         # only the Encounters that may be PT visits or are the visits of a Procedure.
         observation_filter=observation_is_used,

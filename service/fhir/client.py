@@ -140,18 +140,16 @@ class FhirClient:
         headers = {"Accept": "application/fhir+json"}
         if self.access_token:
             headers["Authorization"] = f"Bearer {self.access_token}"
-        remaining = self._remaining()
         try:
-            with self.session.get(
-                url,
-                headers=headers,
-                timeout=(min(remaining, MAX_CONNECT_S), remaining),
-                stream=True,
-                allow_redirects=False,
-            ) as response:
-                if response.status_code != requests.codes.ok:
-                    raise FetchError(_status_reason(response.status_code))
-                body = b"".join(self._chunks(response))
+            try:
+                body = self._get_body(url, headers)
+            except requests.ConnectionError as error:
+                if isinstance(error, requests.Timeout):
+                    raise
+                # A pooled keep-alive connection the server closed as we reused it (Node closes idle ones
+                # after 5 s; seen as "connection reset" / "aborted" before any byte of the answer). A GET is
+                # safe to send again, once, within the same deadline.
+                body = self._get_body(url, headers)
         except requests.Timeout:
             raise FetchError(self.timeout_reason()) from None
         except (requests.RequestException, ValueError, OSError) as error:
@@ -165,6 +163,19 @@ class FhirClient:
         if value["resourceType"] == "OperationOutcome":
             raise FetchError("answered with an OperationOutcome instead of data")
         return value
+
+    def _get_body(self, url: str, headers: dict[str, str]) -> bytes:
+        remaining = self._remaining()
+        with self.session.get(
+            url,
+            headers=headers,
+            timeout=(min(remaining, MAX_CONNECT_S), remaining),
+            stream=True,
+            allow_redirects=False,
+        ) as response:
+            if response.status_code != requests.codes.ok:
+                raise FetchError(_status_reason(response.status_code))
+            return b"".join(self._chunks(response))
 
     def pages(self, first: dict[str, Any] | str, max_pages: int) -> tuple[list[dict[str, Any]], bool]:
         """The first page (given, or fetched from a URL) and the pages its ``next`` links lead to.

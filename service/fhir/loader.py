@@ -19,6 +19,7 @@ own timeouts (never longer than the budget) fire.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -48,11 +49,30 @@ log = logging.getLogger(__name__)
 
 #: Pages read per prefetch key (the first included) before the rest is dropped.
 DEFAULT_MAX_PAGES = 10
+#: ``_count`` of the searches the service sends itself. The advertised templates ask for 100 (what an EHR
+#: prefetches for us); when we fetch, every further page is one more round trip on the request's deadline, read
+#: one after the other (a ``next`` link is known only from the page before), so we ask for bigger pages. A
+#: server returns at most its own maximum (FHIR R4 search, ``_count``: "the server ... cannot return more"
+#: than asked, and may return fewer), so asking for more is safe; the page cap still bounds the total.
+FALLBACK_PAGE_SIZE = 1000
+_COUNT_PARAMETER = re.compile(r"([?&])_count=\d+")
 
 _PLURAL = {"was": "were", "has": "have"}
 
 _default_session: requests.Session | None = None
 _default_session_lock = threading.Lock()
+
+
+def fallback_query(template: str, context: Mapping[str, Any], page_size: int | None = FALLBACK_PAGE_SIZE) -> str:
+    """The search the service sends for a prefetch template: tokens filled, ``_count`` set to ``page_size``
+    (the template's own ``_count`` when None).
+
+    :raises UnfillableTokenError: a token the context cannot fill.
+    """
+    query = substitute_tokens(template, context)
+    if page_size is None:
+        return query
+    return _COUNT_PARAMETER.sub(lambda match: f"{match.group(1)}_count={page_size}", query)
 
 
 def shared_session() -> requests.Session:
@@ -71,6 +91,7 @@ def load_record(
     timeout_s: float,
     session: requests.Session | None = None,
     max_pages: int = DEFAULT_MAX_PAGES,
+    page_size: int | None = None,
     observation_filter: Callable[[tuple[Coding, ...]], bool] | None = None,
     encounter_filter: Callable[[tuple[Coding, ...], tuple[str, ...]], bool] | None = None,
 ) -> PatientRecord:
@@ -81,6 +102,8 @@ def load_record(
     :param session: a pooled session shared across requests (:func:`make_session`); a process-wide one
         is used when omitted.
     :param max_pages: pages read per key, following ``next`` links.
+    :param page_size: ``_count`` of the searches the service sends itself (:data:`FALLBACK_PAGE_SIZE` in
+        production); None keeps the templates' own.
     :param observation_filter: which Observation codes the caller reads (see :func:`build_record`).
     :param encounter_filter: which Encounter types the caller reads (see :func:`build_record`).
     :raises BadRequestError: the context is unusable, or ``fhirServer`` is needed but not an acceptable URL.
@@ -118,6 +141,7 @@ def load_record(
             timeout_s=timeout_s,
             session=session or shared_session(),
             max_pages=max_pages,
+            page_size=page_size,
             notes=notes,
         )
         for key, pages in fetched.items():
@@ -170,6 +194,7 @@ def _fetch(
     timeout_s: float,
     session: requests.Session,
     max_pages: int,
+    page_size: int | None,
     notes: list[str],
 ) -> dict[str, list[Any]]:
     """Fetch the keys in ``to_fetch`` and the remaining pages of ``to_page``, in parallel, by ``deadline``.
@@ -189,7 +214,7 @@ def _fetch(
     failures = {}
     for key, why in to_fetch.items():
         try:
-            jobs[key] = client.url(substitute_tokens(templates[key], request.context))
+            jobs[key] = client.url(fallback_query(templates[key], request.context, page_size))
         except UnfillableTokenError as error:
             failures[key] = f"{why} and cannot be fetched: {error}"
     if failures:

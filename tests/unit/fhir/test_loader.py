@@ -422,3 +422,52 @@ class _Refuse(BaseAdapter):
 
     def close(self) -> None:
         pass
+
+
+def test_a_connection_reset_before_the_answer_is_retried_once() -> None:
+    """The keep-alive race: the server drops a pooled connection as it is reused (RST before any byte of the
+    answer). The GET is sent again once; a second reset is a 412 reason like any unreachable server."""
+    import socket
+    import struct
+    import threading
+    import time
+
+    from service.fhir.client import FetchError
+    from service.fhir.client import FhirClient
+    from service.fhir.client import make_session
+
+    bundle = b'{"resourceType": "Bundle", "type": "searchset", "entry": []}'
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    resets = {"left": 1}
+    connections: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(1)
+            conn.recv(65536)
+            if resets["left"] > 0:
+                resets["left"] -= 1
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST on close
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nConnection: close\r\n"
+                             + f"Content-Length: {len(bundle)}\r\n\r\n".encode() + bundle)
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{port}/fhir"
+        client = FhirClient(make_session(), base, None, deadline=time.monotonic() + 5, budget_s=5)
+        assert client.get_json(f"{base}/Condition?patient=p1") == {"resourceType": "Bundle", "type": "searchset",
+                                                                    "entry": []}
+        assert len(connections) == 2
+        resets["left"] = 2
+        with pytest.raises(FetchError, match="could not be reached"):
+            client.get_json(f"{base}/Condition?patient=p1")
+        assert len(connections) == 4
+    finally:
+        listener.close()

@@ -76,3 +76,28 @@ def test_unfillable_token_message_carries_no_context_values() -> None:
     with pytest.raises(UnfillableTokenError) as caught:
         substitute_tokens("{{userPatientId}}", {"userId": "Practitioner/secret-id"})
     assert "secret-id" not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", sorted(PREFETCH_TEMPLATES))
+def test_the_fallback_asks_for_bigger_pages_and_keeps_every_other_parameter(key: str) -> None:
+    from service.fhir import FALLBACK_PAGE_SIZE
+    from service.fhir import fallback_query
+
+    context = {"patientId": "p 1", "userId": "Practitioner/u1"}
+    advertised = substitute_tokens(PREFETCH_TEMPLATES[key], context)
+    sent = fallback_query(PREFETCH_TEMPLATES[key], context)
+    assert fallback_query(PREFETCH_TEMPLATES[key], context, None) == advertised
+    if "_count=" in advertised:
+        assert f"_count={FALLBACK_PAGE_SIZE}" in sent
+        assert re.sub(r"_count=\d+", "_count=N", sent) == re.sub(r"_count=\d+", "_count=N", advertised)
+    else:
+        assert sent == advertised
+
+
+def test_the_fallback_page_size_replaces_only_the_count_parameter() -> None:
+    from service.fhir import fallback_query
+
+    template = "Observation?patient={{context.patientId}}&code=x_count=5&_count=100&_sort=-date"
+    assert fallback_query(template, {"patientId": "p1"}, 7) == (
+        "Observation?patient=p1&code=x_count=5&_count=7&_sort=-date"
+    )
