@@ -42,8 +42,8 @@ from service.pathway.terminology import MedicationMatch
 from service.pathway.terminology import ValueSet
 from service.pathway.terminology import ValueSetId
 from service.pathway.terminology import has_coding_in
-from service.pathway.terminology import value_set
 from service.pathway.terminology import short_name
+from service.pathway.terminology import value_set
 from service.pathway.thresholds import PathwayThresholds
 
 #: Condition.clinicalStatus codes that count as active (FHIR R4 condition-clinical).

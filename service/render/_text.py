@@ -143,8 +143,9 @@ def shorten(text: str, room: int) -> str:
     """``text`` within ``room`` UTF-16 units, cut where a reader expects it, never mid-word or mid-bracket.
 
     In order: drop parenthesised asides ("Fioricet (butalbital/…) capsule" → "Fioricet capsule"); keep the
-    first items of a "; "-separated list ("a; b (+1 more)"); keep whole clauses (up to a "; " or ", ") when that leaves at least half the room; else cut at a word boundary.
-    A cut value ends in "…"; brackets stay balanced.
+    first items of a "; "-separated list ("a; b (+1 more)"); keep whole clauses (up to a "; " or ", ") when
+    that leaves at least half the room; else cut at a word boundary. A cut value ends in "…"; brackets stay
+    balanced.
     """
     if text_length(text) <= room:
         return text
