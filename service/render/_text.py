@@ -158,8 +158,10 @@ def shorten(text: str, room: int) -> str:
         text = without_aside.strip()
         if text_length(text) <= room:
             return text
-    if _ITEM_SEPARATOR in text:
-        listed = _leading_items(text.split(_ITEM_SEPARATOR), room)
+    items = text.split(_ITEM_SEPARATOR)
+    # A list of whole items only: a ";" inside brackets is not a list separator.
+    if len(items) > 1 and all(balanced(item) for item in items):
+        listed = _leading_items(items, room)
         if listed:
             return listed
     kept: list[str] = []
