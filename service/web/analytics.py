@@ -25,7 +25,8 @@ bp = Blueprint("analytics", __name__, url_prefix="/analytics", template_folder="
                static_folder="static", static_url_path="/static")
 
 
-def _require_admin(runtime: Runtime) -> None:
+def require_admin(runtime: Runtime) -> None:
+    """Refuse (401) unless auth is off or the request carries ``Bearer <CGH_ADMIN_TOKEN>``."""
     if runtime.settings.auth is AuthMode.OFF:
         return
     expected = runtime.settings.admin_token
@@ -43,7 +44,7 @@ def page() -> str:
 @bp.get("/recommendations")
 def recommendations() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    _require_admin(runtime)
+    require_admin(runtime)
     runtime.audit.flush()  # this worker's batched audit rows, so the figures include its latest cards
     figures = {row["recommendation"]: row for row in runtime.store.recommendation_summary()}
     rows: list[dict[str, Any]] = []
