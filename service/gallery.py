@@ -39,7 +39,8 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False, "typograp
 
 def markdown_html(markdown: str) -> str:
     """``markdown`` as HTML; raw HTML in the source comes out as text."""
-    return _MARKDOWN.render(markdown)
+    html: str = _MARKDOWN.render(markdown)
+    return html
 
 
 @dataclass(frozen=True, slots=True)
