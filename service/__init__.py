@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     from service.web import cds
     from service.web import docs
     from service.web import ops
+    from service.web import preview
     from service.web.errors import register_error_handlers
     from service.web.json_provider import OrjsonProvider
 
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     app.register_blueprint(docs.bp)
     docs.register_swagger_ui(app)
     app.register_blueprint(analytics.bp)
+    app.register_blueprint(preview.bp)
     return app
 
 

@@ -42,6 +42,7 @@ from service.pathway.terminology import MedicationMatch
 from service.pathway.terminology import ValueSet
 from service.pathway.terminology import ValueSetId
 from service.pathway.terminology import has_coding_in
+from service.pathway.terminology import short_name
 from service.pathway.terminology import value_set
 from service.pathway.thresholds import PathwayThresholds
 
@@ -1216,7 +1217,10 @@ def draft_orders(
             judged = order.ref in record.selections
         else:
             judged = False
-        label = resource_label(order.codings, order.text)
+        # Service orders are named by our short label of their code when a value set lists it (issue 15);
+        # medications keep their product name, which carries the strength.
+        short = short_name(order.codings) if isinstance(order, ServiceRequestFacts) else None
+        label = short or resource_label(order.codings, order.text)
         found = classify(order, record.conditions)
         kinds = found.kinds
         daily: float | None = None

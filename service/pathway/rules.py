@@ -249,7 +249,7 @@ def red_flags(facts: Facts) -> Advice | None:
         facts,
         RecommendationId.RED_FLAGS,
         Indicator.CRITICAL,
-        values={"red_flags": _join(f.label for f in facts.red_flags)},
+        values={"red_flags": _join((f.label for f in facts.red_flags), "; ")},
         notes=notes,
         triggers=_findings(facts.red_flags, "red-flag"),
     )
@@ -545,7 +545,7 @@ def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
     if not orders or not flags:
         return None
     notes, preferred = _modality_advice(flags, orders)
-    values = {"red_flags": _join(f.label for f in flags), "orders": _order_list(orders)}
+    values = {"red_flags": _join((f.label for f in flags), "; "), "orders": _order_list(orders)}
     if preferred:
         values["preferred_study"] = _join(preferred, "; ")
         notes.insert(0, "preferred-study")

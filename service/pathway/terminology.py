@@ -619,3 +619,35 @@ def _by_member() -> Mapping[ValueSetId, ValueSet]:
 def all_value_sets() -> Mapping[str, ValueSet]:
     """Every packaged value set, by id (loads and validates them on first call: call it at start-up)."""
     return _packaged()
+
+
+def short_name(codings: Iterable[Coding]) -> str | None:
+    """Our short plain label of an order code listed by a value set (e.g. "MRI cervical spine without
+    contrast" for CPT 72141), or ``None`` when no coding is listed with a display.
+
+    Cards name orders by this label rather than by the EHR's full descriptor, so a summary keeps the word that
+    matters ("cervical") within its length budget (issue 15).
+    """
+    names = _short_names()
+    for coding in codings:
+        found = names.get(coding.key)
+        if found:
+            return found
+    return None
+
+
+_SHORT_NAME_MAX = 48
+
+
+@cache
+def _short_names() -> Mapping[tuple[str, str], str]:
+    names: dict[tuple[str, str], str] = {}
+    for value_set_ in _packaged().values():
+        for entry in value_set_.entries():
+            # Only our short plain labels: a long or ";"-structured display is a code system's descriptor.
+            if entry.family or not entry.display or len(entry.display) > _SHORT_NAME_MAX or ";" in entry.display:
+                continue
+            coding = normalise(entry.system, entry.code)
+            if coding is not None:
+                names.setdefault(coding.key, entry.display.strip())
+    return MappingProxyType(names)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 from typing import Final
 
@@ -25,6 +27,7 @@ from service.render._contract import DELETE_ORDERS
 from service.render._contract import DELETE_ORDERS_WITH_PT_REFERRAL
 from service.render._contract import REPLACE_WITH_PT_REFERRAL
 from service.render._contract import plan
+from service.render._decisions import one_card_per_decision
 from service.render._library import GON_BLOCK
 from service.render._library import PT_REFERRAL
 from service.render._library import CardContent
@@ -43,8 +46,12 @@ UUID_NAMESPACE: Final = uuid.UUID("a567a334-c231-5629-82ff-8eabdfa7548a")
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 _PATIENT_REF = re.compile(r"^Patient/[A-Za-z0-9\-.]{1,64}$")
 _CATALOGUE_ORDER: Final = {rec: index for index, rec in enumerate(RecommendationId)}
-#: Triggers listed per role in "Why this card"; the rest are counted.
-_TRIGGERS_PER_ROLE: Final = 10
+#: Lines of "Why this card"; the rest are counted by resource type ("and 4 more: 3 Procedure, 1 Observation").
+_WHY_LINES: Final = 5
+#: Roles whose triggers are one course of treatment, shown as one line (count, date range, what was done).
+_COURSE_ROLES: Final = frozenset({"pt-session"})
+#: Kinds of session named on a course line.
+_COURSE_KINDS: Final = 3
 _DESCRIPTION_MAX: Final = 200
 
 
@@ -71,7 +78,11 @@ def render_cards(
 
     :raises AdviceContractError: if an ``Advice`` breaks the catalogue contract (see the class).
     """
-    ordered = sorted(advice, key=lambda item: (-item.indicator.rank, _CATALOGUE_ORDER[item.recommendation]))
+    # Each message and action on one card only (service/render/_decisions.py).
+    ordered = sorted(
+        one_card_per_decision(advice),
+        key=lambda item: (-item.indicator.rank, _CATALOGUE_ORDER[item.recommendation]),
+    )
     seen: set[RecommendationId] = set()
     cards = []
     for item in ordered:
@@ -114,7 +125,9 @@ def _card(advice: Advice, library: CardLibrary, name: str) -> dict[str, Any]:
     why = _why(advice.triggers, content)
     if why:
         sections.append(why)
-    sections.append(content.evidence_markdown)
+    # Evidence once (issue 15): the citations are the card's links; the detail keeps only the grading line.
+    if content.grading:
+        sections.append(content.grading)
 
     card: dict[str, Any] = {
         "uuid": str(uuid.uuid5(UUID_NAMESPACE, name)),
@@ -164,28 +177,73 @@ def _check(advice: Advice, content: CardContent) -> None:
 
 
 def _why(triggers: tuple[Trigger, ...], content: CardContent) -> str:
-    """The patient-specific "Why this card": each trigger by role label, resource and date."""
+    """The patient-specific "Why this card", newest first, at most five lines.
+
+    A course of sessions is one line ("11 sessions, 3 Mar – 12 May 2025, exercise, manual therapy"); other
+    triggers one line each (role label, what the record says, ``Type/id``, date, and "matched by name: …" when
+    they were recognised by name). Undated triggers come last; lines past the fifth are counted by type.
+    """
     if not triggers:
         return ""
-    by_role: dict[str, list[Trigger]] = {}
+    lines: list[tuple[date | None, str, tuple[str, ...]]] = []
+    courses: dict[str, list[Trigger]] = {}
     for trigger in triggers:
-        by_role.setdefault(trigger.role, []).append(trigger)
-    lines = ["**Why this card**", ""]
-    for role, items in by_role.items():
-        label = content.roles[role]
-        for trigger in items[:_TRIGGERS_PER_ROLE]:
-            what = [markdown_inline(trigger.label)] if trigger.label and plain(trigger.label) else []
-            where = [markdown_inline(trigger.ref)]
-            if trigger.when is not None:
-                where.append(trigger.when.isoformat())
-            place = ", ".join(where)
-            name = trigger.matched_by_name
-            by_name = f" — matched by name: {markdown_inline(name)}" if name else ""
-            lines.append(f"- {label}: {' '.join([*what, f'({place})'])}{by_name}")
-        extra = len(items) - _TRIGGERS_PER_ROLE
-        if extra > 0:
-            lines.append(f"- {label}: {extra} more")
-    return "\n".join(lines)
+        if trigger.role in _COURSE_ROLES:
+            courses.setdefault(trigger.role, []).append(trigger)
+        else:
+            lines.append((trigger.when, _trigger_line(trigger, content), (trigger.ref,)))
+    for role, sessions in courses.items():
+        latest = max((s.when for s in sessions if s.when is not None), default=None)
+        lines.append((latest, _course_line(role, sessions, content), tuple(s.ref for s in sessions)))
+    lines.sort(key=lambda line: (line[0] is None, -(line[0].toordinal() if line[0] else 0)))
+    shown = [text for _, text, _ in lines[:_WHY_LINES]]
+    rest = [ref for _, _, refs in lines[_WHY_LINES:] for ref in refs]
+    if rest:
+        types = Counter(ref.split("/", 1)[0] if "/" in ref else "resource" for ref in rest)
+        counted = ", ".join(f"{count} {markdown_inline(kind)}" for kind, count in types.most_common())
+        shown.append(f"- and {len(rest)} more: {counted}")
+    return "\n".join(["**Why this card**", "", *shown])
+
+
+def _trigger_line(trigger: Trigger, content: CardContent) -> str:
+    what = [markdown_inline(trigger.label)] if trigger.label and plain(trigger.label) else []
+    where = [markdown_inline(trigger.ref)]
+    if trigger.when is not None:
+        where.append(_day(trigger.when))
+    name = trigger.matched_by_name
+    by_name = f" — matched by name: {markdown_inline(name)}" if name else ""
+    place = ", ".join(where)
+    return f"- {content.roles[trigger.role]}: {' '.join([*what, f'({place})'])}{by_name}"
+
+
+def _course_line(role: str, sessions: list[Trigger], content: CardContent) -> str:
+    dates = sorted({s.when for s in sessions if s.when is not None})
+    count = len(dates) or len(sessions)
+    parts = [f"{count} session{'s' if count != 1 else ''}"]
+    if dates:
+        parts.append(_day(dates[0]) if len(dates) == 1 else _span(dates[0], dates[-1]))
+    # The kind of session, not its billing detail: "Therapeutic exercise", not "…, each 15 minutes".
+    kinds = list(dict.fromkeys(plain(s.label).split(",")[0] for s in sessions if s.label and plain(s.label)))
+    if kinds:
+        named = ", ".join(markdown_inline(kind) for kind in kinds[:_COURSE_KINDS])
+        more = len(kinds) - _COURSE_KINDS
+        parts.append(named + (f" and {more} other kinds" if more > 0 else ""))
+    names = list(dict.fromkeys(s.matched_by_name for s in sessions if s.matched_by_name))
+    by_name = f" — matched by name: {', '.join(markdown_inline(n) for n in names)}" if names else ""
+    return f"- {content.roles[role]}: {', '.join(parts)}{by_name}"
+
+
+def _day(day: date) -> str:
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _span(first: date, last: date) -> str:
+    if first.year == last.year:
+        return f"{first.day} {_MONTHS[first.month - 1]} – {_day(last)}"
+    return f"{_day(first)} – {_day(last)}"
+
+
+_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def _suggestions(

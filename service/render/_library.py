@@ -91,6 +91,8 @@ _REQUIRED_CARD_KEYS: Final = (
     "evidence",
 )
 _TITLE_MAX: Final = 90
+#: An evidence link label names its year, or "current" for a living document (issue 15: evidence once).
+_DATED_LABEL = re.compile(r"\b(?:19|20)\d\d\b|\bcurrent\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +262,11 @@ def _load_evidence(file: Path) -> dict[str, Evidence]:
         _only_keys(file, where, entry, {"label", "url", "citation", "recalled"})
         label = _text(file, f"{where}.label", entry.get("label"))
         _plain(file, f"{where}.label", label)
+        if not _DATED_LABEL.search(label):
+            raise ContentError(
+                f"{file}: {where}.label must name the source and its year (e.g. 'Jull 2002, ... (Spine)'), or say "
+                "'current' for a living document such as a drug label: links are the card's only evidence list"
+            )
         url = _url(file, f"{where}.url", entry.get("url"))
         recalled = entry.get("recalled", False)
         if not isinstance(recalled, bool):

@@ -99,12 +99,71 @@ def markdown_inline(value: str) -> str:
     )
 
 
+_ASIDE = re.compile(r"\s*\([^()]*\)")
+_OPENERS: Final = {"(": ")", "[": "]"}
+_CLOSERS: Final = {")": "(", "]": "["}
+
+
+def balanced(text: str) -> bool:
+    """Whether every bracket in ``text`` is closed, in order."""
+    stack: list[str] = []
+    for char in text:
+        if char in _OPENERS:
+            stack.append(char)
+        elif char in _CLOSERS:
+            if not stack or stack.pop() != _CLOSERS[char]:
+                return False
+    return not stack
+
+
+def _close_brackets(text: str) -> str:
+    """``text`` cut before its first unclosed bracket, so a shortened value never leaves one open."""
+    stack: list[int] = []
+    for index, char in enumerate(text):
+        if char in _OPENERS:
+            stack.append(index)
+        elif char in _CLOSERS and stack:
+            stack.pop()
+    return text[: stack[0]] if stack else text
+
+
+_ITEM_SEPARATOR: Final = "; "
+
+
+def _leading_items(items: list[str], room: int) -> str | None:
+    """The first items of a "; "-separated list that fit, with "(+N more)" for the rest; None if none fits."""
+    for count in range(len(items) - 1, 0, -1):
+        text = f"{_ITEM_SEPARATOR.join(items[:count])} (+{len(items) - count} more)"
+        if text_length(text) <= room:
+            return text
+    return None
+
+
 def shorten(text: str, room: int) -> str:
-    """``text`` cut to at most ``room`` UTF-16 units, at a word boundary when one is near, ending in "…"."""
+    """``text`` within ``room`` UTF-16 units, cut where a reader expects it, never mid-word or mid-bracket.
+
+    In order: drop parenthesised asides ("Fioricet (butalbital/…) capsule" → "Fioricet capsule"); keep the
+    first items of a "; "-separated list ("a; b (+1 more)"); keep whole clauses (up to a "; " or ", ") when
+    that leaves at least half the room; else cut at a word boundary. A cut value ends in "…"; brackets stay
+    balanced.
+    """
     if text_length(text) <= room:
         return text
     if room <= 1:
         return ELLIPSIS[:room]
+    while True:
+        without_aside = _ASIDE.sub("", text, count=1)
+        if without_aside == text:
+            break
+        text = without_aside.strip()
+        if text_length(text) <= room:
+            return text
+    items = text.split(_ITEM_SEPARATOR)
+    # A list of whole items only: a ";" inside brackets is not a list separator.
+    if len(items) > 1 and all(balanced(item) for item in items):
+        listed = _leading_items(items, room)
+        if listed:
+            return listed
     kept: list[str] = []
     used = 0
     for char in text:
@@ -114,10 +173,17 @@ def shorten(text: str, room: int) -> str:
         kept.append(char)
         used += width
     cut = "".join(kept)
-    boundary = cut.rfind(" ")
-    if boundary >= len(cut) // 2:
-        cut = cut[:boundary]
-    return cut.rstrip(" ,;:-–—(") + ELLIPSIS
+    following = text[len(cut) : len(cut) + 1]
+    clause = max(cut.rfind("; "), cut.rfind(", "))
+    if clause >= len(cut) // 2:
+        cut = cut[:clause]
+    elif following and not following.isspace():
+        boundary = cut.rfind(" ")
+        # A single over-long word is cut inside (the only way to fit), everything else at a space.
+        if boundary > 0:
+            cut = cut[:boundary]
+    cut = _close_brackets(cut)
+    return cut.rstrip(" ,;:-–—(/") + ELLIPSIS
 
 
 def fit_summary(template: Template, values: Mapping[str, str], limit: int = SUMMARY_MAX) -> str:

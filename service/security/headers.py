@@ -20,12 +20,13 @@ __all__ = ["API_CSP", "SecurityHeaders"]
 #: JSON endpoints render nothing: no source of any kind, no framing, no forms.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 DOCS_PREFIX = "/docs"
-#: The governance page (``/analytics/``): our own script and stylesheet only; it reads the JSON from its origin.
+#: The governance pages (``/analytics/``, the card gallery ``/preview/``): our own script and stylesheet only;
+#: they read their JSON from their origin.
 PAGES_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
-_PAGE_PREFIXES = ("/analytics/",)
+_PAGE_PREFIXES = ("/analytics/", "/preview/")
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.DOTALL | re.IGNORECASE)
 #: Paths whose answers may be cached (static docs assets, the OpenAPI file).
 _CACHEABLE_PREFIXES = ("/docs/", "/openapi.yaml")

@@ -49,7 +49,8 @@ LATEST_DAY = date(2999, 12, 31)
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _require_admin(runtime: Runtime) -> None:
+def require_admin(runtime: Runtime) -> None:
+    """Refuse (401) unless auth is off or the request carries ``Bearer <CGH_ADMIN_TOKEN>``."""
     if runtime.settings.auth is AuthMode.OFF:
         return
     expected = runtime.settings.admin_token
@@ -72,7 +73,7 @@ _REPORT_TYPES = {
 
 def _terminology_report(report_format: ReportFormat) -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    _require_admin(runtime)
+    require_admin(runtime)
     body = render_terminology_report(report_format)
     response = Response(body, content_type=_REPORT_TYPES[report_format])
     response.headers["Content-Disposition"] = f'inline; filename="terminology-review.{report_format.value}"'
@@ -92,7 +93,7 @@ def terminology_csv() -> Response:
 @bp.get("/recommendations")
 def recommendations() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    _require_admin(runtime)
+    require_admin(runtime)
     runtime.audit.flush()  # this worker's batched audit rows, so the figures include its latest cards
     figures = {row["recommendation"]: row for row in runtime.store.recommendation_summary()}
     rows: list[dict[str, Any]] = []
@@ -115,14 +116,14 @@ def recommendations() -> Response:
 @bp.get("/trends")
 def trends() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    _require_admin(runtime)
+    require_admin(runtime)
     return jsonify(_trend_figures(runtime))
 
 
 @bp.get("/recommendations.csv")
 def recommendations_csv() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    _require_admin(runtime)
+    require_admin(runtime)
     figures = _trend_figures(runtime)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -150,7 +151,7 @@ def recommendations_csv() -> Response:
 @bp.get("/governance")
 def governance() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    _require_admin(runtime)
+    require_admin(runtime)
     history = runtime.store.governance_history()
     previous: dict[str, Any] = {"site": {}, "clients": {}}
     for entry in history:

@@ -198,7 +198,7 @@ def test_red_flags_fires_critical_with_notes() -> None:
     advice = run(record(cgh(), condition(VERTEBRAL_DISSECTION), condition(FEVER)))
     flag = advice["red-flags"]
     assert flag.indicator is Indicator.CRITICAL
-    assert flag.facts["red_flags"] == "cervical artery dissection, fever"
+    assert flag.facts["red_flags"] == "cervical artery dissection; fever"  # a "; " list: a summary keeps whole items
     assert flag.notes == ("dissection-suspected",)
     assert "pt-first-line" not in advice
 

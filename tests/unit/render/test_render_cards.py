@@ -184,10 +184,17 @@ def test_every_recommendation_renders_a_valid_card_with_all_facts_and_notes(
     for note in content.notes.values():
         assert note.detail.render(escaped) in card["detail"]
     for trigger in advice.triggers:
-        assert f"- {content.roles[trigger.role]}: {trigger.label}" in card["detail"]
-        assert f"{trigger.ref}, {trigger.when}" in card["detail"]
+        assert trigger.when is not None
+        day = f"{trigger.when.day} {trigger.when:%b %Y}"
+        if trigger.role == "pt-session":  # a course is one line: count, date, kind of session
+            assert f"- {content.roles[trigger.role]}: 1 session, {day}, {trigger.label}" in card["detail"]
+        else:
+            assert f"- {content.roles[trigger.role]}: {trigger.label} ({trigger.ref}, {day})" in card["detail"]
     assert "**Why this card**" in card["detail"]
+    # Evidence once: the links carry it, the detail lists no citation.
     assert [link["url"] for link in card["links"]] == [ev.url for ev in content.evidence]
+    assert "**Evidence**" not in card["detail"]
+    assert not any(ev.label in card["detail"].split("Quality of evidence")[0] for ev in content.evidence)
 
 
 @pytest.mark.parametrize("rec", ALL, ids=[r.value for r in ALL])
@@ -218,7 +225,7 @@ def test_hostile_ehr_text_is_inert_in_the_detail(library: CardLibrary) -> None:
         kinds = {t.type for t in tokens} | {c.type for t in tokens for c in (t.children or [])}
         assert not kinds & {"html_inline", "html_block", "heading_open", "table_open", "image"}
         links = {c.attrGet("href") for t in tokens for c in (t.children or []) if c.type == "link_open"}
-        assert links == {ev.url.replace("(", "%28").replace(")", "%29") for ev in library.card(rec).evidence}
+        assert links == set()  # the evidence is in card.links only
         assert "\n## heading" not in card["detail"]
 
 
@@ -265,15 +272,43 @@ def test_no_triggers_means_no_why_section(library: CardLibrary) -> None:
     assert card_problems(card) == []
 
 
-def test_many_triggers_of_one_role_are_capped_and_counted(library: CardLibrary) -> None:
+def test_a_pt_course_is_one_line_with_its_count_span_and_kinds(library: CardLibrary) -> None:
+    kinds = ("Therapeutic exercise, each 15 minutes", "Manual therapy techniques, 1 or more regions")
     sessions = tuple(
-        Trigger(f"Procedure/pt-{n}", "pt-session", None, date(2025, 4, n)) for n in range(1, 16)
+        Trigger(f"Procedure/pt-{n}", "pt-session", kinds[n % 2], date(2025, 3 + n // 6, 1 + n)) for n in range(11)
     )
     base = full_advice(RecommendationId.PT_TRIAL_IN_PROGRESS)
     advice = Advice(base.recommendation, base.indicator, facts=base.facts, triggers=sessions)
     detail = render_one(library, advice)["detail"]
-    assert detail.count("- Physical therapy session: (Procedure/pt-") == 10
-    assert "- Physical therapy session: 5 more" in detail
+    assert detail.count("- Physical therapy session") == 1
+    assert (
+        "- Physical therapy session: 11 sessions, 1 Mar – 11 Apr 2025, Therapeutic exercise, "
+        "Manual therapy techniques" in detail
+    )
+
+
+def test_why_is_newest_first_at_most_five_lines_then_counted_by_type(library: CardLibrary) -> None:
+    triggers = (
+        *(Trigger(f"Observation/o-{n}", "outcome", f"Headache days {n}", date(2025, 1, 1 + n)) for n in range(6)),
+        Trigger("Procedure/block", "prior-procedure", "Greater occipital nerve block", date(2024, 12, 1)),
+        Trigger("Condition/cgh", "diagnosis", "Cervicogenic headache", None),
+    )
+    base = full_advice(RecommendationId.REFRACTORY_OPTIONS)
+    advice = Advice(base.recommendation, base.indicator, facts=base.facts, triggers=triggers)
+    why = render_one(library, advice)["detail"].split("**Why this card**")[1]
+    lines = [line for line in why.splitlines() if line.startswith("- ")]
+    assert len(lines) == 6
+    assert lines[0].startswith("- Outcome measure: Headache days 5 (Observation/o-5, 6 Jan 2025)")
+    assert [line.split("(")[1].split(",")[0] for line in lines[:5]] == [f"Observation/o-{n}" for n in (5, 4, 3, 2, 1)]
+    assert lines[5] == "- and 3 more: 1 Observation, 1 Procedure, 1 Condition"
+
+
+def test_a_name_matched_trigger_keeps_its_suffix(library: CardLibrary) -> None:
+    base = full_advice(RecommendationId.RED_FLAGS)
+    trigger = Trigger("Condition/x", "red-flag", "Vertebral dissection", date(2025, 5, 1), matched_by_name="dissection")
+    advice = Advice(base.recommendation, base.indicator, facts=base.facts, triggers=(trigger,))
+    detail = render_one(library, advice)["detail"]
+    assert "- Red flag: Vertebral dissection (Condition/x, 1 May 2025) — matched by name: dissection" in detail
 
 
 # --- uuids ------------------------------------------------------------------------------------------------
