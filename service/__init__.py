@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     audit_key = settings.audit_key or _instance_secret(Path(app.instance_path) / "audit.key")
     store = Store(settings.effective_database_url, audit_key=audit_key)
     store.create_schema()
-    count_cards, count_skipped, audit_counters = ops.init_metrics(app)
+    count_cards, count_skipped, audit_counters, count_unavailable = ops.init_metrics(app)
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
         http=make_session(),
         on_cards=count_cards,
         on_skipped=count_skipped,
+        on_unavailable=count_unavailable,
     )
     app.extensions["cgh_runtime"] = runtime
 
