@@ -2,7 +2,8 @@
 
 The table below is taken from US Core 6.1.0: the "Mandatory Search Parameters" of each profile page, which
 the US Core Server CapabilityStatement (``CapabilityStatement-us-core-server``) lists as SHALL search
-parameter combinations. ``docs/ehr-integration.md`` links each page. A template that strays (a ``_sort``,
+parameter combinations. It was written by hand from those pages, not generated from the package:
+``docs/ehr-integration.md`` §1 says what was checked and how. A template that strays (a ``_sort``,
 a ``_count``, a ``status`` filter US Core does not pair with ``patient``, an Observation search by patient
 alone) fails here before an EHR answers it with a 400.
 """
