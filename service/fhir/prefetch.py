@@ -11,7 +11,8 @@ Core). Real EHR APIs answer 400 to other searches (Epic's Observation search nee
 So no ``_sort`` (US Core requires it nowhere; the pathway orders by date itself), no ``_count`` (not a US
 Core parameter; the page size is the server's, and ``next`` links are followed up to the page cap), and no
 status filters where US Core does not pair them with ``patient``: the pathway reads statuses itself. The
-relative-date limits of ``reference.md`` §2.1 need the FHIRPath tokens of the 3.0 ballot and are not used.
+relative-date limits of ``docs/clinical/reference.md`` §2.1 need the FHIRPath tokens of the 3.0 ballot and
+are not used.
 """
 
 from __future__ import annotations
