@@ -258,7 +258,7 @@ def test_a_data_gap_is_said_on_the_card(library: CardLibrary) -> None:
     advice = Advice(
         RecommendationId.MANIPULATION_RISK,
         Indicator.WARNING,
-        facts=MappingProxyType({"orders": "Chiropractic care"}),
+        facts=MappingProxyType({"orders": "Chiropractic care", "manipulation": "Spinal manipulation"}),
         data_gaps=("medicationrequests",),
     )
     card = render_one(library, advice)
