@@ -56,6 +56,8 @@ class Settings:
     audit_key: str = ""
     admin_token: str = ""
     store_comments: bool = False
+    #: ``CGH_GOVERNANCE_FILE``: modes per recommendation and client (service/governance/modes.py); None: all active.
+    governance_path: Path | None = None
     instance_path: Path = field(default_factory=default_instance_path)
     #: Where each worker journals its audit records before answering (default: ``audit-spool`` in the instance
     #: folder). Local disk, kept across restarts of the server: a restarted server replays what it finds there.
@@ -117,6 +119,7 @@ class Settings:
             audit_key=env.get("CGH_AUDIT_KEY", ""),
             admin_token=env.get("CGH_ADMIN_TOKEN", ""),
             store_comments=_read(env, "CGH_STORE_COMMENTS", _boolean, False),
+            governance_path=_read(env, "CGH_GOVERNANCE_FILE", _governance_file, None),
             instance_path=instance,
             audit_spool_dir=Path(env["CGH_AUDIT_SPOOL_DIR"]) if env.get("CGH_AUDIT_SPOOL_DIR") else None,
             thresholds=thresholds,
@@ -216,6 +219,16 @@ def _existing_file(name: str, raw: str) -> Path:
     path = Path(raw)
     if not path.is_file():
         raise ConfigError(f"{name}={raw!r}: no such file. Give the path of the trusted-clients JSON file.")
+    return path
+
+
+def _governance_file(name: str, raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise ConfigError(
+            f"{name}={raw!r}: no such file. Give the path of the governance YAML or JSON file "
+            "(modes per recommendation; see README, 'Governance')."
+        )
     return path
 
 

@@ -20,12 +20,16 @@ from service.config import Settings
 from service.errors import CdsServiceError
 from service.fhir import load_record
 from service.fhir.request import DataRequest
+from service.governance.modes import Governance
+from service.governance.modes import Mode
 from service.pathway import encounter_is_used
 from service.pathway import evaluate
 from service.pathway import observation_is_used
+from service.pathway.advice import RecommendationId
 from service.protocol import parse_hook_request
 from service.render import CardLibrary
 from service.render import render_cards
+from service.render import suggestion_keys
 from service.services import CdsService
 from service.store import InvocationRecord
 from service.store import Store
@@ -57,6 +61,7 @@ class Runtime:
     http: requests.Session
     #: What was loaded and validated at start-up, as /readyz reports it: counts and a fingerprint.
     content: ContentSummary = field(default_factory=lambda: ContentSummary(0, 0, ""))
+    governance: Governance = Governance()
     on_cards: Callable[[str, list[dict[str, Any]]], None] = lambda service_id, cards: None
     on_skipped: Callable[[int], None] = lambda count: None
     #: The optional prefetch keys a call was answered without (issue 16), for ``/metrics``.
@@ -92,7 +97,15 @@ def answer_hook(
         encounter_filter=encounter_is_used,
     )
     advice = evaluate(record, service.moment, today, runtime.settings.thresholds)
-    cards = render_cards(advice, runtime.cards, hook_instance=request.hook_instance, service_id=service.id)
+    # Governance sorts the pathway's advice (the pathway itself knows nothing of modes): "off" advice is
+    # dropped before rendering and auditing; "silent" cards are rendered and audited but not returned.
+    modes = {item.recommendation: runtime.governance.mode(item.recommendation.value, client_iss) for item in advice}
+    rendered = render_cards(
+        [item for item in advice if modes[item.recommendation] is not Mode.OFF],
+        runtime.cards, hook_instance=request.hook_instance, service_id=service.id,
+    )
+    card_modes = [modes[RecommendationId(card["source"]["topic"]["code"])] for card in rendered]
+    cards = [card for card, mode in zip(rendered, card_modes, strict=True) if mode is Mode.ACTIVE]
     response: dict[str, Any] = {"cards": cards}
     if record.skipped or record.notes:
         extension: dict[str, Any] = {}
@@ -114,13 +127,26 @@ def answer_hook(
             received_at=received_at,
             duration_ms=(time.perf_counter() - started) * 1000,
             cards=[
-                IssuedCard(card["uuid"], card["source"]["topic"]["code"], card["indicator"]) for card in cards
+                _issued(card, mode, runtime, service_id=service.id, hook_instance=request.hook_instance)
+                for card, mode in zip(rendered, card_modes, strict=True)
             ],
             skipped_resources=record.skipped,
         )
     )
     runtime.on_cards(service.id, cards)
     return response
+
+
+def _issued(card: dict[str, Any], mode: Mode, runtime: Runtime, *, service_id: str,
+            hook_instance: str) -> IssuedCard:
+    """The audit row of one rendered card: recommendation, content version, mode and suggestions offered."""
+    topic = card["source"]["topic"]
+    keys = suggestion_keys(runtime.cards, service_id=service_id, hook_instance=hook_instance,
+                           recommendation=RecommendationId(topic["code"]))
+    return IssuedCard(
+        card["uuid"], topic["code"], card["indicator"], version=topic["version"], mode=mode.value,
+        suggestions=[(suggestion["uuid"], keys[suggestion["uuid"]]) for suggestion in card.get("suggestions", [])],
+    )
 
 
 def warm_up(app: Any) -> None:
