@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     cards = load_card_library(cards_folder)
     value_sets = all_value_sets()
     content = ContentSummary(len(cards), len(value_sets), digest(cards_folder, value_sets_dir()))
-    count_cards, count_skipped, audit_counters = ops.init_metrics(app)
+    count_cards, count_skipped, audit_counters, count_unavailable = ops.init_metrics(app)
     runtime = Runtime(
         settings=settings,
         store=store,
@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
         governance=governance,
         on_cards=count_cards,
         on_skipped=count_skipped,
+        on_unavailable=count_unavailable,
     )
     app.extensions["cgh_runtime"] = runtime
 

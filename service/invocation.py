@@ -65,6 +65,8 @@ class Runtime:
     governance: Governance = Governance()
     on_cards: Callable[[str, list[dict[str, Any]]], None] = lambda service_id, cards: None
     on_skipped: Callable[[int], None] = lambda count: None
+    #: The optional prefetch keys a call was answered without (issue 16), for ``/metrics``.
+    on_unavailable: Callable[[tuple[str, ...]], None] = lambda keys: None
 
 
 def answer_hook(
@@ -73,7 +75,8 @@ def answer_hook(
     """The CDS Hooks response for ``payload`` sent to ``service``.
 
     :raises BadRequestError: the request is malformed or for another hook.
-    :raises FhirDataUnavailableError: data the pathway needs could not be obtained (412).
+    :raises FhirDataUnavailableError: essential data (the patient, the conditions) could not be obtained
+        (412); an optional key that cannot be read is named in the data-notes extension instead.
     """
     started = time.perf_counter()
     received_at = datetime.now(UTC)
@@ -114,6 +117,8 @@ def answer_hook(
         if record.notes:
             extension[DATA_NOTES_EXTENSION] = list(record.notes)
         response["extension"] = extension
+    if record.unavailable:
+        runtime.on_unavailable(record.unavailable)
     runtime.audit.submit(
         InvocationRecord(
             hook_instance=request.hook_instance,

@@ -223,10 +223,12 @@ def build_record(
     notes: Iterable[str] = (),
     observation_filter: Callable[[tuple[Coding, ...]], bool] | None = None,
     encounter_filter: Callable[[tuple[Coding, ...], tuple[str, ...]], bool] | None = None,
+    unavailable: tuple[str, ...] = (),
 ) -> PatientRecord:
     """The :class:`PatientRecord` for ``context`` from ``sources`` (prefetch values and fetched pages).
 
-    ``notes`` (e.g. "stopped after the page cap") are passed through to the record. ``observation_filter``,
+    ``notes`` (e.g. "stopped after the page cap") and ``unavailable`` (the optional prefetch keys that could
+    not be read) are passed through to the record. ``observation_filter``,
     when given, is asked about each Observation's (valid) code before anything else of it is read; those it
     declines are left out of the record, not counted as skipped. ``encounter_filter`` likewise sees each
     Encounter's (valid) ``type`` and ``serviceType`` codings and texts; an Encounter it declines is still read
@@ -334,6 +336,7 @@ def build_record(
         selections=context.selections,
         skipped=skips.total,
         notes=tuple(notes) + skips.notes(),
+        unavailable=unavailable,
         encounters=ordered("Encounter"),
     )
 

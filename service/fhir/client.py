@@ -225,6 +225,9 @@ def _status_reason(status: int) -> str:
         return "answered 401 Unauthorized; send a valid, unexpired fhirAuthorization access token"
     if status == requests.codes.forbidden:
         return "answered 403 Forbidden; the access token's scopes must allow reading this patient's data"
+    if status == requests.codes.bad_request:
+        # Strict EHR APIs answer 400 to a search outside the parameter combinations they support.
+        return "answered 400 Bad Request (a search or parameter it does not support)"
     if status == requests.codes.not_found:
         return "answered 404 Not Found; check fhirServer and context.patientId"
     if 300 <= status < 400:

@@ -8,8 +8,11 @@ Per declared prefetch key (CDS Hooks 2.0 §Prefetch: a client omits a key it cou
 * ``null`` → no data, no fetch (the client ran the query and found nothing); an empty searchset likewise;
 * absent, not a JSON object, or an OperationOutcome (alone, or an error/fatal one inside a Bundle) →
   fetched from ``fhirServer`` with the tokens substituted here;
-* unobtainable (no ``fhirServer``, a token the context cannot fill, 401/403/404/5xx, timeout, a body that
-  is not JSON) → :class:`FhirDataUnavailableError` (412) naming the key(s) and why.
+* unobtainable (no ``fhirServer``, a token the context cannot fill, 400/401/403/404/5xx, timeout, a body
+  that is not JSON): for an essential key (``ESSENTIAL_KEYS``: the patient and the conditions, without which
+  nothing can be judged) → :class:`FhirDataUnavailableError` (412) naming the key(s) and why; for any other
+  key → the record is built without it, ``PatientRecord.unavailable`` names it and a note says why (issue
+  16: a strict EHR API that refuses one search must not silence every card).
 
 Missing keys are fetched in parallel, one worker per key, all within ``timeout_s`` in total. At the
 deadline the call returns 412 at once; stragglers are cancelled and stop at their next chunk or when their
@@ -40,6 +43,7 @@ from service.fhir.client import check_fhir_server
 from service.fhir.client import make_session
 from service.fhir.client import next_link
 from service.fhir.coding import Coding
+from service.fhir.prefetch import ESSENTIAL_KEYS
 from service.fhir.prefetch import UnfillableTokenError
 from service.fhir.prefetch import substitute_tokens
 from service.fhir.record import PatientRecord
@@ -94,6 +98,7 @@ def load_record(
     page_size: int | None = None,
     observation_filter: Callable[[tuple[Coding, ...]], bool] | None = None,
     encounter_filter: Callable[[tuple[Coding, ...], tuple[str, ...]], bool] | None = None,
+    essential: frozenset[str] = ESSENTIAL_KEYS,
 ) -> PatientRecord:
     """The patient's record for ``request``, from its prefetch and, for what is missing, its ``fhirServer``.
 
@@ -106,8 +111,9 @@ def load_record(
         production); None keeps the templates' own.
     :param observation_filter: which Observation codes the caller reads (see :func:`build_record`).
     :param encounter_filter: which Encounter types the caller reads (see :func:`build_record`).
+    :param essential: the keys whose absence makes the call fail (412); the others are optional.
     :raises BadRequestError: the context is unusable, or ``fhirServer`` is needed but not an acceptable URL.
-    :raises FhirDataUnavailableError: a key's data could not be obtained; the message names the key(s).
+    :raises FhirDataUnavailableError: an essential key's data could not be obtained; the message names it.
     """
     started = time.monotonic()
     deadline = started + timeout_s
@@ -131,8 +137,9 @@ def load_record(
             sources[key].append(value)
 
     notes: list[str] = []
+    unavailable: dict[str, str] = {}
     if to_fetch or to_page:
-        fetched = _fetch(
+        fetched, unavailable = _fetch(
             request,
             templates,
             to_fetch=to_fetch,
@@ -143,9 +150,14 @@ def load_record(
             max_pages=max_pages,
             page_size=page_size,
             notes=notes,
+            essential=essential,
         )
         for key, pages in fetched.items():
             sources[key].extend(pages)
+        # A key whose next pages failed keeps its prefetched first page: what it holds is still true, and
+        # the key is named unavailable all the same (its list is incomplete).
+        if unavailable:
+            notes.append(_message(unavailable) + "; the cards were judged without it")
 
     record = build_record(
         context,
@@ -153,6 +165,7 @@ def load_record(
         notes=notes,
         observation_filter=observation_filter,
         encounter_filter=encounter_filter,
+        unavailable=tuple(sorted(unavailable)),
     )
     log.debug(
         "record built: fetched=%s paged=%s skipped=%d in %.1f ms",
@@ -196,16 +209,20 @@ def _fetch(
     max_pages: int,
     page_size: int | None,
     notes: list[str],
-) -> dict[str, list[Any]]:
+    essential: frozenset[str],
+) -> tuple[dict[str, list[Any]], dict[str, str]]:
     """Fetch the keys in ``to_fetch`` and the remaining pages of ``to_page``, in parallel, by ``deadline``.
 
-    :raises FhirDataUnavailableError: naming every key that could not be obtained.
+    Returns the pages fetched per key, and the optional keys that could not be obtained with the reason.
+
+    :raises FhirDataUnavailableError: naming every essential key that could not be obtained.
     """
     failures: dict[str, str]
     if request.fhir_server is None:
         failures = {key: f"{why} and fhirServer is absent" for key, why in to_fetch.items()}
         failures.update({key: "has more pages (a next link) and fhirServer is absent" for key in to_page})
-        raise FhirDataUnavailableError(_message(failures) + "; send the key or a fhirServer the service can query")
+        _raise_if_essential(failures, essential, "; send the key or a fhirServer the service can query")
+        return {}, failures
     base = check_fhir_server(request.fhir_server)
     token = request.access_token if isinstance(request.access_token, str) else None
     client = FhirClient(session, base, token, deadline=deadline, budget_s=timeout_s)
@@ -217,9 +234,10 @@ def _fetch(
             jobs[key] = client.url(fallback_query(templates[key], request.context, page_size))
         except UnfillableTokenError as error:
             failures[key] = f"{why} and cannot be fetched: {error}"
-    if failures:
-        raise FhirDataUnavailableError(_message(failures))
+    _raise_if_essential(failures, essential)
 
+    if not jobs:
+        return {}, failures
     executor = ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="fhir-fetch")
     try:
         futures: dict[str, Future[tuple[list[dict[str, Any]], bool]]] = {
@@ -246,8 +264,18 @@ def _fetch(
         fetched[key] = list(pages)
     if failures:
         log.info("FHIR data unavailable for keys %s", sorted(failures))
-        raise FhirDataUnavailableError(_message(failures))
-    return fetched
+        _raise_if_essential(failures, essential)
+    return fetched, failures
+
+
+def _raise_if_essential(failures: Mapping[str, str], essential: frozenset[str], advice: str = "") -> None:
+    """412 naming the essential keys among ``failures`` (only them: the optional ones are not the cause).
+
+    :raises FhirDataUnavailableError: when an essential key failed.
+    """
+    fatal = {key: reason for key, reason in failures.items() if key in essential}
+    if fatal:
+        raise FhirDataUnavailableError(_message(fatal) + advice)
 
 
 def _message(failures: Mapping[str, str]) -> str:

@@ -2,11 +2,17 @@
 
 The seven templates are what every service declares in discovery and what the FHIR fallback runs against
 ``fhirServer`` when a key is missing. They use only the CDS Hooks 2.0 token syntax (``{{context.x}}`` and
-the four ``{{userXxxId}}`` tokens, spec §1.D items 16-19) and the recommended query subset (read, search by
-``patient``, token equality, ``_count``, ``_sort``). The relative-date limits of ``docs/clinical/reference.md`` §2.1
-(``date=ge{{today-24mo}}``) need the FHIRPath tokens of the 3.0 ballot, which 2.0 clients do not honour, so
-they are dropped here and the pathway filters by date instead; ``_sort=-date`` keeps the most recent
-resources first so that the page cap (``load_record(max_pages=...)``) drops the oldest ones.
+the four ``{{userXxxId}}`` tokens, spec §1.D items 16-19), and every search is one of the search parameter
+combinations a US Core 6.1.0 server SHALL support (``docs/ehr-integration.md`` §"Prefetch templates" says
+which one and why; ``tests/unit/fhir/test_us_core_templates.py`` checks them against a table taken from US
+Core). Real EHR APIs answer 400 to other searches (Epic's Observation search needs ``code`` or
+``category``), and an EHR that cannot run a template leaves the key out of its prefetch.
+
+So no ``_sort`` (US Core requires it nowhere; the pathway orders by date itself), no ``_count`` (not a US
+Core parameter; the page size is the server's, and ``next`` links are followed up to the page cap), and no
+status filters where US Core does not pair them with ``patient``: the pathway reads statuses itself. The
+relative-date limits of ``docs/clinical/reference.md`` §2.1 need the FHIRPath tokens of the 3.0 ballot and
+are not used.
 """
 
 from __future__ import annotations
@@ -17,23 +23,39 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
+#: The Observation codes the pathway reads (``service.pathway.facts.observation_is_used``; a unit test keeps
+#: the two equal): pregnancy status (LOINC 82810-3) and the service's own outcome codes. The outcome codes
+#: are in no US Core Observation category, so the template searches by ``patient`` + ``code`` with
+#: ``system|code`` tokens rather than by category.
+OBSERVATION_CODES: tuple[tuple[str, str], ...] = (
+    ("http://loinc.org", "82810-3"),
+    ("http://cgh-cds.example.org/fhir/CodeSystem/outcome", "headache-days-per-month"),
+    ("http://cgh-cds.example.org/fhir/CodeSystem/outcome", "headache-days-per-week"),
+    ("http://cgh-cds.example.org/fhir/CodeSystem/outcome", "treatment-response"),
+    ("http://cgh-cds.example.org/fhir/CodeSystem/outcome", "block-relief-percent"),
+)
+
 #: The prefetch key of each template, as declared in discovery (``service.services``) and read back from the
-#: request. Status filters follow ``docs/clinical/reference.md`` §2.1 except for Conditions, which are all
-#: requested: the §2.1 filter (active, recurrence, relapse, resolved) would hide a malignancy in remission (a red
-#: flag) and rows without ``clinicalStatus`` (entered-in-error), which the pathway must see to ignore; a
-#: patient's problem list is short. The page size keeps each search to a few pages.
+#: request. Conditions are all requested (a malignancy in remission is a red flag; entered-in-error rows
+#: must be seen to be ignored); MedicationRequests by the intents of prescriptions and medication plans.
 PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
     {
         "patient": "Patient/{{context.patientId}}",
-        "conditions": "Condition?patient={{context.patientId}}&_count=100",
-        "procedures": "Procedure?patient={{context.patientId}}&_sort=-date&_count=100",
-        "servicerequests": ("ServiceRequest?patient={{context.patientId}}&status=active,completed,draft&_count=100"),
-        "medicationrequests": ("MedicationRequest?patient={{context.patientId}}&status=active,draft&_count=100"),
-        "observations": "Observation?patient={{context.patientId}}&_sort=-date&_count=100",
+        "conditions": "Condition?patient={{context.patientId}}",
+        "procedures": "Procedure?patient={{context.patientId}}",
+        "servicerequests": "ServiceRequest?patient={{context.patientId}}",
+        "medicationrequests": "MedicationRequest?patient={{context.patientId}}&intent=order,plan",
+        "observations": "Observation?patient={{context.patientId}}&code="
+        + ",".join(f"{system}|{code}" for system, code in OBSERVATION_CODES),
         # revision-2 C3: PT visits recorded as Encounters, and the visits whose reasons document a PT region.
-        "encounters": "Encounter?patient={{context.patientId}}&_sort=-date&_count=100",
+        "encounters": "Encounter?patient={{context.patientId}}",
     }
 )
+
+#: Keys without which nothing can be judged: the service answers 412 naming them when they cannot be read.
+#: Every other key is optional: when it cannot be read the service answers with what it can judge, says so
+#: on the affected cards and in the data-notes extension, and never escalates (issue 16).
+ESSENTIAL_KEYS: frozenset[str] = frozenset({"patient", "conditions"})
 
 #: ``{{userPractitionerId}}`` and friends: the id part of ``context.userId`` when it has that resource type
 #: (CDS Hooks 2.0 §prefetch tokens; ``context.userId`` is ``Type/id``).

@@ -148,8 +148,11 @@ class PatientRecord:
 
     ``draft_orders`` are the orders in ``context.draftOrders`` (order hooks only); ``selections`` the
     ``Type/id`` references of ``context.selections`` (order-select). ``skipped`` counts resources left out
-    because a field the pathway relies on was invalid. ``notes`` says, for integration testers, what was
-    skipped or cut short and why (resource types, element names and counts only: never patient data).
+    because a field the pathway relies on was invalid. ``unavailable`` names the optional prefetch keys
+    (``medicationrequests``, ``observations``, ...) whose data could not be read: the pathway judges
+    without them, never escalates, and says so on the cards they would have informed. ``notes`` says, for
+    integration testers, what was skipped or cut short and why (resource types, element names and counts
+    only: never patient data).
     """
 
     patient: PatientFacts | None = None
@@ -163,3 +166,4 @@ class PatientRecord:
     skipped: int = 0
     notes: tuple[str, ...] = ()
     encounters: tuple[EncounterFacts, ...] = ()
+    unavailable: tuple[str, ...] = ()

@@ -97,7 +97,8 @@ class Advice:
     ``facts`` fill the named placeholders of the card's detail template (values already formatted as text);
     ``notes`` name optional paragraphs of the card content (e.g. ``dissection-suspected``) to include;
     ``orders`` are the ``Type/id`` of the drafted orders the advice is about; ``reason_ref`` is the CGH
-    Condition a suggested referral should cite; ``patient_ref`` is ``Patient/id``.
+    Condition a suggested referral should cite; ``patient_ref`` is ``Patient/id``; ``data_gaps`` names the
+    prefetch keys that could not be read and that this advice would have read (``service.pathway.gaps``).
     """
 
     recommendation: RecommendationId
@@ -109,3 +110,4 @@ class Advice:
     suggestions: tuple[SuggestionKind, ...] = ()
     reason_ref: str | None = None
     patient_ref: str | None = None
+    data_gaps: tuple[str, ...] = ()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from service.fhir.record import PatientRecord
 from service.pathway.advice import Advice
 from service.pathway.advice import Moment
 from service.pathway.facts import derive_facts
+from service.pathway.gaps import ESCALATIONS
+from service.pathway.gaps import gaps_for
 from service.pathway.rules import RULES
 from service.pathway.thresholds import PathwayThresholds
 
@@ -25,11 +28,14 @@ def evaluate(
     :data:`service.pathway.rules.RULES` that applies at ``moment`` runs, unless the patient is under 18 and
     the rule is part of the adult pathway (R1; never a safety card, revision 2 C4), or a red flag is present
     and the rule escalates (R2).
+    Issue 16: when an optional prefetch key could not be read (``record.unavailable``), no escalation fires
+    and each card that key would have informed names it (``Advice.data_gaps``).
     Advice is ordered critical > warning > info, and by rule order within one indicator.
     """
     facts = derive_facts(record, moment, today, thresholds)
     if facts.deceased or not facts.diagnosis.active:
         return ()
+    unavailable = frozenset(record.unavailable)
     advice: dict[str, Advice] = {}
     for rule in RULES:
         if moment not in rule.moments or rule.recommendation in advice:
@@ -38,7 +44,10 @@ def evaluate(
             continue
         if rule.red_flag_suppressed and facts.red_flags:
             continue
+        if unavailable and rule.recommendation in ESCALATIONS:
+            continue
         fired = rule.judge(facts)
         if fired is not None:
-            advice[fired.recommendation] = fired
+            gaps = gaps_for(fired.recommendation, unavailable)
+            advice[fired.recommendation] = replace(fired, data_gaps=gaps) if gaps else fired
     return tuple(sorted(advice.values(), key=lambda item: -item.indicator.rank))

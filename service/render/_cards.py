@@ -122,6 +122,8 @@ def _card(advice: Advice, library: CardLibrary, name: str) -> dict[str, Any]:
     facts = {key: value if plain(value) else library.blank_fact for key, value in advice.facts.items()}
     escaped = {key: markdown_inline(value) for key, value in facts.items()}
     sections = [content.detail.render(escaped), *(note.detail.render(escaped) for note in notes)]
+    # Issue 16: the data this card would have read but could not, and what to check by hand.
+    sections.extend(f"**Not read:** {library.data_gaps[key]}" for key in advice.data_gaps if key in library.data_gaps)
     why = _why(advice.triggers, content)
     if why:
         sections.append(why)

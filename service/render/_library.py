@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -29,6 +30,7 @@ from service.fhir.coding import LOINC
 from service.fhir.coding import SNOMED
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.gaps import AFFECTED as GAP_AFFECTED
 from service.render._contract import CONTRACTS
 from service.render._contract import CardContract
 from service.render._orders import OrderTemplate
@@ -155,6 +157,9 @@ class CardLibrary:
     override_reasons: Mapping[str, str]
     #: Shown in place of a fact the rule supplied blank (``cards/_common.yaml`` ``blank_fact``).
     blank_fact: str = "not recorded"
+    #: Per optional prefetch key, what a card says when that key could not be read (``_common.yaml``
+    #: ``data_gaps``; issue 16).
+    data_gaps: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     recommendation_system: str = RECOMMENDATION_SYSTEM
     override_reason_system: str = OVERRIDE_REASON_SYSTEM
 
@@ -201,7 +206,7 @@ def load_card_library(path: Path) -> CardLibrary:
 
     reasons = _load_codesystems(path / CODESYSTEMS_FILE)
     evidence = _load_evidence(path / EVIDENCE_FILE)
-    common_roles, orders, blank_fact = _load_common(path / COMMON_FILE)
+    common_roles, orders, blank_fact, data_gaps = _load_common(path / COMMON_FILE)
     cards = {
         rec: _load_card(path / f"{rec.value}.yaml", rec, evidence, reasons, common_roles)
         for rec in RecommendationId
@@ -211,6 +216,7 @@ def load_card_library(path: Path) -> CardLibrary:
         orders=MappingProxyType(orders),
         override_reasons=MappingProxyType(reasons),
         blank_fact=blank_fact,
+        data_gaps=MappingProxyType(data_gaps),
     )
 
 
@@ -277,12 +283,15 @@ def _load_evidence(file: Path) -> dict[str, Evidence]:
     return evidence
 
 
-def _load_common(file: Path) -> tuple[dict[str, str], dict[str, OrderTemplate], str]:
+def _load_common(file: Path) -> tuple[dict[str, str], dict[str, OrderTemplate], str, dict[str, str]]:
     data = _read_mapping(file)
-    _only_keys(file, "", data, {"roles", "orders", "blank_fact"})
+    _only_keys(file, "", data, {"roles", "orders", "blank_fact", "data_gaps"})
     roles = _labels(file, "roles", data.get("roles"))
     blank_fact = _text(file, "blank_fact", data.get("blank_fact"))
     _plain(file, "blank_fact", blank_fact)
+    gaps_raw = _mapping(file, "data_gaps", data.get("data_gaps"))
+    _only_keys(file, "data_gaps", gaps_raw, set(GAP_AFFECTED))
+    data_gaps = {key: _text(file, f"data_gaps.{key}", gaps_raw.get(key)) for key in sorted(GAP_AFFECTED)}
     orders_raw = _mapping(file, "orders", data.get("orders"))
     _only_keys(file, "orders", orders_raw, set(_ORDER_KEYS))
     orders: dict[str, OrderTemplate] = {}
@@ -306,7 +315,7 @@ def _load_common(file: Path) -> tuple[dict[str, str], dict[str, OrderTemplate], 
         )
         _check_order(file, where, order)
         orders[key] = order
-    return roles, orders, blank_fact
+    return roles, orders, blank_fact, data_gaps
 
 
 def _check_order(file: Path, where: str, order: OrderTemplate) -> None:

@@ -67,8 +67,11 @@ def readyz() -> Response | tuple[Response, int]:
 
 def init_metrics(
     app: Flask,
-) -> tuple[Callable[[str, list[dict[str, Any]]], None], Callable[[int], None], AuditCounters]:
-    """Expose ``/metrics`` (request latency per route and status); return the card, skip and audit counters.
+) -> tuple[
+    Callable[[str, list[dict[str, Any]]], None], Callable[[int], None], AuditCounters, Callable[[tuple[str, ...]], None]
+]:
+    """Expose ``/metrics`` (request latency per route and status); return the card, skip, audit and
+    unavailable-key counters.
 
     Under gunicorn with ``PROMETHEUS_MULTIPROC_DIR`` set, every worker writes to that folder and
     ``/metrics`` aggregates them; otherwise each app gets its own registry (tests build many apps).
@@ -91,6 +94,11 @@ def init_metrics(
     skipped_total = Counter(
         "cgh_skipped_resources_total", "FHIR resources skipped as invalid in a field the pathway relies on",
         registry=registry,
+    )
+    unavailable_total = Counter(
+        "cgh_prefetch_unavailable_total",
+        "Calls answered without an optional prefetch key the EHR could not provide, by key",
+        ["key"], registry=registry,
     )
 
     dropped_total = Counter(
@@ -115,5 +123,9 @@ def init_metrics(
     def count_skipped(count: int) -> None:
         skipped_total.inc(count)
 
+    def count_unavailable(keys: tuple[str, ...]) -> None:
+        for key in keys:
+            unavailable_total.labels(key).inc()
+
     audit = AuditCounters(dropped=dropped_total.inc, recovered=recovered_total.inc, lost=lost_total.inc)
-    return count_cards, count_skipped, audit
+    return count_cards, count_skipped, audit, count_unavailable

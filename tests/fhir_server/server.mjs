@@ -7,6 +7,12 @@
 //   (or PORT / HOST / FHIR_BASE environment variables). Port 0 picks a free port.
 // Prints one line `READY http://host:port/base` on stdout when it accepts requests.
 // Test-only extras: `POST {base}/$reset` empties the store; `POST {base}/$shutdown` stops the process.
+//
+// `--strict` (or FHIR_STRICT=1) makes it behave like a strict EHR FHIR API (issue 16): a search outside the
+// US Core 6.1.0 SHALL search parameter combinations below, or with any other parameter (`_sort`, `_count`,
+// `status` on a MedicationRequest search without `intent`, ...), gets 400 with an OperationOutcome; and
+// searchsets are paged at a small page size the server chooses itself (STRICT_PAGE_SIZE), with `next` links
+// that carry the server's own opaque `_page` parameter.
 
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -22,8 +28,10 @@ const { values } = parseArgs({
     host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
     base: { type: 'string', default: process.env.FHIR_BASE ?? '/fhir' },
     seed: { type: 'string', multiple: true, default: [] },
+    strict: { type: 'boolean', default: ['1', 'true', 'yes'].includes(String(process.env.FHIR_STRICT ?? '')) },
   },
 });
+const strict = values.strict;
 const basePath = '/' + values.base.replace(/^\/+|\/+$/g, '');
 
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
@@ -55,6 +63,70 @@ function normaliseSearch(searchParams) {
     out.append(name, bare ? value.split(',').map((id) => `Patient/${id}`).join(',') : value);
   }
   return out;
+}
+
+// US Core 6.1.0 SHALL search parameter combinations (the profiles' "Mandatory Search Parameters"), the same
+// table as tests/unit/fhir/test_us_core_templates.py. Instance reads are always allowed.
+const US_CORE_SHALL = {
+  Patient: [['_id'], ['identifier'], ['name'], ['birthdate', 'name'], ['gender', 'name']],
+  Condition: [['patient'], ['patient', 'category']],
+  Procedure: [['patient'], ['patient', 'date']],
+  Observation: [['patient', 'category'], ['patient', 'code'], ['patient', 'category', 'date']],
+  MedicationRequest: [['patient', 'intent'], ['patient', 'intent', 'status']],
+  ServiceRequest: [['_id'], ['patient'], ['patient', 'category'], ['patient', 'code'], ['patient', 'category', 'authored']],
+  Encounter: [['_id'], ['identifier'], ['patient'], ['date', 'patient']],
+};
+const STRICT_PAGE_SIZE = 2;
+const PAGE_PARAM = '_page';
+
+function outcome(code, diagnostics) {
+  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, diagnostics }] };
+}
+
+// Why a strict server refuses this GET, or null. Reads (`Type/id`) and the server's own paging are allowed.
+function strictRefusal(url) {
+  const segments = url.pathname.slice(basePath.length).split('/').filter(Boolean);
+  if (segments.length !== 1) return null;
+  const combinations = US_CORE_SHALL[segments[0]];
+  if (!combinations) return outcome('not-supported', `search on ${segments[0]} is not supported`);
+  const names = [...new Set([...url.searchParams.keys()].filter((name) => name !== PAGE_PARAM))].sort();
+  for (const name of names) {
+    if (url.searchParams.getAll(name).length > 1) return outcome('not-supported', `parameter ${name} repeated`);
+  }
+  const allowed = combinations.some((combo) => combo.length === names.length && [...combo].sort().every((n, i) => n === names[i]));
+  if (!allowed) {
+    return outcome(
+      'not-supported',
+      `search ${segments[0]}?${names.join('&')} is not a supported parameter combination; supported: ` +
+        combinations.map((combo) => combo.join('+')).join(', '),
+    );
+  }
+  return null;
+}
+
+// Strict paging: `_page=n` (0-based, from our own next links) becomes Medplum's `_count`/`_offset`.
+function strictSearchUrl(url) {
+  const inner = new URL(url.href);
+  const page = Number(inner.searchParams.get(PAGE_PARAM) ?? '0') || 0;
+  inner.searchParams.delete(PAGE_PARAM);
+  inner.searchParams.set('_count', String(STRICT_PAGE_SIZE));
+  inner.searchParams.set('_offset', String(page * STRICT_PAGE_SIZE));
+  return inner;
+}
+
+function addStrictLinks(resource, url, origin) {
+  if (resource?.resourceType !== 'Bundle' || resource.type !== 'searchset') return resource;
+  const page = Number(url.searchParams.get(PAGE_PARAM) ?? '0') || 0;
+  const self = new URL(url.pathname + url.search, origin);
+  resource.link = [{ relation: 'self', url: self.href }];
+  const returned = resource.entry?.length ?? 0;
+  if (returned > 0 && typeof resource.total === 'number' && (page + 1) * STRICT_PAGE_SIZE < resource.total) {
+    const next = new URL(self.href);
+    next.searchParams.set(PAGE_PARAM, String(page + 1));
+    resource.link.push({ relation: 'next', url: next.href });
+  }
+  delete resource.total; // like many EHR APIs: no total, only next links
+  return resource;
 }
 
 async function handle(method, url, body, headers) {
@@ -123,6 +195,17 @@ const server = http.createServer((req, res) => {
       if (req.method === 'POST' && url.pathname === `${basePath}/$shutdown`) {
         send(res, 200, { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational' }] });
         server.close(() => process.exit(0));
+        return;
+      }
+      if (strict && req.method === 'GET') {
+        const refusal = strictRefusal(url);
+        if (refusal) {
+          send(res, 400, refusal);
+          return;
+        }
+        const isSearch = url.pathname.slice(basePath.length).split('/').filter(Boolean).length === 1;
+        const [status, resource] = await handle(req.method, isSearch ? strictSearchUrl(url) : url, body, req.headers);
+        send(res, status, isSearch ? addStrictLinks(resource, url, origin) : resource);
         return;
       }
       const [status, resource] = await handle(req.method, url, body, req.headers);

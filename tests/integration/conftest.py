@@ -4,6 +4,9 @@
 ``MemoryRepository``: Medplum, not HAPI) on a free loopback port, installing its npm packages first with
 ``scripts/install-fhir-server`` when ``node_modules`` is missing, and stops it at the end of the session.
 ``medplum`` (per test) is the same server emptied, so each test seeds exactly what it needs.
+``strict_medplum`` (per test; session ``strict_fhir_server``) is a second instance started with ``--strict``:
+it answers 400 to any search outside US Core's SHALL combinations and pages at its own small page size,
+as strict EHR APIs do (issue 16).
 
 Without Node.js the tests skip locally and fail in CI (``CI=true``).
 """
@@ -88,6 +91,15 @@ class MedplumServer:
 
 @pytest.fixture(scope="session")
 def fhir_server() -> Iterator[MedplumServer]:
+    yield from _run_server(strict=False)
+
+
+@pytest.fixture(scope="session")
+def strict_fhir_server() -> Iterator[MedplumServer]:
+    yield from _run_server(strict=True)
+
+
+def _run_server(*, strict: bool) -> Iterator[MedplumServer]:
     node = shutil.which("node")
     if node is None:
         _unavailable("Node.js is not installed (needed for the Medplum FHIR test server)")
@@ -98,7 +110,7 @@ def fhir_server() -> Iterator[MedplumServer]:
             _unavailable(f"scripts/install-fhir-server failed: {installed.stderr[-2000:]}")
     stderr = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
-        [node, "server.mjs", "--port", "0", "--host", "127.0.0.1"],
+        [node, "server.mjs", "--port", "0", "--host", "127.0.0.1", *(["--strict"] if strict else [])],
         cwd=FHIR_SERVER_DIR,
         stdout=subprocess.PIPE,
         stderr=stderr,
@@ -139,3 +151,10 @@ def medplum(fhir_server: MedplumServer) -> MedplumServer:
     """The session's Medplum server, emptied before the test."""
     fhir_server.reset()
     return fhir_server
+
+
+@pytest.fixture
+def strict_medplum(strict_fhir_server: MedplumServer) -> MedplumServer:
+    """The session's strict Medplum server (US Core SHALL searches only, small pages), emptied."""
+    strict_fhir_server.reset()
+    return strict_fhir_server

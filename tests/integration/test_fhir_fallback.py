@@ -4,6 +4,9 @@ For every scenario in ``fhir_fixtures/`` that answers 200: load the resources of
 ``serverResources``) into Medplum, then build the record with prefetch fully absent, partly absent, and
 paged with a tiny ``_count``, and check it equals the record built from the prefetch itself. ``null``
 keys must not be fetched. A separate error-injection stub covers 401, 500 and a slow server.
+
+Every fixture runs again against the strict mode of the server (issue 16): US Core SHALL searches only
+(anything else is a 400), paged at the server's own small page size.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from service.fhir import make_session
 from service.fhir.builder import flatten
 from service.fhir.record import PatientRecord
 from service.fhir.request import DataRequest
+from service.pathway import encounter_is_used
+from service.pathway import observation_is_used
 from service.scenarios import Scenario
 from service.scenarios import iter_scenarios
 from tests.integration.conftest import MedplumServer
@@ -80,6 +85,9 @@ def record(
         timeout_s=TIMEOUT_S,
         session=make_session(),
         max_pages=max_pages,
+        # As the service reads them: the Observation template asks only for the codes the pathway reads.
+        observation_filter=observation_is_used,
+        encounter_filter=encounter_is_used,
     )
 
 
@@ -108,9 +116,74 @@ def test_fetched_record_equals_the_prefetched_one(seeded: tuple[Scenario, Medplu
         partial = {key: value for key, value in prefetch.items() if key not in dropped}
         assert comparable(record(scenario, partial, server.base_url)) == expected, f"without {dropped}"
 
-    tiny = {key: template.replace("_count=100", "_count=3") for key, template in PREFETCH_TEMPLATES.items()}
+    tiny = {key: _with_count(template, 3) for key, template in PREFETCH_TEMPLATES.items()}
     paged = record(scenario, None, server.base_url, tiny, max_pages=1000)
     assert comparable(paged) == expected, "paged with _count=3"
+
+
+def _with_count(template: str, count: int) -> str:
+    """``template`` with a page size (the lenient server honours ``_count``; the templates do not send it)."""
+    return template if "?" not in template else f"{template}&_count={count}"
+
+
+@pytest.fixture
+def strictly_seeded(
+    strict_medplum: MedplumServer, request: pytest.FixtureRequest
+) -> tuple[Scenario, MedplumServer]:
+    scenario: Scenario = request.param
+    strict_medplum.seed(resources_of(scenario))
+    return scenario, strict_medplum
+
+
+@pytest.mark.parametrize("strictly_seeded", SCENARIOS, indirect=True)
+def test_strict_server_gives_the_prefetched_record(strictly_seeded: tuple[Scenario, MedplumServer]) -> None:
+    """Every fixture, the discovery templates against a strict server: nothing refused, every small page
+    followed, and the record of the fixture's own prefetch (completed from the server where it has
+    ``serverResources``)."""
+    scenario, server = strictly_seeded
+    prefetch = scenario.request["prefetch"]
+    fetched = record(scenario, prefetch, server.base_url, max_pages=1000)
+    assert fetched.unavailable == (), fetched.notes
+    everything = record(scenario, None, server.base_url, max_pages=1000)
+    assert everything.unavailable == (), everything.notes
+    assert comparable(everything) == comparable(fetched)
+
+
+def test_strict_server_refuses_what_us_core_does_not_require(strict_medplum: MedplumServer) -> None:
+    """The strict mode can fail a template: the pre-issue-16 ones get 400, and the key becomes unavailable."""
+    strict_medplum.seed([patient("p1"), condition("c1", subject="Patient/p1")])
+    scenario = _inline("p1")
+    old = {
+        "patient": PREFETCH_TEMPLATES["patient"],
+        "conditions": PREFETCH_TEMPLATES["conditions"],
+        "observations": "Observation?patient={{context.patientId}}&_sort=-date&_count=100",
+        "medicationrequests": "MedicationRequest?patient={{context.patientId}}&status=active,draft&_count=100",
+    }
+    result = record(scenario, None, strict_medplum.base_url, old)
+    assert [c.ref for c in result.conditions] == ["Condition/c1"]
+    assert result.unavailable == ("medicationrequests", "observations")
+    assert all("400 Bad Request" in note for note in result.notes), result.notes
+    with pytest.raises(FhirDataUnavailableError, match="'conditions'.*400 Bad Request"):
+        record(scenario, None, strict_medplum.base_url, {"conditions": old["conditions"] + "&_sort=-date"})
+
+
+def test_strict_server_pages_at_its_own_size(strict_medplum: MedplumServer) -> None:
+    strict_medplum.seed([patient("p1")] + [condition(f"c{i}", subject="Patient/p1") for i in range(5)])
+    first = strict_medplum.get("Condition?patient=p1")
+    assert len(first["entry"]) < 5 and any(link["relation"] == "next" for link in first["link"])
+    full = record(_inline("p1"), None, strict_medplum.base_url, {"conditions": PREFETCH_TEMPLATES["conditions"]})
+    assert [c.ref for c in full.conditions] == [f"Condition/c{i}" for i in range(5)]
+
+
+def _inline(patient_id: str) -> Scenario:
+    return Scenario(
+        path=Path("inline"),
+        title="inline",
+        scenario="inline",
+        reference_date=date(2025, 6, 1),
+        service="cgh-patient-view",
+        request={"hook": "patient-view", "context": {"patientId": patient_id}},
+    )
 
 
 def test_paging_really_follows_next_links(medplum: MedplumServer) -> None:
@@ -123,7 +196,7 @@ def test_paging_really_follows_next_links(medplum: MedplumServer) -> None:
         service="cgh-patient-view",
         request={"hook": "patient-view", "context": {"patientId": "p1"}},
     )
-    templates = {"conditions": PREFETCH_TEMPLATES["conditions"].replace("_count=100", "_count=2")}
+    templates = {"conditions": _with_count(PREFETCH_TEMPLATES["conditions"], 2)}
     full = record(scenario, None, medplum.base_url, templates)
     assert [c.ref for c in full.conditions] == [f"Condition/c{i}" for i in range(5)]
     capped = record(scenario, None, medplum.base_url, templates, max_pages=2)

@@ -3,7 +3,8 @@
 For every fixture that answers 200: seed the real FHIR test server (Medplum's in-memory R4 engine) with the
 fixture's data, then call the service in-process twice — with the fixture's prefetch, and with no prefetch
 at all but ``fhirServer`` + ``fhirAuthorization`` — and compare the cards. Fixtures whose data lives only on
-the server (``serverResources``) are checked against their expected cards here.
+the server (``serverResources``) are checked against their expected cards here, and again against the
+strict mode of the server (issue 16: US Core SHALL searches only, 400 otherwise, small pages of its own).
 """
 
 from __future__ import annotations
@@ -80,3 +81,27 @@ def test_cards_are_the_same_with_and_without_prefetch(
     if not scenario.server_resources:
         prefetched = client.post(url, json=rolled.request)
         assert _signature(fetched_body["cards"]) == _signature(prefetched.get_json()["cards"])
+
+
+STRICT_SCENARIOS = [param for param in SCENARIOS if param.values[0].server_resources]
+
+
+@pytest.mark.parametrize("scenario", STRICT_SCENARIOS)
+def test_server_resource_fixtures_pass_against_a_strict_server(
+    scenario: Scenario, strict_medplum: MedplumServer, fallback_app: Flask
+) -> None:
+    """With the fixture's prefetch and with none at all: the expected cards, and no key left unread."""
+    rolled = scenario.rolled_to(date.today())
+    strict_medplum.seed(resources_of(rolled))
+    client: FlaskClient = fallback_app.test_client()
+    url = f"/cds-services/{rolled.service}"
+    with_prefetch = copy.deepcopy(rolled.request)
+    with_prefetch["fhirServer"] = strict_medplum.base_url
+    for body in (with_prefetch, _without_prefetch(rolled.request, strict_medplum.base_url)):
+        response = client.post(url, json=body)
+        assert response.status_code == 200, response.get_json()
+        answer = response.get_json()
+        assert response_problems(answer) == []
+        assert check_response(rolled, response.status_code, answer) == []
+        notes = answer.get("extension", {}).get("org.example.cgh-cds.data-notes", [])
+        assert not any("could not" in note or "judged without" in note for note in notes), notes

@@ -235,7 +235,7 @@ def test_logs_hold_no_patient_data_or_tokens(client: FlaskClient, caplog: pytest
     body["fhirServer"] = "http://127.0.0.1:9/fhir"
     body["fhirAuthorization"] = {"access_token": "token-abc-123", "token_type": "Bearer", "expires_in": 300,
                                  "scope": "user/*.read", "subject": "cgh"}
-    del body["prefetch"]["procedures"]
+    del body["prefetch"]["conditions"]  # essential: unobtainable, so refused with 412 (issue 16)
     service_logger = logging.getLogger("service")  # does not propagate to root: attach the capture directly
     service_logger.addHandler(caplog.handler)
     try:

@@ -18,6 +18,7 @@ from service.errors import FhirDataUnavailableError
 from service.fhir import PREFETCH_TEMPLATES
 from service.fhir import load_record
 from service.fhir import make_session
+from service.fhir.prefetch import ESSENTIAL_KEYS
 from service.fhir.record import PatientRecord
 from service.fhir.request import DataRequest
 from tests.unit.fhir.conftest import PATIENT_ID
@@ -46,6 +47,7 @@ def load(
     timeout_s: float = 3.0,
     max_pages: int = 10,
     context: Any = None,
+    essential: frozenset[str] = ESSENTIAL_KEYS,
 ) -> Any:
     request = DataRequest(
         hook="patient-view",
@@ -54,7 +56,9 @@ def load(
         fhir_server=fhir_server,
         access_token=token,
     )
-    return load_record(request, templates, timeout_s=timeout_s, session=make_session(), max_pages=max_pages)
+    return load_record(
+        request, templates, timeout_s=timeout_s, session=make_session(), max_pages=max_pages, essential=essential
+    )
 
 
 def serve_everything(stub: StubFhirServer) -> None:
@@ -101,7 +105,7 @@ def test_absent_prefetch_is_fetched_from_fhir_server(fhir_stub: StubFhirServer) 
     fetched = load(None, fhir_server=fhir_stub.base_url)
     assert fetched == load(full_prefetch())
     assert sorted(fhir_stub.paths()) == [
-        f"/fhir/Condition?patient={PATIENT_ID}&_count=100",
+        f"/fhir/Condition?patient={PATIENT_ID}",
         f"/fhir/Patient/{PATIENT_ID}",
     ]
 
@@ -269,7 +273,7 @@ def test_unreachable_server_is_412() -> None:
 def test_a_token_the_context_lacks_makes_the_key_unobtainable(fhir_stub: StubFhirServer) -> None:
     templates = {"encounter": "Encounter/{{context.encounterId}}"}
     with pytest.raises(FhirDataUnavailableError, match="'encounter'.*context.encounterId"):
-        load({}, fhir_server=fhir_stub.base_url, templates=templates)
+        load({}, fhir_server=fhir_stub.base_url, templates=templates, essential=frozenset({"encounter"}))
     assert fhir_stub.requests == []
 
 
@@ -336,13 +340,55 @@ def test_the_token_is_not_kept_in_the_request_repr() -> None:
     assert TOKEN not in repr(request)
 
 
-def test_procedures_key_message_matches_the_contract() -> None:
-    templates = {"procedures": PREFETCH_TEMPLATES["procedures"]}
+def test_an_essential_key_message_matches_the_contract() -> None:
+    templates = {"conditions": PREFETCH_TEMPLATES["conditions"], "procedures": PREFETCH_TEMPLATES["procedures"]}
     with pytest.raises(FhirDataUnavailableError) as caught:
         load({}, templates=templates)
     assert caught.value.message == (
-        "prefetch key 'procedures' was not provided and fhirServer is absent; "
+        "prefetch key 'conditions' was not provided and fhirServer is absent; "
         "send the key or a fhirServer the service can query"
+    )
+
+
+# --- optional keys (issue 16) ---------------------------------------------------------------------------
+
+
+def test_an_optional_key_without_fhir_server_is_named_not_fatal() -> None:
+    templates = {"conditions": PREFETCH_TEMPLATES["conditions"], "procedures": PREFETCH_TEMPLATES["procedures"]}
+    record = load({"conditions": searchset(condition("c1"))}, templates=templates)
+    assert [c.ref for c in record.conditions] == ["Condition/c1"]
+    assert record.unavailable == ("procedures",)
+    assert record.notes == (
+        "prefetch key 'procedures' was not provided and fhirServer is absent; the cards were judged without it",
+    )
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 500])
+def test_an_optional_key_the_server_refuses_is_named_not_fatal(fhir_stub: StubFhirServer, status: int) -> None:
+    serve_everything(fhir_stub)
+    fhir_stub.route("/fhir/MedicationRequest", {"resourceType": "OperationOutcome"}, status=status)
+    fhir_stub.route("/fhir/Observation", searchset())
+    keys = ("patient", "conditions", "medicationrequests", "observations")
+    templates = {key: PREFETCH_TEMPLATES[key] for key in keys}
+    record = load(None, templates=templates, fhir_server=fhir_stub.base_url)
+    assert [c.ref for c in record.conditions] == ["Condition/c1"]
+    assert record.unavailable == ("medicationrequests",)
+    assert len(record.notes) == 1 and record.notes[0].startswith(
+        "prefetch key 'medicationrequests' was not provided and fhirServer answered"
+    )
+    assert str(status) in record.notes[0]
+
+
+def test_an_essential_key_failing_with_an_optional_one_names_only_the_essential(fhir_stub: StubFhirServer) -> None:
+    fhir_stub.route(f"/fhir/Patient/{PATIENT_ID}", patient())
+    fhir_stub.route("/fhir/Condition", {"resourceType": "OperationOutcome"}, status=400)
+    fhir_stub.route("/fhir/Procedure", {"resourceType": "OperationOutcome"}, status=400)
+    templates = {key: PREFETCH_TEMPLATES[key] for key in ("patient", "conditions", "procedures")}
+    with pytest.raises(FhirDataUnavailableError) as caught:
+        load(None, templates=templates, fhir_server=fhir_stub.base_url)
+    assert caught.value.message == (
+        "prefetch key 'conditions' was not provided and fhirServer answered 400 Bad Request "
+        "(a search or parameter it does not support)"
     )
 
 

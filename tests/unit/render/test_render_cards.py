@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from types import MappingProxyType
 from typing import Any
@@ -258,6 +259,21 @@ def test_a_note_with_its_own_summary_replaces_the_card_summary(library: CardLibr
     assert plain["summary"] != pregnant["summary"]
     assert "24 weeks" in pregnant["summary"]
     assert "24 weeks" in pregnant["detail"]
+
+
+def test_a_data_gap_is_said_on_the_card(library: CardLibrary) -> None:
+    """Issue 16: the keys the card would have read but could not are named, with what to check by hand."""
+    advice = Advice(
+        RecommendationId.MANIPULATION_RISK,
+        Indicator.WARNING,
+        facts=MappingProxyType({"orders": "Chiropractic care", "manipulation": "Spinal manipulation"}),
+        data_gaps=("medicationrequests",),
+    )
+    card = render_one(library, advice)
+    assert "medications could not be read from the EHR; check for anticoagulants before manipulation" in card["detail"]
+    assert card_problems(card) == []
+    plain = render_one(library, replace(advice, data_gaps=()))
+    assert "could not be read" not in plain["detail"]
 
 
 def test_no_triggers_means_no_why_section(library: CardLibrary) -> None:

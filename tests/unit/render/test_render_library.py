@@ -306,6 +306,13 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     ),
     ("missing-blank-fact", "_common.yaml", _delete("blank_fact"), r"blank_fact must be a non-empty string"),
     ("role-label-with-markup", "_common.yaml", _set("roles", "diagnosis", value="<i>Dx</i>"), r"roles\.diagnosis"),
+    (
+        "missing-data-gap",
+        "_common.yaml",
+        _delete("data_gaps", "medicationrequests"),
+        r"data_gaps\.medicationrequests must be a non-empty string",
+    ),
+    ("unknown-data-gap", "_common.yaml", _set("data_gaps", "allergies", value="x"), r"data_gaps: unknown key"),
 ]
 
 
