@@ -78,13 +78,14 @@ def answer_hook(
     advice = evaluate(record, service.moment, today, runtime.settings.thresholds)
     cards = render_cards(advice, runtime.cards, hook_instance=request.hook_instance, service_id=service.id)
     response: dict[str, Any] = {"cards": cards}
-    if record.skipped or record.notes:
+    notes = [*request.notes, *record.notes]
+    if record.skipped or notes:
         extension: dict[str, Any] = {}
         if record.skipped:
             extension[SKIPPED_EXTENSION] = record.skipped
             runtime.on_skipped(record.skipped)
-        if record.notes:
-            extension[DATA_NOTES_EXTENSION] = list(record.notes)
+        if notes:
+            extension[DATA_NOTES_EXTENSION] = notes
         response["extension"] = extension
     runtime.audit.submit(
         InvocationRecord(
