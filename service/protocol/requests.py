@@ -10,9 +10,9 @@ JSON Schema and Python share, and the contract tests check that the document use
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-import re
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -65,11 +65,11 @@ class _Matches(validate.Validator):
 
     def __init__(self, pattern: str, error: str) -> None:
         self.regex = ecma_pattern(pattern)
-        self.error = error
+        self.message = error
 
     def __call__(self, value: Any) -> Any:
         if not self.regex.search(value):
-            raise ValidationError(self.error)
+            raise ValidationError(self.message)
         return value
 
 
