@@ -120,13 +120,22 @@ class FhirAuthorizationSchema(_Lenient):
     patient = fields.String(load_default=None)
 
 
+class _PrefetchValue(fields.Raw):
+    """A prefetch value: a JSON object (the service fetches it again when it is no usable FHIR resource) or null."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValidationError("must be what the prefetch query returned (a FHIR resource or Bundle) or null.")
+        return value
+
+
 class HookRequestSchema(_Lenient):
     hook = fields.String(required=True, validate=_ID_LENGTH)
     hookInstance = fields.String(required=True, validate=_TEXT_ID)  # noqa: N815 (wire name)
     fhirServer = fields.String(load_default=None, allow_none=True, validate=_FHIR_SERVER)  # noqa: N815
     fhirAuthorization = fields.Nested(FhirAuthorizationSchema, load_default=None, allow_none=True)  # noqa: N815
     context = fields.Dict(keys=fields.String(), required=True)
-    prefetch = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True), load_default=None,
+    prefetch = fields.Dict(keys=fields.String(), values=_PrefetchValue(allow_none=True), load_default=None,
                            allow_none=True)
     # Its content is ignored, but CDS Hooks 2.0 §extensions makes it an object.
     extension = fields.Dict(keys=fields.String(), load_default=None, allow_none=False)

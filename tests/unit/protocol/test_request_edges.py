@@ -117,6 +117,8 @@ def test_fhir_server_the_contract_allows_is_accepted(url: str) -> None:
         (_request(hookInstance="a\x00b"), "hookInstance"),
         (_request(hookInstance="h" * 257), "hookInstance"),
         (_request(extension="not an object"), "extension"),
+        (_request(prefetch={"patient": "Patient/1"}), "prefetch.patient.value"),
+        (_request(prefetch={"patient": [{"resourceType": "Patient"}]}), "prefetch.patient.value"),
         (_request(extension=None), "extension"),
         (_request(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "a b"}),
          "fhirAuthorization.access_token"),
