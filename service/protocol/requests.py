@@ -313,24 +313,33 @@ _TIMESTAMP = re.compile(
 def parse_timestamp(text: str) -> datetime:
     """An RFC 3339 ``date-time`` (with its zone) or ``full-date`` (midnight UTC), as an aware UTC datetime.
 
-    These are JSON Schema's ``date-time`` and ``date`` formats, which the contract names. A leap second
-    (``:60``) is read as ``:59``; a time whose UTC equivalent falls outside years 1-9999 is clamped to that range.
+    These are JSON Schema's ``date-time`` and ``date`` formats, which the contract names, read as schemathesis'
+    validator reads them: a leap second is valid at 23:59:60 UTC only (read as 23:59:59), and year 0000 is a
+    valid year. Times outside what ``datetime`` holds (year 0000, or 0001-01-01T00:00+01:00) are clamped to
+    its range: they are accepted as the contract says, and are nonsense either way.
 
     :raises ValueError: any other text, or a date or time that does not exist (``2025-02-30``, ``24:00``).
     """
     match = _TIMESTAMP.fullmatch(text)
     if match is None:
         raise ValueError(text)
+    if match["date"].startswith("0000-"):
+        datetime.fromisoformat("0004" + match["date"][4:])  # the month and day must still exist (0000 is leap)
+        return datetime.min.replace(tzinfo=UTC)
     if match["time"] is None:
         return datetime.fromisoformat(match["date"]).replace(tzinfo=UTC)
-    second = min(int(match["second"]), 59)
+    leap = match["second"] == "60"
+    second = 59 if leap else int(match["second"])
     fraction = (match["fraction"] or "")[:6].ljust(6, "0")
     zone = "+00:00" if match["zone"] in ("Z", "z") else match["zone"]
     parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}:{second:02d}.{fraction}{zone}")
     try:
-        return parsed.astimezone(UTC)
+        utc = parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00
-        return (datetime.min if parsed.year == 1 else datetime.max).replace(tzinfo=UTC)
+        utc = (datetime.min if parsed.year == 1 else datetime.max).replace(tzinfo=UTC)
+    if leap and (utc.hour, utc.minute) != (23, 59):
+        raise ValueError(text)
+    return utc
 
 
 class _Timestamp(fields.String):

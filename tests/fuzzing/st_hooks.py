@@ -18,6 +18,25 @@ from urllib.parse import unquote
 
 import jwt
 import schemathesis
+from hypothesis.internal import lambda_sources
+
+
+def _tolerate_ast_recursion_bug() -> None:
+    """Describe a lambda as unknown when CPython 3.11's ``ast.parse`` fails with "AST constructor recursion depth
+    mismatch" (a CPython bug hit when hypothesis names a strategy's lambda deep in schemathesis' coverage
+    phase): the description only decorates a message, and the bug otherwise aborts the whole operation."""
+    describe = lambda_sources._lambda_description
+
+    def tolerant(f: Any) -> str:
+        try:
+            return describe(f)
+        except SystemError:
+            return "lambda: <unknown>"
+
+    lambda_sources._lambda_description = tolerant
+
+
+_tolerate_ast_recursion_bug()
 
 _KEY = Path(os.environ["CGH_FUZZ_KEY_PEM"]).read_bytes()
 _ISS = os.environ["CGH_FUZZ_ISS"]

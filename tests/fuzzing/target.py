@@ -49,7 +49,7 @@ class FuzzTarget:
 
 
 @contextmanager
-def fuzz_target(workdir: Path, *, workers: int = 2, fhir_timeout_s: float = 0.5) -> Iterator[FuzzTarget]:
+def fuzz_target(workdir: Path, *, workers: int = 2, fhir_timeout_s: float = 0.2) -> Iterator[FuzzTarget]:
     """The running service (auth required) and the signing material of its one trusted client."""
     key = new_rsa_key("fuzz-key")  # RS384: the cheapest signature to check, so the budget goes to bodies
     clients = workdir / "trusted-clients.json"

@@ -185,7 +185,9 @@ def _feedback(**changes: Any) -> dict[str, Any]:
         (_feedback(outcomeTimestamp="2025-02-30"), "outcomeTimestamp"),
         (_feedback(outcomeTimestamp="2025-06-01T24:00:00Z"), "outcomeTimestamp"),
         (_feedback(outcomeTimestamp="2025-06-01T10:05:31+24:00"), "outcomeTimestamp"),
-        (_feedback(outcomeTimestamp="0000-01-01"), "outcomeTimestamp"),
+        (_feedback(outcomeTimestamp="0000-02-30"), "outcomeTimestamp"),
+        (_feedback(outcomeTimestamp="2025-06-01T10:00:60Z"), "outcomeTimestamp"),  # a leap second is 23:59:60 UTC
+        (_feedback(outcomeTimestamp="2016-12-31T23:59:60+01:00"), "outcomeTimestamp"),
         (_feedback(outcomeTimestamp="2025-06-01T10:05:31Z\n"), "outcomeTimestamp"),
         (_feedback(outcomeTimestamp="２０２５-06-01"), "outcomeTimestamp"),  # fullwidth digits
     ],
@@ -203,6 +205,9 @@ def test_malformed_feedback_is_a_400_naming_the_field(body: dict[str, Any], fiel
         ("2025-06-01t10:05:31z", datetime(2025, 6, 1, 10, 5, 31, tzinfo=UTC)),
         ("2025-06-01T12:05:31.1234567+02:00", datetime(2025, 6, 1, 10, 5, 31, 123456, tzinfo=UTC)),
         ("2016-12-31T23:59:60Z", datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC)),  # leap second
+        ("2017-01-01T00:59:60+01:00", datetime(2016, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ("0000-01-01", datetime.min.replace(tzinfo=UTC)),  # a valid RFC 3339 year, before datetime's range
+        ("0000-02-29T10:00:00Z", datetime.min.replace(tzinfo=UTC)),
         ("2025-06-01", datetime(2025, 6, 1, tzinfo=UTC)),
         # Their UTC equivalent is outside datetime's range: astimezone raised OverflowError (was a 500).
         ("0001-01-01T00:00:00+01:00", datetime.min.replace(tzinfo=UTC)),
