@@ -242,7 +242,8 @@ def test_contract_states_the_patterns_and_limits_the_service_enforces(contract: 
     """The service's parser and the contract use the same patterns and limits (``service.protocol.requests``)."""
     schemas = contract["components"]["schemas"]
     base = schemas["HookRequestBase"]["properties"]
-    assert (base["fhirServer"]["pattern"], base["fhirServer"]["maxLength"]) == (
+    assert (base["fhirServer"]["format"], base["fhirServer"]["pattern"], base["fhirServer"]["maxLength"]) == (
+        "uri",
         requests.FHIR_SERVER_PATTERN,
         requests.FHIR_SERVER_MAX_LENGTH,
     )

@@ -1,5 +1,7 @@
 """Schemathesis hooks (``SCHEMATHESIS_HOOKS=tests.fuzzing.st_hooks``): authenticate every generated request.
 
+Registers one more check, run with ``-c all``: every card answered passes the protocol's strict card checks.
+
 CDS endpoints get a fresh CDS Hooks 2.0 client JWT (RS384, a new ``jti``, ``aud`` = the public base URL + the
 exact path called), signed with the key the service trusts; analytics gets the admin token. Configured by
 environment variables so that the schemathesis CLI can load this module as it is:
@@ -19,6 +21,8 @@ from urllib.parse import unquote
 import jwt
 import schemathesis
 from hypothesis.internal import lambda_sources
+
+from service.protocol import response_problems
 
 
 def _tolerate_ast_recursion_bug() -> None:
@@ -68,3 +72,20 @@ class CdsClientAuth:
         else:
             return
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+
+
+@schemathesis.check
+def cds_cards_pass_the_protocol_checks(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    """Every 200 from a hook call passes the strict card checks of :func:`service.protocol.response_problems`
+    (``-c all`` includes this check)."""
+    path = case.operation.path
+    if case.method.upper() != "POST" or not path.startswith("/cds-services/cgh-") or path.endswith("/feedback"):
+        return None
+    if response.status_code != 200:
+        return None
+    problems = response_problems(response.json())
+    if problems:
+        raise AssertionError("the cards break CDS Hooks 2.0: " + "; ".join(problems))
+    return True
