@@ -63,6 +63,7 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
     assert "Traceback" not in log
 
 
+@pytest.mark.timeout(900)  # ~1-2 min on two idle cores; the coverage phase's cases dominate
 def test_schemathesis_with_every_check_and_phase_finds_nothing(target: FuzzTarget) -> None:
     run = run_schemathesis(target, max_examples=CI_MAX_EXAMPLES, seed=CI_SEED, name="ci")
     print(f"schemathesis -c all, all phases: {run.cases} cases in {run.seconds:.0f} s")
