@@ -282,3 +282,19 @@ def test_verification_overhead_is_small_next_to_the_signature_check(world: World
     total_ms, raw_ms = statistics.median(total) * 1000, statistics.median(raw) * 1000
     print(f"\n{key.alg}: verify() median {total_ms:.3f} ms, of which the signature alone {raw_ms:.3f} ms")
     assert total_ms - raw_ms < 0.3
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 10**400},  # float(10**400) raised OverflowError: a 500 (found by the input audit)
+        {"iat": -(10**400)},
+        {"nbf": 10**400},
+        {"jti": "a\x00b"},  # accepted, then the replay cache's PostgreSQL column would refuse it: a 500
+    ],
+    ids=["exp-beyond-float", "iat-beyond-float", "nbf-beyond-float", "jti-with-nul"],
+)
+def test_claims_the_store_or_the_clock_cannot_hold_are_a_401(app: Flask, world: World, claims: dict[str, Any]) -> None:
+    token = mint(world.ec, iss=ISS, aud=world.aud("/cds-services"), claims=claims)
+    response = _call(app, "GET", "/cds-services", f"Bearer {token}")
+    assert (response.status_code, response.get_json()) == (401, {"error": "unauthorized"})
