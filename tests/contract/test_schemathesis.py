@@ -3,7 +3,9 @@
 The schema is the document exactly as ``GET /openapi.yaml`` serves it today (contract + fixture examples), so
 the fixture requests are replayed first (examples phase), then schemathesis' coverage and fuzzing phases send
 valid and invalid requests (positive and negative modes) to the app through its WSGI interface. Bounded: at
-most ``MAX_EXAMPLES`` generated cases per operation.
+most ``MAX_EXAMPLES`` generated cases per operation. Authentication is off here, so the checks that need it
+(negative data rejection sees a missing token accepted) run in ``tests/integration/test_fuzz.py``, against
+gunicorn with a JWT per request, with every check.
 
 The schema is loaded when the module is collected and the app is a fixture, passed to each call:
 ``schemathesis.pytest.from_fixture`` (which would let ``from_wsgi`` fetch the document from the app) relies on
@@ -23,8 +25,6 @@ from hypothesis import HealthCheck
 from hypothesis import settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance
-from schemathesis.specs.openapi.checks import negative_data_rejection
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from schemathesis.specs.openapi.checks import response_headers_conformance
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.specs.openapi.checks import status_code_conformance
@@ -34,7 +34,7 @@ from service.web.docs import CALL_PATHS
 from service.web.docs import OpenApiDocument
 from tests.contract.oas import build_app
 
-MAX_EXAMPLES = 50
+MAX_EXAMPLES = 20
 
 
 @schemathesis.check
@@ -56,8 +56,6 @@ CHECKS = [
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
-    positive_data_acceptance,
-    negative_data_rejection,
     cds_cards_pass_the_protocol_checks,
 ]
 
@@ -71,11 +69,6 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
 
 schema = schemathesis.openapi.from_dict(OpenApiDocument().build(date.today()))
 schema.config.generation.update(max_examples=MAX_EXAMPLES, database="none")
-# As schemathesis.toml says for the CLI: 412 (no FHIR data obtainable) answers valid data too.
-schema.config.checks.positive_data_acceptance.expected_statuses = [
-    *schema.config.checks.positive_data_acceptance.expected_statuses,
-    "412",
-]
 
 
 def test_fuzzed_schema_is_the_served_document(fuzz_app: Flask) -> None:
