@@ -109,13 +109,14 @@ def answer_hook(
     card_modes = [modes[RecommendationId(card["source"]["topic"]["code"])] for card in rendered]
     cards = [card for card, mode in zip(rendered, card_modes, strict=True) if mode is Mode.ACTIVE]
     response: dict[str, Any] = {"cards": cards}
-    if record.skipped or record.notes:
+    notes = [*request.notes, *record.notes]
+    if record.skipped or notes:
         extension: dict[str, Any] = {}
         if record.skipped:
             extension[SKIPPED_EXTENSION] = record.skipped
             runtime.on_skipped(record.skipped)
-        if record.notes:
-            extension[DATA_NOTES_EXTENSION] = list(record.notes)
+        if notes:
+            extension[DATA_NOTES_EXTENSION] = notes
         response["extension"] = extension
     if record.unavailable:
         runtime.on_unavailable(record.unavailable)

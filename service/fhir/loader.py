@@ -251,7 +251,9 @@ def _fetch(
     fetched: dict[str, list[Any]] = {}
     for key, future in futures.items():
         prefix = f"{to_fetch[key]} and " if key in to_fetch else "has more pages, but "
-        if not future.done():
+        # Cancelled: the deadline passed before a thread picked the job up (a busy machine); result() would
+        # raise CancelledError, which was a 500 (found by schemathesis).
+        if not future.done() or future.cancelled():
             failures[key] = f"{prefix}fhirServer {client.timeout_reason()}"
             continue
         try:

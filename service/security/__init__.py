@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import g
 from flask import request
 
@@ -113,7 +114,8 @@ def init_app(app: Flask, settings: Settings, store: JtiRegistry) -> SecurityStat
         if not is_cds_path(request.path):
             return None
         if request.method == "OPTIONS":
-            return state.cors.preflight(request.headers.get("Origin"))
+            methods = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
+            return state.cors.preflight(request.headers.get("Origin"), methods)
         if verifier is None:
             g.client_iss = None
             g.client_tenant = None

@@ -52,10 +52,13 @@ class CorsPolicy:
         response.headers["Access-Control-Allow-Origin"] = allowed
         response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
 
-    def preflight(self, origin: str | None) -> Response:
-        """The answer to an ``OPTIONS`` request on a CDS endpoint: 204, no JWT needed."""
+    def preflight(self, origin: str | None, methods: Iterable[str]) -> Response:
+        """The answer to an ``OPTIONS`` request on a CDS endpoint: 204, no JWT needed.
+
+        :param methods: what the path itself accepts (its routes' methods), listed in ``Allow`` with OPTIONS.
+        """
         response = Response(status=204)
-        response.headers["Allow"] = ALLOWED_METHODS
+        response.headers["Allow"] = ", ".join([*sorted(set(methods) - {"HEAD", "OPTIONS"}), "OPTIONS"])
         if self.allow_origin(origin) is not None:
             response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
             response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS

@@ -199,8 +199,9 @@ class TokenVerifier:
         self, claims: dict[str, Any], client: TrustedClient, path: str, context: dict[str, Any]
     ) -> tuple[str, float, str | None]:
         jti = claims.get("jti")
-        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS:
-            raise _reject("jti missing or not a string of 1-256 characters", **context)
+        # NUL: the replay cache's column (PostgreSQL text) cannot hold it.
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS or "\x00" in jti:
+            raise _reject("jti missing or not a string of 1-256 characters without NUL", **context)
         exp = _number(claims, "exp")
         iat = _number(claims, "iat")
         if exp is None:
@@ -251,9 +252,13 @@ def _bearer_token(authorization: str | None) -> str:
 
 def _number(claims: dict[str, Any], name: str) -> float | None:
     value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        number = float(value)  # an int beyond float's range (10**400) raises OverflowError
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _audiences(aud: Any) -> frozenset[str] | None:

@@ -38,8 +38,9 @@ from service.services import discovery_document
 
 DOCS_URL = "/docs"
 SPEC_URL = "/openapi.yaml"
-#: The operations whose examples are added when the document is served.
-CALL_PATH = "/cds-services/{service_id}"
+#: The hook call of each service (one operation per service, so that the contract can say which hook each
+#: answers); the fixture scenarios of a service are added to its operation as examples when served.
+CALL_PATHS: Mapping[str, str] = {service.id: f"/cds-services/{service.id}" for service in SERVICES}
 DISCOVERY_PATH = "/cds-services"
 _EXTENSION_KEY = "cgh_openapi"
 _SCENARIO_NUMBER = re.compile(r"^S(\d+)$")
@@ -96,9 +97,11 @@ class OpenApiDocument:
     def build(self, today: date) -> dict[str, Any]:
         """The document as served on ``today``: the contract plus the generated examples."""
         document = copy.deepcopy(self._base)
-        call = document["paths"][CALL_PATH]["post"]["requestBody"]["content"]["application/json"]
-        examples = request_examples(_scenarios(self._fixtures_dir), today)
-        if examples:
+        by_service: dict[str, dict[str, Any]] = {}
+        for name, example in request_examples(_scenarios(self._fixtures_dir), today).items():
+            by_service.setdefault(example.pop("x-service"), {})[name] = example
+        for service_id, examples in by_service.items():
+            call = document["paths"][CALL_PATHS[service_id]]["post"]["requestBody"]["content"]["application/json"]
             call["examples"] = {**call.get("examples", {}), **examples}
         discovery = document["paths"][DISCOVERY_PATH]["get"]["responses"]["200"]["content"]["application/json"]
         discovery["examples"] = {"services": {"summary": "The services of this server", "value": discovery_document()}}
@@ -117,8 +120,8 @@ def request_examples(scenarios: Iterable[Scenario], today: date) -> dict[str, di
     """Named OpenAPI examples of the hook call: one per scenario that answers 200 without a FHIR server.
 
     Scenarios needing the fixtures' FHIR server (``fhirServer`` in the request) are left out: *Try it out*
-    would send them to a server that does not exist. The summary is ``<service id> · <scenario title>``, so
-    a developer can pick the example matching the ``service_id`` chosen.
+    would send them to a server that does not exist. The summary is ``<service id> · <scenario title>``;
+    ``x-service`` names the service whose operation the example belongs to.
     """
     known = {service.id for service in SERVICES}
     chosen = [s for s in scenarios if s.service in known and s.expect.status == 200 and "fhirServer" not in s.request]
@@ -136,6 +139,7 @@ def request_examples(scenarios: Iterable[Scenario], today: date) -> dict[str, di
                 f"dates moved from {scenario.reference_date.isoformat()} to {today.isoformat()}."
             ),
             "value": _FlowMapping(rolled.request),
+            "x-service": scenario.service,
         }
     return examples
 

@@ -102,25 +102,18 @@ def test_swagger_ui_runs_a_fixture_example_offline(live_server: str, browser: An
     title = browser.find_element(By.CSS_SELECTOR, ".info .title").text
     assert "Cervicogenic headache CDS Hooks service" in title
 
-    # Open "POST /cds-services/{service_id}"; its request body lists the fixture examples.
-    call = browser.find_element(By.ID, "operations-CDS_Hooks-callService")
+    # Open "POST /cds-services/cgh-patient-view"; its request body lists that service's fixture examples.
+    call = browser.find_element(By.ID, "operations-CDS_Hooks-callPatientView")
     call.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
     examples = wait.until(
         lambda d: call.find_elements(By.CSS_SELECTOR, ".opblock-section-request-body select.examples-select-element")
     )
     labels = [option.text for option in Select(examples[0]).options]
     assert sum(label.startswith(f"{SERVICE_ID} · ") for label in labels) >= 5, labels
-    assert {label.split(" · ")[0] for label in labels} == {
-        "cgh-patient-view",
-        "cgh-encounter-start",
-        "cgh-order-select",
-        "cgh-order-sign",
-    }
+    assert {label.split(" · ")[0] for label in labels} == {SERVICE_ID}
 
     # Try it out with the happy-path example for cgh-patient-view, and execute it.
     call.find_element(By.CSS_SELECTOR, "button.try-out__btn").click()
-    service_param = wait.until(lambda d: call.find_element(By.CSS_SELECTOR, "tr[data-param-name='service_id'] select"))
-    Select(service_param).select_by_value(SERVICE_ID)
     Select(call.find_element(By.CSS_SELECTOR, "select.examples-select-element")).select_by_value(EXAMPLE)
     body = wait.until(lambda d: call.find_element(By.CSS_SELECTOR, "textarea.body-param__text"))
     hook_instance = load_scenario(EXAMPLE_FILE).request["hookInstance"]
@@ -133,7 +126,7 @@ def test_swagger_ui_runs_a_fixture_example_offline(live_server: str, browser: An
         ec.visibility_of_element_located(
             (
                 By.CSS_SELECTOR,
-                "#operations-CDS_Hooks-callService .live-responses-table tr.response .response-col_status",
+                "#operations-CDS_Hooks-callPatientView .live-responses-table tr.response .response-col_status",
             )
         )
     )

@@ -15,10 +15,11 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 from openapi_spec_validator import validate
 
 from service import errors
+from service.protocol import requests
 from service.protocol.enums import Hook
 from service.services import SERVICES
 from service.services import get_service
-from service.web.docs import CALL_PATH
+from service.web.docs import CALL_PATHS
 from service.web.docs import OpenApiDocument
 from tests.contract.oas import OPENAPI_PATH
 from tests.contract.oas import REPO_ROOT
@@ -125,10 +126,16 @@ def test_service_ids_and_hooks_match_the_registry(contract: dict[str, Any]) -> N
     assert schemas["DiscoveryService"]["properties"]["id"]["enum"] == SERVICE_IDS
     hooks = [hook.value for hook in Hook]
     assert schemas["DiscoveryService"]["properties"]["hook"]["enum"] == hooks
-    assert schemas["HookRequest"]["properties"]["hook"]["enum"] == hooks
-    description = contract["paths"][CALL_PATH]["post"]["description"]
+    assert schemas["HookRequestBase"]["properties"]["hook"]["enum"] == hooks
+    call_paths = sorted(
+        path for path in contract["paths"] if path.startswith("/cds-services/") and path.count("/") == 2
+    )
+    assert call_paths == sorted(CALL_PATHS.values())
     for service in SERVICES:
-        assert f"`{service.id}` ← `{service.hook.value}`" in description
+        # Each service's operation takes the request of its hook, and only that hook.
+        schema = contract["paths"][CALL_PATHS[service.id]]["post"]["requestBody"]["content"]["application/json"]
+        request_schema = schemas[schema["schema"]["$ref"].rsplit("/", 1)[1]]
+        assert request_schema["properties"]["hook"] == {"const": service.hook.value}
 
 
 def test_every_error_code_of_the_service_is_documented(contract: dict[str, Any]) -> None:
@@ -143,8 +150,11 @@ def test_every_error_code_of_the_service_is_documented(contract: dict[str, Any])
         for cls in vars(errors).values()
         if isinstance(cls, type) and issubclass(cls, errors.CdsServiceError) and cls.status < 500
     }
-    call_responses = contract["paths"][CALL_PATH]["post"]["responses"]
-    assert sorted(str(status) for status in statuses if str(status) not in call_responses) == []
+    # 404 is an unknown service id: feedback has the id as a parameter; the calls are one path per service.
+    feedback_responses = contract["paths"]["/cds-services/{service_id}/feedback"]["post"]["responses"]
+    for path in CALL_PATHS.values():
+        call_responses = {**contract["paths"][path]["post"]["responses"], "404": feedback_responses["404"]}
+        assert sorted(str(status) for status in statuses if str(status) not in call_responses) == []
 
 
 def test_contract_copies_no_card_text() -> None:
@@ -190,22 +200,29 @@ def test_served_document_survives_its_yaml_rendering() -> None:
     assert rendered == document.build(date.today())
 
 
+def _call_examples(served: dict[str, Any], service_id: str) -> dict[str, Any]:
+    content = served["paths"][CALL_PATHS[service_id]]["post"]["requestBody"]["content"]["application/json"]
+    examples: dict[str, Any] = content["examples"]
+    return examples
+
+
 def test_served_document_has_fixture_examples_for_every_service(served: dict[str, Any]) -> None:
-    examples = served["paths"][CALL_PATH]["post"]["requestBody"]["content"]["application/json"]["examples"]
-    by_service: dict[str, list[str]] = {}
-    for name, example in examples.items():
-        service_id, _, title = example["summary"].partition(" · ")
-        assert title, f"example {name} has no fixture title in its summary"
-        assert example["value"]["hook"] == get_service(service_id).hook.value, name
-        by_service.setdefault(service_id, []).append(name)
-    assert sorted(by_service) == sorted(SERVICE_IDS)
-    # The default example Swagger UI shows first is the plain happy path of the first service.
-    first = next(iter(examples.values()))
+    for service_id in SERVICE_IDS:
+        examples = _call_examples(served, service_id)
+        for name, example in examples.items():
+            summary_service, _, title = example["summary"].partition(" · ")
+            assert title, f"example {name} has no fixture title in its summary"
+            assert summary_service == service_id, name
+            assert example["value"]["hook"] == get_service(service_id).hook.value, name
+        # The default example Swagger UI shows first is the plain happy path of the service.
+        first = next(iter(examples.values()))
+        assert first["summary"].startswith(f"{service_id} · S"), first["summary"]
+    first = next(iter(_call_examples(served, SERVICE_IDS[0]).values()))
     assert first["summary"].startswith(f"{SERVICE_IDS[0]} · S01")
 
 
 def test_served_examples_are_valid_requests_dated_today(served: dict[str, Any]) -> None:
-    examples = served["paths"][CALL_PATH]["post"]["requestBody"]["content"]["application/json"]["examples"]
+    examples = {name: e for service_id in SERVICE_IDS for name, e in _call_examples(served, service_id).items()}
     problems = [
         f"{label}: {error}"
         for label, pointer, value in _media_examples(served)
@@ -221,3 +238,44 @@ def test_served_discovery_example_is_the_registry(served: dict[str, Any]) -> Non
     content = served["paths"]["/cds-services"]["get"]["responses"]["200"]["content"]["application/json"]
     services = content["examples"]["services"]["value"]["services"]
     assert [service["id"] for service in services] == SERVICE_IDS
+
+
+def test_contract_states_the_patterns_and_limits_the_service_enforces(contract: dict[str, Any]) -> None:
+    """The service's parser and the contract use the same patterns and limits (``service.protocol.requests``)."""
+    schemas = contract["components"]["schemas"]
+    base = schemas["HookRequestBase"]["properties"]
+    assert (base["fhirServer"]["format"], base["fhirServer"]["pattern"], base["fhirServer"]["maxLength"]) == (
+        "uri",
+        requests.FHIR_SERVER_PATTERN,
+        requests.FHIR_SERVER_MAX_LENGTH,
+    )
+    assert (base["hookInstance"]["pattern"], base["hookInstance"]["maxLength"]) == (
+        requests.TEXT_PATTERN,
+        requests.ID_MAX_LENGTH,
+    )
+    token = schemas["FhirAuthorization"]["properties"]["access_token"]
+    assert (token["pattern"], token["maxLength"]) == (requests.ACCESS_TOKEN_PATTERN, requests.ACCESS_TOKEN_MAX_LENGTH)
+    context = schemas["ContextBase"]["properties"]
+    assert context["userId"]["pattern"] == requests.REFERENCE_PATTERN
+    assert context["patientId"]["pattern"] == context["encounterId"]["pattern"] == requests.FHIR_ID_PATTERN
+    selections = schemas["OrderSelectContext"]["allOf"][1]["properties"]["selections"]["items"]
+    assert selections["pattern"] == requests.REFERENCE_PATTERN
+    item = schemas["FeedbackItem"]["properties"]
+    reason = item["overrideReason"]["properties"]["reason"]["properties"]
+    comment = item["overrideReason"]["properties"]["userComment"]
+    assert (reason["system"]["maxLength"], comment["maxLength"]) == (
+        requests.SYSTEM_MAX_LENGTH,
+        requests.COMMENT_MAX_LENGTH,
+    )
+    texts = [item["card"], item["acceptedSuggestions"]["items"]["properties"]["id"], reason["code"], reason["system"]]
+    assert {text["pattern"] for text in [*texts, comment]} == {requests.TEXT_PATTERN}
+    assert item["outcomeTimestamp"]["anyOf"] == [{"format": "date-time"}, {"format": "date"}]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://ehr]example.org/fhir", "http://[::1", "HTTP://0", "https://ehr.example.org:99999", "https://a b"],
+)
+def test_contract_refuses_the_fhir_servers_the_service_refuses(contract: dict[str, Any], url: str) -> None:
+    pointer = "/components/schemas/HookRequestBase/properties/fhirServer"
+    assert schema_errors(contract, pointer, url) != []

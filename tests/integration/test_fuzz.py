@@ -1,31 +1,28 @@
-"""Fuzzing: no 5xx, whatever arrives.
+"""Fuzzing: no 5xx, whatever arrives, and the answers are what ``openapi.yaml`` says.
 
 1. The schemathesis CLI against a real ``cgh-cds serve`` (gunicorn, two workers, ``CGH_AUTH=required``): every
-   operation of ``openapi.yaml``, examples + coverage + fuzzing phases, with a fresh valid client JWT per
-   request (a hooks module signs one for the exact path called), and the same again with no token at all.
+   operation of ``openapi.yaml``, every check (``-c all``: no server error, status codes, content types,
+   response schemas and headers, positive data accepted, negative data rejected, missing/ignored auth, Allow
+   headers, ...) and every phase (examples, coverage, fuzzing, stateful), with a fresh client JWT per request
+   signed by the hooks module ``tests/fuzzing/st_hooks.py``. Bounded here (a few examples per operation);
+   ``scripts/fuzz`` runs the same with 1,000 examples per operation and a rotating seed.
 2. hypothesis over request bodies, in process, with a valid JWT on each call: arbitrary JSON, raw bytes and
    scenario requests from ``fhir_fixtures/`` with subtrees replaced, deleted or retyped. The app runs with
    exceptions propagating, so a would-be 500 fails the test with its traceback.
 
-At least 2,000 generated cases in total; each part asserts its own count.
+Every failure either part ever found is a regression test (tests/unit/protocol/test_request_edges.py and the
+contract tests).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from flask import Flask
 from hypothesis import HealthCheck
 from hypothesis import given
@@ -37,8 +34,9 @@ from service.config import AuthMode
 from service.config import Settings
 from service.scenarios import iter_scenarios
 from tests.conftest import FIXTURES_DIR
-from tests.servers import RunningService
-from tests.servers import running_service
+from tests.fuzzing.target import FuzzTarget
+from tests.fuzzing.target import fuzz_target
+from tests.fuzzing.target import run_schemathesis
 from tests.unit.security.signing import ISS
 from tests.unit.security.signing import mint
 from tests.unit.security.signing import new_rsa_key
@@ -46,132 +44,36 @@ from tests.unit.security.signing import new_rsa_key
 pytestmark = pytest.mark.fuzz
 
 SERVICE_IDS = ["cgh-patient-view", "cgh-encounter-start", "cgh-order-select", "cgh-order-sign"]
-SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 KEY = new_rsa_key("fuzz-key")  # RS384: the cheapest signature to make and check, so the budget goes to bodies
 #: A loopback port nothing listens on: a fhirServer fallback fails at once instead of reaching out.
 DEAD_FHIR_SERVER = "http://127.0.0.1:9/fhir"
-
-HOOKS_MODULE = '''
-"""Schemathesis hooks: sign a fresh CDS client JWT for the exact path of each generated request."""
-import os
-import time
-import uuid
-from urllib.parse import unquote
-
-import jwt
-import schemathesis
-
-_KEY = open(os.environ["CGH_FUZZ_KEY_PEM"], "rb").read()
-_BASE = os.environ["CGH_FUZZ_BASE"]
-_ISS = os.environ["CGH_FUZZ_ISS"]
-_KID = os.environ["CGH_FUZZ_KID"]
-
-
-@schemathesis.auth(refresh_interval=None)
-class CdsClientJwt:
-    def get(self, case, ctx):
-        return "unused"
-
-    def set(self, case, data, ctx):
-        path = unquote(case.formatted_path)
-        if os.environ.get("CGH_FUZZ_NO_TOKEN") == "1" or not path.startswith("/cds-services"):
-            return
-        now = int(time.time())
-        claims = {"iss": _ISS, "aud": _BASE + path, "iat": now, "exp": now + 300, "jti": str(uuid.uuid4())}
-        token = jwt.encode(claims, _KEY, algorithm="RS384", headers={"kid": _KID, "typ": "JWT"})
-        case.headers = {**(case.headers or {}), "Authorization": "Bearer " + token}
-'''
+#: Examples per operation in CI: a couple of minutes on two cores (the coverage phase adds its own cases).
+CI_MAX_EXAMPLES = 5
+CI_SEED = 20261129
 
 
 # --- 1. schemathesis CLI against gunicorn -----------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def fuzz_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
-    tmp = tmp_path_factory.mktemp("fuzz")
-    clients = tmp / "trusted-clients.json"
-    clients.write_text(json.dumps([{"iss": ISS, "jwks": KEY.jwks()}]))
-    pem = tmp / "client-key.pem"
-    pem.write_bytes(
-        KEY.private.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    (tmp / "cgh_fuzz_hooks.py").write_text(HOOKS_MODULE)
-    env = {
-        "CGH_AUTH": "required",
-        "CGH_TRUSTED_CLIENTS": str(clients),
-        "CGH_CORS_ORIGINS": "https://sandbox.cds-hooks.org",
-        "CGH_ADMIN_TOKEN": "fuzz-admin",
-        "CGH_FHIR_TIMEOUT_S": "0.5",
-    }
-    with running_service(tmp, env, workers=2) as service:
-        hooks_env = {
-            "SCHEMATHESIS_HOOKS": "cgh_fuzz_hooks",
-            "PYTHONPATH": str(tmp),
-            "CGH_FUZZ_KEY_PEM": str(pem),
-            "CGH_FUZZ_BASE": service.base_url,
-            "CGH_FUZZ_ISS": ISS,
-            "CGH_FUZZ_KID": KEY.kid,
-        }
-        yield FuzzTarget(service, tmp, hooks_env)
-        log = service.log()
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
+    with fuzz_target(tmp_path_factory.mktemp("fuzz")) as running:
+        yield running
+        log = running.service.log()
     assert "Traceback" not in log
 
 
-@dataclass
-class FuzzTarget:
-    service: RunningService
-    tmp: Path
-    hooks_env: dict[str, str]
-
-    def rejection_reasons(self) -> Counter[str]:
-        """Why the service refused tokens so far (its log lines name the reason, never the token)."""
-        return Counter(re.findall(r'"reason": "([^"]*)"', self.service.log()))
-
-
-def _schemathesis(target: FuzzTarget, env: dict[str, str], *, max_examples: int, name: str) -> int:
-    """Run the CLI; returns the number of test cases it generated (its summary line "N generated")."""
-    base_url, tmp = target.service.base_url, target.tmp
-    events = tmp / f"{name}.ndjson"
-    command = [
-        str(SCHEMATHESIS), "run", f"{base_url}/openapi.yaml",
-        "--url", base_url,
-        "--checks", "not_a_server_error",
-        "--phases", "examples,coverage,fuzzing",
-        "--max-examples", str(max_examples),
-        "--workers", "4",
-        "--seed", "20261125",
-        "--request-timeout", "15",
-        "--generation-database", "none",
-        "--report", "ndjson", "--report-ndjson-path", str(events),
-        "--no-color",
-    ]  # fmt: skip
-    full_env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()} | env
-    result = subprocess.run(command, cwd=tmp, env=full_env, capture_output=True, text=True, timeout=900)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    generated = re.search(r"Test cases:\s+(\d+) generated, (\d+) passed", output)
-    assert generated is not None, output[-3000:]
-    assert generated.group(1) == generated.group(2), output[-6000:]
-    return int(generated.group(1))
-
-
-def test_schemathesis_with_valid_tokens_finds_no_5xx(fuzz_target: FuzzTarget) -> None:
-    cases = _schemathesis(fuzz_target, fuzz_target.hooks_env, max_examples=100, name="with-token")
-    print(f"schemathesis (valid JWT per request): {cases} generated cases, no 5xx")
-    assert cases >= 1000
+@pytest.mark.timeout(900)  # ~1-2 min on two idle cores; the coverage phase's cases dominate
+def test_schemathesis_with_every_check_and_phase_finds_nothing(target: FuzzTarget) -> None:
+    run = run_schemathesis(target, max_examples=CI_MAX_EXAMPLES, seed=CI_SEED, name="ci")
+    print(f"schemathesis -c all, all phases: {run.cases} cases in {run.seconds:.0f} s")
+    assert run.ok, run.output[-8000:]
+    assert "Runtime Error" not in run.output and "🚫" not in run.output, run.output[-8000:]
+    assert run.cases >= 200, run.output[-3000:]
     # The hook's tokens are all good: the only refusals are schemathesis' own missing/garbled-auth probes.
     probes = {"no Authorization header", "Authorization scheme is not Bearer", "bearer value is not a compact JWS",
-              "malformed token"}  # fmt: skip
-    assert set(fuzz_target.rejection_reasons()) <= probes, fuzz_target.rejection_reasons()
-
-
-def test_schemathesis_without_tokens_finds_no_5xx(fuzz_target: FuzzTarget) -> None:
-    env = fuzz_target.hooks_env | {"CGH_FUZZ_NO_TOKEN": "1"}
-    cases = _schemathesis(fuzz_target, env, max_examples=30, name="no-token")
-    print(f"schemathesis (no JWT): {cases} generated cases, no 5xx")
-    assert cases >= 500
+              "malformed token", "bad signature", "issuer not trusted", "alg 'none' not accepted"}  # fmt: skip
+    assert set(target.rejection_reasons()) <= probes, Counter(target.rejection_reasons())
 
 
 # --- 2. hypothesis over request bodies, in process --------------------------------------------------------

@@ -517,3 +517,32 @@ def test_a_connection_reset_before_the_answer_is_retried_once() -> None:
         assert len(connections) == 4
     finally:
         listener.close()
+
+
+class _Slow(BaseAdapter):
+    """A FHIR server that answers nothing before the budget is spent."""
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        time.sleep(0.6)
+        raise requests.ConnectionError("too late")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_fetch_no_thread_started_before_the_deadline_is_a_412(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by schemathesis on a busy machine: a job still queued at the deadline is cancelled, and reading its
+    result raised ``CancelledError`` (a 500). One worker makes the second job wait in the queue, as it did."""
+    import service.fhir.loader as loader
+
+    class OneWorker(loader.ThreadPoolExecutor):
+        def __init__(self, max_workers: int | None = None, thread_name_prefix: str = "") -> None:
+            super().__init__(max_workers=1, thread_name_prefix=thread_name_prefix)
+
+    monkeypatch.setattr(loader, "ThreadPoolExecutor", OneWorker)
+    session = make_session()
+    session.mount("http://", _Slow())
+    request = DataRequest(hook="patient-view", context=CONTEXT, prefetch=None, fhir_server="http://127.0.0.1:9/fhir")
+    with pytest.raises(FhirDataUnavailableError) as excinfo:
+        load_record(request, TEMPLATES, timeout_s=0.2, session=session)
+    assert "'patient'" in excinfo.value.message and "'conditions'" in excinfo.value.message

@@ -41,6 +41,20 @@ def test_preflight_is_answered_without_a_jwt(app: Flask, path: str) -> None:
     assert "Origin" in response.headers["Vary"]
 
 
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/cds-services", "GET, OPTIONS"),
+        ("/cds-services/cgh-patient-view", "POST, OPTIONS"),
+        ("/cds-services/cgh-patient-view/feedback", "POST, OPTIONS"),
+        ("/cds-services/unknown/deep", "OPTIONS"),
+    ],
+)
+def test_preflight_allow_lists_what_the_path_accepts(app: Flask, path: str, allow: str) -> None:
+    """Found by schemathesis (allow_header_conformance): ``Allow`` was "GET, POST, OPTIONS" on every path."""
+    assert app.test_client().options(path).headers["Allow"] == allow
+
+
 def test_preflight_from_an_unknown_origin_gets_no_allow_origin(app: Flask) -> None:
     response = app.test_client().options(
         "/cds-services", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}

@@ -250,3 +250,19 @@ def test_remote_key_set_fetch_is_skipped_when_the_kid_is_inline(world: World) ->
     verifier = TokenVerifier(clients, public_base_url="https://cds.example.org", replay=_MemoryReplay())
     verifier.verify(f"Bearer {mint(world.ec, iss=ISS, aud='https://cds.example.org/cds-services')}", "/cds-services")
     assert world.jwks.count("/never-fetched.json") == 0
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": 10**400},  # float(10**400) raised OverflowError: a 500 (found by the input audit)
+        {"iat": -(10**400)},
+        {"nbf": 10**400},
+        {"jti": "a\x00b"},  # accepted, then the replay cache's PostgreSQL column would refuse it: a 500
+    ],
+    ids=["exp-beyond-float", "iat-beyond-float", "nbf-beyond-float", "jti-with-nul"],
+)
+def test_claims_the_store_or_the_clock_cannot_hold_are_a_401(app: Flask, world: World, claims: dict[str, Any]) -> None:
+    token = mint(world.ec, iss=ISS, aud=world.aud("/cds-services"), claims=claims)
+    response = _call(app, "GET", "/cds-services", f"Bearer {token}")
+    assert (response.status_code, response.get_json()) == (401, {"error": "unauthorized"})

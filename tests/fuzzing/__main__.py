@@ -1,0 +1,63 @@
+"""The long fuzzing run (``scripts/fuzz``): schemathesis with every check and phase against a running service.
+
+    scripts/fuzz [--max-examples 1000] [--seed N] [--workers 2] [--phases ...] [--checks all] [--keep DIR]
+
+The seed changes with every run (the current time) unless given, so each run explores new inputs; it is
+printed, with the command, so that a failure can be replayed exactly (``--seed N``). Every failure found
+becomes a regression test (``tests/unit/protocol/test_request_edges.py`` or the contract tests) before it is
+fixed. Exits 1 when schemathesis reports a failure or an error, or when the service logged a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.fuzzing.target import ALL_CHECKS
+from tests.fuzzing.target import ALL_PHASES
+from tests.fuzzing.target import fuzz_target
+from tests.fuzzing.target import run_schemathesis
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/fuzz", description=__doc__.splitlines()[0])
+    parser.add_argument("--max-examples", type=int, default=1000, help="examples per operation (default 1000)")
+    parser.add_argument("--seed", type=int, default=None, help="default: the current time (a new seed each run)")
+    parser.add_argument("--workers", type=int, default=2, help="schemathesis workers (default 2)")
+    parser.add_argument("--service-workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--phases", default=ALL_PHASES)
+    parser.add_argument("--checks", default=ALL_CHECKS)
+    parser.add_argument("--keep", type=Path, default=None, help="keep the run's files (report, service log) here")
+    args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else int(time.time())
+
+    workdir = Path(tempfile.mkdtemp(prefix="cgh-fuzz-"))
+    try:
+        with fuzz_target(workdir, workers=args.service_workers) as target:
+            print(f"service {target.service.base_url} (CGH_AUTH=required), seed {seed}", flush=True)
+            run = run_schemathesis(
+                target, max_examples=args.max_examples, seed=seed, checks=args.checks, phases=args.phases,
+                workers=args.workers, name="fuzz",
+            )  # fmt: skip
+            log = target.service.log()
+        (workdir / "schemathesis.txt").write_text(run.output)
+        print(run.output[-6000:])
+        print(f"command: {' '.join(run.command)}")
+        print(f"seed {seed}: {run.cases} test cases in {run.seconds:.0f} s, {run.cases - run.passed} failed")
+        tracebacks = log.count("Traceback")
+        if tracebacks:
+            print(f"the service logged {tracebacks} traceback(s): see {workdir}")
+        failed = not run.ok or tracebacks > 0 or "Runtime Error" in run.output
+        return 1 if failed else 0
+    finally:
+        if args.keep is not None:
+            shutil.copytree(workdir, args.keep, dirs_exist_ok=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
