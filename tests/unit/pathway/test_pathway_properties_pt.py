@@ -84,8 +84,10 @@ def _course(rng: Random, today: date, regions: list[str | None], *, span_days: i
     return replace(
         base,
         patient=PatientFacts("Patient/p", today - timedelta(days=40 * 366)),
+        # The diagnosis is the one stated here: a random refuted G44.86 would withdraw it (revision-2 C15).
         conditions=(ConditionFacts("Condition/cgh", (CGH,), clinical_status="active",
-                                   verification_status="confirmed"), *base.conditions),
+                                   verification_status="confirmed"),
+                    *(c for c in base.conditions if not value_set(VS.CGH_DX_SPECIFIC).contains_any(c.codings))),
         # The course is the only PT; random requests may document a region of their own: keep none that can.
         procedures=(*_regionless(p for p in base.procedures if not _is_pt(p.codings)), *procedures),
         service_requests=tuple(_regionless_requests(base.service_requests)),
