@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     from service.web import cds
     from service.web import docs
     from service.web import ops
+    from service.web import sandbox
     from service.web.errors import register_error_handlers
 
     settings = settings or Settings.from_env()
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     app.register_blueprint(docs.bp)
     docs.register_swagger_ui(app)
     app.register_blueprint(analytics.bp)
+    app.register_blueprint(sandbox.bp)
     return app
 
 

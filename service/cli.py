@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("check", help="validate cards/, value sets, fixtures and openapi.yaml")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a fixture or hook request in-process")
-    evaluate.add_argument("files", nargs="+", type=Path)
+    evaluate.add_argument("files", nargs="*", type=Path)
     evaluate.add_argument("--service", help="service id (required for a bare hook request)")
     evaluate.add_argument(
         "--today",
@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "are moved to it (default: the real date)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the raw CDS Hooks response")
+    _add_bundle_arguments(evaluate, required=False)
 
     replay = commands.add_parser("replay", help="replay fixtures against a running service and check the cards")
     replay.add_argument("paths", nargs="*", type=Path, default=[FIXTURES_DIR])
@@ -67,6 +68,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay.add_argument("--jwt-alg", default="ES384", choices=["ES384", "RS384"])
     replay.add_argument("--timeout", type=float, default=10.0)
 
+    fixture = commands.add_parser("fixture", help="write fixtures from your own FHIR data")
+    fixture_commands = fixture.add_subparsers(dest="fixture_command", required=True)
+    fixture_new = fixture_commands.add_parser(
+        "new", help="snapshot the cards a Bundle's patient gets now as a fixture to review")
+    _add_bundle_arguments(fixture_new, required=True)
+    fixture_new.add_argument("--out", type=Path, required=True, help="the fixture file to write")
+    fixture_new.add_argument("--today", type=date.fromisoformat,
+                             help="evaluate as of this date (YYYY-MM-DD), the fixture's referenceDate")
+    fixture_new.add_argument("--title", help="the fixture's title (default: names the bundle and patient)")
+    fixture_new.add_argument("--patient-id", help="only this patient of the bundle")
+    fixture_new.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    population = commands.add_parser(
+        "population", help="how many patients of a population each recommendation would fire for (dry run)")
+    population.add_argument("--bundles", type=Path, required=True,
+                            help="a folder of patient Bundles (*.json) or of Bulk Data NDJSON files")
+    population.add_argument("--hook", required=True, help="the hook or service id to evaluate")
+    population.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    population.add_argument("--csv", type=Path, help="write the per-recommendation figures as CSV")
+    population.add_argument("--today", type=date.fromisoformat, help="evaluate as of this date (YYYY-MM-DD)")
+    population.add_argument("--draft", type=Path, action="append", help="a drafted order for the order hooks")
+    population.add_argument("--draft-code", action="append", metavar="SYSTEM|CODE",
+                            help="a drafted order coded SYSTEM|CODE for the order hooks")
+    population.add_argument("--quiet", action="store_true", help="no progress bar")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -75,6 +101,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check()
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "population":
+            from service.commands import population as population_command
+
+            return population_command.run(args)
+        if args.command == "fixture":
+            from service.commands import fixture_new as fixture_new_command
+
+            return fixture_new_command.run(args)
         return _replay(args)
     except StartupError as exc:
         print(f"cgh-cds: {exc}", file=sys.stderr)
@@ -137,7 +171,31 @@ def _check() -> int:
     return 0
 
 
+def _add_bundle_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """``--bundle FILE --hook HOOK [--draft FILE] [--draft-code SYSTEM|CODE]``: a patient's own FHIR data."""
+    parser.add_argument("--bundle", type=Path, required=required,
+                        help="a FHIR Bundle (transaction, batch, collection, searchset) or a folder of Bulk Data "
+                             "NDJSON files: each patient in it is evaluated")
+    parser.add_argument("--hook", required=required,
+                        help="the hook (patient-view, encounter-start, order-select, order-sign) or a service id")
+    parser.add_argument("--draft", type=Path, action="append",
+                        help="a drafted order (a FHIR resource or a Bundle of them) for the order hooks; repeatable")
+    parser.add_argument("--draft-code", action="append", metavar="SYSTEM|CODE",
+                        help="a drafted order coded SYSTEM|CODE (RxNorm: a MedicationRequest, else a "
+                             "ServiceRequest); repeatable")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.bundle is not None or args.hook is not None:
+        from service.commands import evaluate_bundle
+
+        if args.bundle is None or args.hook is None or args.files:
+            print("cgh-cds evaluate: give --bundle FILE with --hook HOOK (and no fixture files)", file=sys.stderr)
+            return 2
+        return evaluate_bundle.run(args)
+    if not args.files:
+        print("cgh-cds evaluate: give fixture or hook-request files, or --bundle FILE --hook HOOK", file=sys.stderr)
+        return 2
     from service import create_app
     from service.config import AuthMode
     from service.config import Settings

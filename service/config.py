@@ -44,6 +44,8 @@ class Settings:
     audit_key: str = ""
     admin_token: str = ""
     store_comments: bool = False
+    #: ``POST /sandbox/evaluate/{service_id}`` (a FHIR Bundle in, cards out) is served only when on.
+    sandbox: bool = False
     instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
     #: Where each worker journals its audit records before answering (default: ``audit-spool`` in the instance
     #: folder). Local disk, kept across restarts of the server: a restarted server replays what it finds there.
@@ -105,6 +107,7 @@ class Settings:
             audit_key=env.get("CGH_AUDIT_KEY", ""),
             admin_token=env.get("CGH_ADMIN_TOKEN", ""),
             store_comments=_read(env, "CGH_STORE_COMMENTS", _boolean, False),
+            sandbox=_read(env, "CGH_SANDBOX", _boolean, False),
             instance_path=instance,
             audit_spool_dir=Path(env["CGH_AUDIT_SPOOL_DIR"]) if env.get("CGH_AUDIT_SPOOL_DIR") else None,
             thresholds=thresholds,
