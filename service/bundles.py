@@ -109,7 +109,7 @@ def bundle_resources(document: Any, *, where: str = "the body") -> list[dict[str
     if document["resourceType"] != "Bundle":
         return [document]
     bundle_type = document.get("type")
-    if bundle_type not in BUNDLE_TYPES:
+    if not isinstance(bundle_type, str) or bundle_type not in BUNDLE_TYPES:
         raise BadRequestError(
             f"{where}: a Bundle of type {bundle_type!r} is not accepted; give a transaction, batch, collection or "
             "searchset Bundle"
@@ -331,7 +331,7 @@ def run_template(
         if name == "patient":
             found = [r for r in found if patient_of(r) in allowed]
         elif name == "status":
-            found = [r for r in found if r.get("status") in allowed]
+            found = [r for r in found if isinstance(r.get("status"), str) and r["status"] in allowed]
         elif name not in _PAGING_PARAMETERS:
             raise ValueError(f"prefetch template {template!r}: search parameter {name!r} is not supported here")
     return {

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 from flask import Blueprint
 from flask import Flask
@@ -30,11 +31,15 @@ from flask_swagger_ui import get_swaggerui_blueprint
 from service.config import PROJECT_ROOT
 from service.scenarios import Scenario
 from service.scenarios import load_scenario
+from service.scenarios import roll_dates
 from service.services import SERVICES
 from service.services import discovery_document
 
 OPENAPI_PATH = PROJECT_ROOT / "openapi.yaml"
 FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
+#: Patient data as an export holds it: the request examples of the sandbox endpoint.
+BUNDLES_DIR = PROJECT_ROOT / "fhir_bundles"
+SANDBOX_PATH = "/sandbox/evaluate/{service_id}"
 DOCS_URL = "/docs"
 SPEC_URL = "/openapi.yaml"
 #: The operations whose examples are added when the document is served.
@@ -76,12 +81,15 @@ class OpenApiDocument:
         (the app does not start).
     """
 
-    def __init__(self, spec_path: Path = OPENAPI_PATH, fixtures_dir: Path = FIXTURES_DIR) -> None:
+    def __init__(
+        self, spec_path: Path = OPENAPI_PATH, fixtures_dir: Path = FIXTURES_DIR, bundles_dir: Path = BUNDLES_DIR
+    ) -> None:
         base = yaml.load(spec_path.read_text(encoding="utf-8"), Loader=_SafeLoader)
         if not isinstance(base, dict) or "paths" not in base:
             raise ValueError(f"{spec_path} is not an OpenAPI document (no 'paths').")
         self._base: dict[str, Any] = base
         self._fixtures_dir = fixtures_dir
+        self._bundles_dir = bundles_dir
         self._lock = threading.Lock()
         self._cache: tuple[date, bytes] | None = None
 
@@ -97,6 +105,11 @@ class OpenApiDocument:
         examples = request_examples(_scenarios(self._fixtures_dir), today)
         if examples:
             call["examples"] = {**call.get("examples", {}), **examples}
+        sandbox = document["paths"].get(SANDBOX_PATH, {}).get("post")
+        bundles = bundle_examples(self._bundles_dir, today)
+        if sandbox is not None and bundles:
+            body = sandbox["requestBody"]["content"]["application/json"]
+            body["examples"] = {**body.get("examples", {}), **bundles}
         discovery = document["paths"][DISCOVERY_PATH]["get"]["responses"]["200"]["content"]["application/json"]
         discovery["examples"] = {"services": {"summary": "The services of this server", "value": discovery_document()}}
         return document
@@ -133,6 +146,29 @@ def request_examples(scenarios: Iterable[Scenario], today: date) -> dict[str, di
                 f"dates moved from {scenario.reference_date.isoformat()} to {today.isoformat()}."
             ),
             "value": _FlowMapping(rolled.request),
+        }
+    return examples
+
+
+def bundle_examples(root: Path, today: date) -> dict[str, dict[str, Any]]:
+    """Named examples of the sandbox call: each Bundle of ``root``, its dates moved from its ``timestamp`` to ``today``.
+
+    A file that is not a Bundle with a ``timestamp`` date is logged and left out (the docs must still load).
+    """
+    examples: dict[str, dict[str, Any]] = {}
+    for path in sorted(root.glob("*.json")) if root.is_dir() else []:
+        try:
+            bundle = orjson.loads(path.read_bytes())
+            reference = date.fromisoformat(str(bundle["timestamp"])[:10])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("bundle skipped in the OpenAPI examples: %s (%s)", path.name, exc)
+            continue
+        examples[path.stem] = {
+            "summary": f"{path.stem} · a {bundle.get('type')} Bundle",
+            "description": (
+                f"Bundle `fhir_bundles/{path.name}`, dates moved from {reference.isoformat()} to {today.isoformat()}."
+            ),
+            "value": _FlowMapping(roll_dates(bundle, (today - reference).days)),
         }
     return examples
 

@@ -53,7 +53,10 @@ def evaluate(service_id: str) -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
     _require_sandbox(runtime)
     service = get_service(service_id)
-    patients = by_patient(bundle_resources(read_json_body()))
+    body = read_json_body()
+    if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
+        raise BadRequestError('Send a FHIR Bundle: {"resourceType": "Bundle", "type": "collection", "entry": [...]}.')
+    patients = by_patient(bundle_resources(body))
     data = _chosen_patient(patients, request.args.get("patientId"))
     drafts = [draft_from_code(*parse_draft_code(text)) for text in request.args.getlist("draftCode")]
     today = runtime.settings.today or date.today()

@@ -111,7 +111,7 @@ def test_every_operation_declares_its_security_and_an_operation_id(contract: dic
                 if path.startswith("/cds-services"):
                     assert operation["security"] == [{"cdsClientJwt": []}]
                     assert "401" in operation["responses"]
-                elif path.startswith("/analytics/") and path != "/analytics/":
+                elif path.startswith(("/analytics/", "/sandbox/")) and path != "/analytics/":
                     assert operation["security"] == [{"adminToken": []}]
                     assert "401" in operation["responses"]
                 else:
