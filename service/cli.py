@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay.add_argument("--jwt-kid", help="kid of the signing key")
     replay.add_argument("--jwt-alg", default="ES384", choices=["ES384", "RS384"])
     replay.add_argument("--timeout", type=float, default=10.0)
+    replay.add_argument("--junit", type=Path, help="write the results as JUnit XML to this file (for CI systems)")
 
     fixture = commands.add_parser("fixture", help="write fixtures from your own FHIR data")
     fixture_commands = fixture.add_subparsers(dest="fixture_command", required=True)
@@ -254,49 +255,10 @@ def _readable(path: Path, service_id: str, status: int, body: Any) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    import requests
+    from service.commands import replay
 
-    from service.scenarios import check_response
-    from service.scenarios import iter_scenarios
-    from service.scenarios import load_scenario
-
-    paths: list[Path] = []
-    for path in args.paths:
-        paths.extend(sorted(path.rglob("*.json")) if path.is_dir() else [path])
-    scenarios = [load_scenario(p) for p in paths if p.name != "README.md"]
-    if not scenarios:
-        scenarios = list(iter_scenarios(FIXTURES_DIR))
     signer = _jwt_signer(args) if args.jwt_key else None
-    base = args.url.rstrip("/")
-    today = date.today()
-    failed = skipped = 0
-    session = requests.Session()
-    started = time.perf_counter()
-    for scenario in scenarios:
-        if scenario.server_resources:
-            # Its data lives on a FHIR server the fixture describes; the FHIR-fallback tests seed one.
-            skipped += 1
-            print(f"SKIP {scenario.path} (needs its serverResources on a FHIR server)")
-            continue
-        rolled = scenario.rolled_to(today)
-        url = f"{base}/cds-services/{rolled.service}"
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if signer is not None:
-            headers["Authorization"] = f"Bearer {signer(url)}"
-        response = session.post(url, data=orjson.dumps(rolled.request), headers=headers, timeout=args.timeout)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        problems = check_response(rolled, response.status_code, body)
-        failed += bool(problems)
-        print(f"{'PASS' if not problems else 'FAIL'} {scenario.path}")
-        for problem in problems:
-            print(f"     - {problem}")
-    elapsed = time.perf_counter() - started
-    passed = len(scenarios) - failed - skipped
-    print(f"{passed} passed, {failed} failed, {skipped} skipped ({elapsed:.2f} s)")
-    return 1 if failed else 0
+    return replay.run(args, FIXTURES_DIR, signer)
 
 
 def _jwt_signer(args: argparse.Namespace) -> Any:
