@@ -655,7 +655,7 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                          "measured": f"{typical['ratio_p50']}x (p50 {typical['p50_ms']} ms vs "
                                      f"{typical['floor_p50_ms']} ms)",
                          "holds": typical["ratio_p50"] <= TARGET_TYPICAL_RATIO})
-    largest = next(iter(synthea_files()), None)  # none when ../shared is not beside the checkout
+    largest = next(iter(synthea_files()), None)
     label = largest.stem.rsplit("_", 1)[0] if largest else ""
     for case in (f"synthea {label}", f"synthea {label} naive") if largest else ():
         row = inproc.get(case)

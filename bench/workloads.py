@@ -35,7 +35,7 @@ from service.scenarios import Scenario
 from service.scenarios import load_scenario
 
 FIXTURES = PROJECT_ROOT / "fhir_fixtures"
-SYNTHEA_DIR = PROJECT_ROOT.parent / "shared" / "realworld" / "synthea-r4"
+SYNTHEA_DIR = PROJECT_ROOT / "tests" / "data" / "realworld" / "synthea-r4"
 #: The Synthea patient whose Observations pad the fixtures to the typical size (a small, stable file).
 PAD_SOURCE = "Clemente_Kreiger_1484a42d-0eaf-4654-9cbf-6b050a5cd73b.json"
 TYPICAL_RESOURCES = 50

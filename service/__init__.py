@@ -14,13 +14,10 @@ from flask import Response
 from flask import g
 from flask import request
 
-from service.config import PROJECT_ROOT
 from service.config import Settings
+from service.content import cards_dir as packaged_cards_dir
 
 __all__ = ["Settings", "create_app"]
-
-CARDS_DIR = PROJECT_ROOT / "cards"
-
 
 def create_app(settings: Settings | None = None, *, cards_dir: Path | None = None) -> Flask:
     """Build the Flask app.
@@ -29,9 +26,13 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     :raises ConfigError: a setting is invalid.
     :raises ContentError: card content or value sets are invalid.
     """
+    from service.content import digest
+    from service.content import value_sets_dir
     from service.fhir import make_session
+    from service.invocation import ContentSummary
     from service.invocation import Runtime
     from service.logs import configure_logging
+    from service.pathway.terminology import all_value_sets
     from service.render import load_card_library
     from service.security import init_app as init_security
     from service.store import Store
@@ -60,6 +61,11 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     audit_key = settings.audit_key or _instance_secret(Path(app.instance_path) / "audit.key")
     store = Store(settings.effective_database_url, audit_key=audit_key)
     store.create_schema()
+    # Content is loaded and validated now, so a broken file stops start-up with its name (ContentError).
+    cards_folder = cards_dir or packaged_cards_dir()
+    cards = load_card_library(cards_folder)
+    value_sets = all_value_sets()
+    content = ContentSummary(len(cards), len(value_sets), digest(cards_folder, value_sets_dir()))
     count_cards, count_skipped, audit_counters = ops.init_metrics(app)
     runtime = Runtime(
         settings=settings,
@@ -67,8 +73,9 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
         # Tests see each audit row as soon as the answer is sent; the real service spools and batches them.
         audit=AuditWriter(store, synchronous=settings.testing, spool_dir=settings.effective_audit_spool_dir,
                           counters=audit_counters),
-        cards=load_card_library(cards_dir or CARDS_DIR),
+        cards=cards,
         http=make_session(),
+        content=content,
         on_cards=count_cards,
         on_skipped=count_skipped,
     )

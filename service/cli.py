@@ -1,4 +1,4 @@
-"""The ``cgh-cds`` command line: serve, check, evaluate, replay."""
+"""The ``cgh-cds`` command line: serve, check, evaluate, replay, terminology."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from typing import Any
 
 import orjson
 
-from service.config import PROJECT_ROOT
 from service.config import ProcessSettings
+from service.content import cards_dir
+from service.content import fixtures_dir
+from service.content import openapi_path
 from service.errors import ConfigError
 from service.errors import StartupError
 
-FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
 _INDICATOR_MARK = {"critical": "!!", "warning": "! ", "info": "i "}
 
 
@@ -48,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("check", help="validate cards/, value sets, fixtures and openapi.yaml")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a fixture or hook request in-process")
-    evaluate.add_argument("files", nargs="*", type=Path)
+    evaluate.add_argument("files", nargs="*", type=Path,
+                          help="hook requests or fixtures; a path that does not exist is looked up among the "
+                               "packaged fixtures (e.g. pt-first-line/<name>.json)")
     evaluate.add_argument("--service", help="service id (required for a bare hook request)")
     evaluate.add_argument(
         "--today",
@@ -60,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_bundle_arguments(evaluate, required=False)
 
     replay = commands.add_parser("replay", help="replay fixtures against a running service and check the cards")
-    replay.add_argument("paths", nargs="*", type=Path, default=[FIXTURES_DIR])
+    replay.add_argument("paths", nargs="*", type=Path, help="fixture files or folders (default: the packaged ones)")
     replay.add_argument("--url", required=True, help="base URL of the running service, e.g. http://127.0.0.1:8080")
     replay.add_argument("--jwt-key", type=Path, help="PEM private key to sign a fresh client JWT per request")
     replay.add_argument("--jwt-iss", help="issuer of the signed JWTs")
@@ -94,6 +97,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                             help="a drafted order coded SYSTEM|CODE for the order hooks")
     population.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    terminology = commands.add_parser(
+        "terminology", help="the terminology review report: every value-set concept, its confidence and its rules"
+    )
+    terminology.add_argument("--format", choices=["md", "csv"], default="md", dest="report_format")
+    terminology.add_argument("--output", type=Path, help="write the report to this file (default: standard output)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -102,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _check()
         if args.command == "evaluate":
             return _evaluate(args)
+        if args.command == "terminology":
+            return _terminology(args)
         if args.command == "population":
             from service.commands import population as population_command
 
@@ -161,13 +172,13 @@ def _check() -> int:
     from service.render import load_card_library
     from service.scenarios import iter_scenarios
 
-    library = load_card_library(PROJECT_ROOT / "cards")
+    library = load_card_library(cards_dir())
     print(f"cards: {len(library)} recommendation definitions valid")
     value_sets = load_value_sets()
     print(f"value sets: {len(value_sets)} valid")
-    validate(yaml.safe_load((PROJECT_ROOT / "openapi.yaml").read_text()))
+    validate(yaml.safe_load(openapi_path().read_text(encoding="utf-8")))
     print("openapi.yaml: valid OpenAPI")
-    scenarios = list(iter_scenarios(FIXTURES_DIR))
+    scenarios = list(iter_scenarios(fixtures_dir()))
     print(f"fixtures: {len(scenarios)} scenarios load")
     return 0
 
@@ -184,6 +195,19 @@ def _add_bundle_arguments(parser: argparse.ArgumentParser, *, required: bool) ->
     parser.add_argument("--draft-code", action="append", metavar="SYSTEM|CODE",
                         help="a drafted order coded SYSTEM|CODE (RxNorm: a MedicationRequest, else a "
                              "ServiceRequest); repeatable")
+
+
+def _terminology(args: argparse.Namespace) -> int:
+    from service.governance.terminology_report import ReportFormat
+    from service.governance.terminology_report import render
+
+    report = render(ReportFormat(args.report_format))
+    if args.output is None:
+        sys.stdout.write(report)
+    else:
+        args.output.write_text(report, encoding="utf-8")
+        print(f"terminology report written to {args.output}", file=sys.stderr)
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -209,7 +233,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         settings = Settings(auth=AuthMode.OFF, database_url=f"sqlite:///{tmp}/evaluate.sqlite3",
                             instance_path=Path(tmp), today=today)
         client = create_app(settings).test_client()
-        for path in args.files:
+        for given in args.files:
+            path = given if given.exists() or given.is_absolute() else fixtures_dir() / given
             raw = orjson.loads(path.read_bytes())
             if "request" in raw and "expect" in raw:
                 scenario = load_scenario(path).rolled_to(today)
@@ -258,7 +283,7 @@ def _replay(args: argparse.Namespace) -> int:
     from service.commands import replay
 
     signer = _jwt_signer(args) if args.jwt_key else None
-    return replay.run(args, FIXTURES_DIR, signer)
+    return replay.run(args, fixtures_dir(), signer)
 
 
 def _jwt_signer(args: argparse.Namespace) -> Any:

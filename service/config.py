@@ -20,7 +20,19 @@ from service.pathway.thresholds import PathwayThresholds
 
 T = TypeVar("T")
 
+#: The source checkout's root (tests and bench). Service code finds its content through ``service.content``.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_instance_path() -> Path:
+    """Where state goes when ``CGH_INSTANCE_PATH`` is unset.
+
+    A checkout keeps it in its own (git-ignored) ``instance/``; an installed package must not write into
+    site-packages, so it uses ``instance/`` in the folder it is started from. Deployments set the variable.
+    """
+    from service.content import is_built_package
+
+    return Path.cwd() / "instance" if is_built_package() else PROJECT_ROOT / "instance"
 
 
 class AuthMode(StrEnum):
@@ -46,7 +58,7 @@ class Settings:
     store_comments: bool = False
     #: ``POST /sandbox/evaluate/{service_id}`` (a FHIR Bundle in, cards out) is served only when on.
     sandbox: bool = False
-    instance_path: Path = field(default_factory=lambda: PROJECT_ROOT / "instance")
+    instance_path: Path = field(default_factory=default_instance_path)
     #: Where each worker journals its audit records before answering (default: ``audit-spool`` in the instance
     #: folder). Local disk, kept across restarts of the server: a restarted server replays what it finds there.
     audit_spool_dir: Path | None = None
@@ -95,7 +107,7 @@ class Settings:
             trauma_window_weeks=_read(env, "CGH_TRAUMA_WINDOW_WEEKS", _positive_int, 6),
             responder_reduction=_read(env, "CGH_RESPONDER_REDUCTION", _fraction, 0.5),
         )
-        instance = Path(env.get("CGH_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        instance = Path(env.get("CGH_INSTANCE_PATH") or default_instance_path())
         settings = cls(
             public_base_url=_read(env, "CGH_PUBLIC_BASE_URL", _base_url, "http://127.0.0.1:8080"),
             database_url=_read(env, "CGH_DATABASE_URL", _database_url, ""),

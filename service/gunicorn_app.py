@@ -171,10 +171,13 @@ def serve(app_factory: Callable[[], Flask], *, host: str, port: int, workers: in
         "post_fork": _post_fork,
         "worker_exit": _worker_exit,
         "child_exit": _child_exit,
-        # No request bodies or headers in access logs: the default format logs only the request line.
+        # Access and error lines as the app's JSON; no request bodies or headers (service.gunicorn_logs).
         "accesslog": "-",
-        "access_log_format": '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms',
         "errorlog": "-",
+        "logger_class": "service.gunicorn_logs.JsonLogger",
+        # gunicorn 25+ opens a control socket at one fixed path per user ($XDG_RUNTIME_DIR or ~/.gunicorn),
+        # which every instance on the host would share (and fight over); nothing here uses gunicornc.
+        "control_socket_disable": True,
         "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
     }
     try:

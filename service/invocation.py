@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -41,6 +42,13 @@ DATA_NOTES_EXTENSION = "org.example.cgh-cds.data-notes"
 
 
 @dataclass(frozen=True, slots=True)
+class ContentSummary:
+    recommendations: int
+    value_sets: int
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class Runtime:
     """What every request shares, built once by the app factory before workers fork."""
 
@@ -49,6 +57,8 @@ class Runtime:
     audit: AuditWriter
     cards: CardLibrary
     http: requests.Session
+    #: What was loaded and validated at start-up, as /readyz reports it: counts and a fingerprint.
+    content: ContentSummary = field(default_factory=lambda: ContentSummary(0, 0, ""))
     on_cards: Callable[[str, list[dict[str, Any]]], None] = lambda service_id, cards: None
     on_skipped: Callable[[int], None] = lambda count: None
 
@@ -149,13 +159,13 @@ def warm_up(app: Any) -> None:
     Runs the fixture scenarios' requests through data loading, the pathway and rendering, without auditing
     (warm-up traffic must not appear in the governance figures). Missing fixtures are not an error.
     """
-    from service.config import PROJECT_ROOT
+    from service.content import fixtures_dir
     from service.scenarios import iter_scenarios
     from service.services import get_service
 
     runtime: Runtime = app.extensions["cgh_runtime"]
     seen: set[str] = set()
-    for scenario in iter_scenarios(PROJECT_ROOT / "fhir_fixtures"):
+    for scenario in iter_scenarios(fixtures_dir()):
         if scenario.service in seen or scenario.expect.status != 200 or scenario.server_resources:
             continue
         service = get_service(scenario.service)

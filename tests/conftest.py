@@ -22,13 +22,14 @@ from service.config import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = REPO_ROOT / "fhir_fixtures"
-SHARED_DIR = REPO_ROOT.parent / "shared"
+#: Third-party data (origins and licences in its README.md), kept in the repository so a clone stands alone.
+REALWORLD_DIR = REPO_ROOT / "tests" / "data" / "realworld"
 REAL_COMPONENT_MARKERS = ("postgres", "browser", "fhirserver", "integration")
 
 
 @pytest.fixture
 def today() -> date:
-    """The scenarios' reference date (reference.md §4)."""
+    """The scenarios' reference date (docs/clinical/reference.md §4)."""
     return date(2025, 6, 1)
 
 

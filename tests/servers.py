@@ -44,10 +44,14 @@ class RunningService:
 def running_service(
     tmp_path: Path, env: dict[str, str] | None = None, *, workers: int = 2, ready_timeout: float = 60.0,
     args: Sequence[str] = (),
+    cli: Path = CLI,
+    cwd: Path = REPO_ROOT,
 ) -> Iterator[RunningService]:
     """``cgh-cds serve [args]`` with ``env`` on top of a clean CGH_* environment; stopped (SIGTERM) on exit.
 
-    No drain on SIGTERM (``CGH_DRAIN_S=0``) unless ``env`` sets one: tests stop at once.
+    No drain on SIGTERM (``CGH_DRAIN_S=0``) unless ``env`` sets one: tests stop at once. ``cli`` and ``cwd``
+    default to this checkout's command, run from the repository (the wheel test passes the command of a fresh
+    venv and a folder outside the repository).
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -67,8 +71,8 @@ def running_service(
     log_path = tmp_path / f"serve-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(CLI), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *args],
-            cwd=REPO_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *args],
+            cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT,
         )
     service = RunningService(base_url, process, log_path)
     try:

@@ -9,9 +9,9 @@ from typing import Any
 from service.bundles import draft_from_code
 from service.bundles import parse_draft_code
 from service.bundles import read_drafts
-from service.config import PROJECT_ROOT
 from service.config import AuthMode
 from service.config import Settings
+from service.content import cards_dir
 from service.render import CardLibrary
 from service.render import load_card_library
 
@@ -22,7 +22,7 @@ def dry_run_settings() -> Settings:
 
 
 def card_library() -> CardLibrary:
-    return load_card_library(PROJECT_ROOT / "cards")
+    return load_card_library(cards_dir())
 
 
 def drafts_from_arguments(files: Sequence[Path] | None, codes: Sequence[str] | None) -> list[dict[str, Any]]:

@@ -4,7 +4,7 @@ Input is whatever JSON arrived: prefetch values and fetched pages (a resource, o
 transaction or batch-response Bundle), and ``context.draftOrders``. The builder never raises for a
 resource; only an unusable *context* is an error (:class:`BadRequestError`, 400).
 
-Validation strategy, chosen for speed. Measured on the 2 MB Synthea bundle of ``shared/realworld``
+Validation strategy, chosen for speed. Measured on the 2 MB Synthea bundle of ``tests/data/realworld``
 (542 entries, 164 of them read): the record takes ~5 ms (validation verdicts cached) to ~14 ms (cold) on
 top of ~10 ms of JSON parsing, where a full R4B model of its 141 Observations alone costs ~35 ms.
 

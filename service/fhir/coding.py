@@ -1,8 +1,9 @@
 """Codings normalised for matching: canonical system URIs and codes in one comparable form.
 
 Real EHR data names the same code system several ways (OIDs, http/https, trailing slashes) and writes
-ICD-10-CM with and without the dot (reference.md §1, implementation note). Everything that compares codes
-goes through :func:`normalise`, so value-set membership is a plain set lookup.
+ICD-10-CM with and without the dot (docs/clinical/reference.md §1, implementation note), and NDCs in their
+10-digit hyphenated or 11-digit billing form. Everything that compares codes goes through :func:`normalise`,
+so value-set membership is a plain set lookup.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ CPT = "http://www.ama-assn.org/go/cpt"
 LOINC = "http://loinc.org"
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+NDC = "http://hl7.org/fhir/sid/ndc"
 
 #: Spellings seen in real data for the systems the pathway matches on, mapped to the canonical URI.
 SYSTEM_ALIASES: dict[str, str] = {
@@ -42,11 +44,16 @@ SYSTEM_ALIASES: dict[str, str] = {
     "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets": HCPCS,
     "urn:oid:2.16.840.1.113883.6.14": HCPCS,
     "urn:oid:2.16.840.1.113883.6.3": ICD10,
+    "urn:oid:2.16.840.1.113883.6.69": NDC,
+    "https://hl7.org/fhir/sid/ndc": NDC,
 }
 
 #: Systems whose codes are compared without dots and in upper case.
 _DOTLESS_SYSTEMS = frozenset({ICD10CM, ICD10})
 _UPPERCASE_SYSTEMS = frozenset({ICD10CM, ICD10, HCPCS, CPT})
+#: The 11-digit (5-4-2) billing form of an NDC: a hyphenated 10-digit NDC (4-4-2, 5-3-2 or 5-4-1) gets a leading
+#: zero in its short segment. An unhyphenated 10-digit NDC is ambiguous and is compared as sent.
+_NDC_SEGMENTS = (5, 4, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +87,20 @@ def normalise_code(system: str, code: str) -> str:
         value = value.replace(".", "")
     if system in _UPPERCASE_SYSTEMS:
         value = value.upper()
+    if system == NDC:
+        value = _ndc_11(value)
     return value
+
+
+def _ndc_11(code: str) -> str:
+    segments = code.split("-")
+    if len(segments) != len(_NDC_SEGMENTS) or not all(part.isdigit() for part in segments):
+        return code
+    widths = tuple(len(part) for part in segments)
+    ten_digit = sum(widths) == 10 and all(w <= m for w, m in zip(widths, _NDC_SEGMENTS, strict=True))
+    if widths != _NDC_SEGMENTS and not ten_digit:
+        return code
+    return "".join(part.zfill(width) for part, width in zip(segments, _NDC_SEGMENTS, strict=True))
 
 
 def normalise(system: Any, code: Any, display: Any = None) -> Coding | None:

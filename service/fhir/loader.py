@@ -1,6 +1,7 @@
 """Prefetch resolution: from one hook request to its :class:`PatientRecord`, fetching what is missing.
 
-Per declared prefetch key (CDS Hooks 2.0 §1.D, decision table in ``shared/cds-hooks/spec.md`` item 22):
+Per declared prefetch key (CDS Hooks 2.0 §Prefetch: a client omits a key it could not fill and sends
+``null`` for no data):
 
 * present with data → used; a searchset ``next`` link is followed (on ``fhirServer`` only, up to the page
   cap: beyond it the oldest pages are dropped and a note says so);

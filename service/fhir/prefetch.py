@@ -3,7 +3,7 @@
 The seven templates are what every service declares in discovery and what the FHIR fallback runs against
 ``fhirServer`` when a key is missing. They use only the CDS Hooks 2.0 token syntax (``{{context.x}}`` and
 the four ``{{userXxxId}}`` tokens, spec §1.D items 16-19) and the recommended query subset (read, search by
-``patient``, token equality, ``_count``, ``_sort``). The relative-date limits of ``reference.md`` §2.1
+``patient``, token equality, ``_count``, ``_sort``). The relative-date limits of ``docs/clinical/reference.md`` §2.1
 (``date=ge{{today-24mo}}``) need the FHIRPath tokens of the 3.0 ballot, which 2.0 clients do not honour, so
 they are dropped here and the pathway filters by date instead; ``_sort=-date`` keeps the most recent
 resources first so that the page cap (``load_record(max_pages=...)``) drops the oldest ones.
@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import quote
 
 #: The prefetch key of each template, as declared in discovery (``service.services``) and read back from the
-#: request. Status filters follow ``reference.md`` §2.1 except for Conditions, which are all requested: the
-#: §2.1 filter (active, recurrence, relapse, resolved) would hide a malignancy in remission (a red flag) and
-#: rows without ``clinicalStatus`` (entered-in-error), which the pathway must see to ignore; a patient's
-#: problem list is short. The page size keeps each search to a few pages.
+#: request. Status filters follow ``docs/clinical/reference.md`` §2.1 except for Conditions, which are all
+#: requested: the §2.1 filter (active, recurrence, relapse, resolved) would hide a malignancy in remission (a red
+#: flag) and rows without ``clinicalStatus`` (entered-in-error), which the pathway must see to ignore; a
+#: patient's problem list is short. The page size keeps each search to a few pages.
 PREFETCH_TEMPLATES: Mapping[str, str] = MappingProxyType(
     {
         "patient": "Patient/{{context.patientId}}",

@@ -13,7 +13,9 @@ import math
 import re
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date
 from datetime import timedelta
 from enum import StrEnum
@@ -63,6 +65,16 @@ ACTIVE_MEDICATION = frozenset({"active"})
 #: thrust from mobilisation; treat as manipulation only when the text documents a cervical thrust).
 _THRUST = re.compile(r"\b(?:thrust|hvla|high[- ]velocity)\b", re.IGNORECASE)
 _CERVICAL = re.compile(r"\b(?:cervical|neck|c[0-7](?:[-/]c?[0-7])?)\b", re.IGNORECASE)
+#: Regions other than the neck named on a manipulation order (revision-2 C19: only a non-cervical region
+#: documented drops the arterial and instability contraindications to a warning).
+#: Text that records a past problem ("History of stroke", "h/o breast cancer"): a Condition recognised only by
+#: name with such text is history, never a current red flag (revision-2 C08: red flags must be able to clear).
+_HISTORY_WORDING = re.compile(r"\b(?:history\s+of|hx\s+of|h/o|past\s+history)\b", re.IGNORECASE)
+_NON_CERVICAL = re.compile(
+    r"\b(?:lumbar|lumbosacral|thoracic|thoracolumbar|sacral|sacrum|sacroiliac|pelvi[cs]|low(?:er)?\s+back|hip|knee|"
+    r"ankle|foot|shoulder|elbow|wrist|hand|ribs?|extremity|extremities)\b",
+    re.IGNORECASE,
+)
 #: A 64450 "other peripheral nerve" block is a GON block when its body site or text says occipital.
 _OCCIPITAL = re.compile(r"occipital", re.IGNORECASE)
 #: A strength in milligrams in a product name or dose text ("Aspirin 81 MG Oral Tablet", "81mg daily").
@@ -994,6 +1006,36 @@ class DraftOrder:
     matched_by_name: str | None = None
     #: Aspirin only: milligrams a day when the product strength or dose says so (revision 2 C10), else None.
     aspirin_mg_per_day: float | None = None
+    #: Region the order documents (revision-2 C19): CERVICAL, OTHER_REGION, or None when it names none.
+    region: str | None = None
+    #: Imaging study types (categories of the imaging-studies value set, revision-2 C09).
+    studies: frozenset[str] = frozenset()
+
+
+#: Regions of a manipulation order (revision-2 C19).
+CERVICAL = "cervical"
+OTHER_REGION = "other-region"
+
+
+def order_region(text: str) -> str | None:
+    """CERVICAL when the order's text or body site names the neck; OTHER_REGION when it names only another
+    region; None when it names none (revision-2 C19)."""
+    if _CERVICAL.search(text):
+        return CERVICAL
+    if _NON_CERVICAL.search(text):
+        return OTHER_REGION
+    return None
+
+
+def imaging_studies(codings: Iterable[Coding]) -> frozenset[str]:
+    """The study types of an imaging order (revision-2 C09), from the imaging-studies value set."""
+    studies_vs = value_set(ValueSetId.IMAGING_STUDIES)
+    return frozenset(
+        group.category
+        for coding in studies_vs.matching(codings)
+        for group in studies_vs.groups(coding)
+        if group.category
+    )
 
 
 _SERVICE_KINDS: tuple[tuple[ValueSetId, OrderKind], ...] = (
@@ -1178,7 +1220,19 @@ def draft_orders(
             daily = aspirin_mg_per_day(order)
             if daily is not None and daily <= limits.low_dose_aspirin_mg:
                 kinds = kinds - {OrderKind.NSAID}
-        result.append(DraftOrder(order.ref, label, kinds, judged, order.authored, found.matched_by_name, daily))
+        result.append(
+            DraftOrder(
+                order.ref,
+                label,
+                kinds,
+                judged,
+                order.authored,
+                found.matched_by_name,
+                daily,
+                region=order_region(_order_text(order)),
+                studies=imaging_studies(order.codings) if kinds & IMAGING_KINDS else frozenset(),
+            )
+        )
     return tuple(result)
 
 
@@ -1202,8 +1256,13 @@ class Finding:
 def _condition_findings(conditions: Iterable[ConditionFacts], vs: ValueSet) -> list[Finding]:
     findings = []
     for condition in conditions:
+        # Dual coding (revision-2 §3): SNOMED and ICD-10-CM codings of one Condition in one group are one finding.
+        seen: set[tuple[str | None, str | None, str | None]] = set()
         for coding in vs.matching(condition.codings):
             for group in vs.groups(coding):
+                if (group.category, group.label, group.tier) in seen:
+                    continue
+                seen.add((group.category, group.label, group.tier))
                 findings.append(
                     Finding(
                         category=group.category or vs.id,
@@ -1239,7 +1298,7 @@ def recent_trauma(record: PatientRecord, today: date, thresholds: PathwayThresho
             else is_active(condition, today)
         )
     ]
-    return _unique(_condition_findings(recent, vs))
+    return _unique(safety_findings((c for c in recent if not is_excluded(c)), vs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -1383,8 +1442,159 @@ def anticoagulation(record: PatientRecord, drafts: Iterable[DraftOrder], today: 
 #: Red-flag categories that the derived flags use (the value sets name the coded ones).
 NEW_ONSET_OLDER_ADULT = "new-onset-older-adult"
 PREGNANCY_NEW_HEADACHE = "pregnancy-new-headache"
-DISSECTION_CONCERN = "dissection-concern"
 TRAUMA = "trauma"
+#: Head injury / concussion within the trauma window (recent-trauma): a red flag, not a contraindication.
+HEAD_INJURY = "head-injury"
+#: Vascular imaging drafted or pending (revision-2 C07): a manipulation contraindication, never a red flag.
+DISSECTION_WORKUP = "dissection-workup"
+#: History of malignancy (Z85.-, a malignancy code no longer active) and immunosuppression (revision-2 C08).
+MALIGNANCY_HISTORY = "malignancy-history"
+MALIGNANCY = "malignancy"
+IMMUNOSUPPRESSION = "immunosuppression"
+#: Recent red flags that count only while active as well (revision-2 C08: fever).
+_ACTIVE_ONLY_RECENT = frozenset({"fever"})
+#: Look-back of the dated red flags and of dizziness (revision-2 C06, C08), and of a pending vascular study (C07).
+RECENT_MONTHS = 12
+WORKUP_DAYS = 30
+#: Systems whose coding on a Condition decides by code alone: the name fallback applies only without them.
+_CONDITION_CODE_SYSTEMS = frozenset({ICD10CM, ICD10, SNOMED})
+#: clinicalStatus words a history finding names (revision-2 C05: "history of …", "resolved 2023").
+_HISTORY_STATUSES = frozenset({"inactive", "remission", "resolved"})
+
+
+def _condition_texts(condition: ConditionFacts) -> tuple[str | None, ...]:
+    return (condition.text, *(coding.display for coding in condition.codings))
+
+
+def is_excluded(condition: ConditionFacts) -> bool:
+    """On the exclusion list (C44.-, Z85.828, Z80.-, Z12.-), by any coding or, without ICD-10-CM/SNOMED coding,
+    by name: left out of every safety group whatever its other codings say (revision-2 §3)."""
+    exclusions = value_set(ValueSetId.RED_FLAG_EXCLUSIONS)
+    if exclusions.contains_any(condition.codings):
+        return True
+    if has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS):
+        return False
+    return exclusions.name_hit(*_condition_texts(condition)) is not None
+
+
+def safety_conditions(record: PatientRecord) -> list[ConditionFacts]:
+    """The Conditions the safety groups read: counted (not refuted / entered-in-error) and not excluded."""
+    return [c for c in record.conditions if is_counted(c) and not is_excluded(c)]
+
+
+def safety_findings(conditions: Iterable[ConditionFacts], vs: ValueSet) -> list[Finding]:
+    """Findings of a safety group (revision-2 C05/C06/C08 and §3): any coding matching; a Condition with no
+    ICD-10-CM or SNOMED coding matches by name (``matched_by_name``).
+
+    Callers pass :func:`safety_conditions` only (never refuted, entered-in-error or excluded).
+    """
+    findings: list[Finding] = []
+    for condition in conditions:
+        coded = _condition_findings((condition,), vs)
+        if coded or has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS):
+            findings.extend(coded)
+            continue
+        hit = vs.name_hit(*_condition_texts(condition))
+        if hit is not None:
+            findings.append(
+                Finding(
+                    category=hit.group.category or vs.id,
+                    label=hit.group.label or vs.title,
+                    ref=condition.ref,
+                    display=resource_label(condition.codings, condition.text),
+                    when=condition_date(condition),
+                    tier=hit.group.tier,
+                    matched_by_name=hit.term,
+                )
+            )
+    return findings
+
+
+def _history_worded(condition: ConditionFacts) -> bool:
+    """Recognised by name only, with text that records a past problem (never true for a coded Condition)."""
+    if has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS):
+        return False
+    return any(text and _HISTORY_WORDING.search(text) for text in _condition_texts(condition))
+
+
+def history_status(condition: ConditionFacts, today: date) -> str | None:
+    """How a no-longer-active Condition ended, for the card ("resolved 2023", "in remission"); None while active."""
+    if is_active(condition, today):
+        return None
+    status = _status(condition.clinical_status)
+    word = status if status in _HISTORY_STATUSES else "resolved"
+    if word == "remission":
+        word = "in remission"
+    if condition.abatement is not None:
+        return f"{word} {condition.abatement.year}"
+    return word
+
+
+def _as_history(finding: Finding, condition: ConditionFacts, today: date) -> Finding:
+    status = history_status(condition, today)
+    if status is None:
+        return finding
+    display = f"{finding.display}, {status}" if finding.display else None
+    return replace(finding, label=f"history of {finding.label} ({status})", display=display)
+
+
+def _dated_within(condition: ConditionFacts, start: date, today: date) -> bool:
+    """Dated on or after ``start``; an undated Condition only while active (the trauma-window reading)."""
+    when = condition_date(condition)
+    return when >= start if when is not None else is_active(condition, today)
+
+
+def new_or_changed_headache(record: PatientRecord, today: date) -> bool:
+    """An active CGH, headache, neck-pain or cervical-disorder Condition dated within 12 months, or undated
+    (revision-2 C08: the red flags of history need a new or changed headache or neck pain)."""
+    sets = (
+        value_set(ValueSetId.CGH_DX_SPECIFIC),
+        value_set(ValueSetId.CGH_DX_LEGACY),
+        value_set(ValueSetId.HEADACHE_SYMPTOMS),
+        value_set(ValueSetId.CERVICAL_DISORDERS),
+    )
+    start = months_before(today, RECENT_MONTHS)
+    for condition in record.conditions:
+        if not is_active(condition, today) or not any(vs.contains_any(condition.codings) for vs in sets):
+            continue
+        when = condition_date(condition)
+        if when is None or when >= start:
+            return True
+    return False
+
+
+def imaging_history(
+    record: PatientRecord, today: date, conditions: Sequence[ConditionFacts] | None = None
+) -> tuple[Finding, ...]:
+    """History of malignancy (Z85.-, or a malignancy code that is no longer active) and active
+    immunosuppression, whatever the dates (revision-2 C08). A red flag only with a new or changed headache;
+    on order hooks it always keeps an imaging order from being discouraged."""
+    counted = safety_conditions(record) if conditions is None else conditions
+    history_vs = value_set(ValueSetId.MALIGNANCY_HISTORY)
+    red_flags_vs = value_set(ValueSetId.RED_FLAGS)
+    label = history_vs.category_label(MALIGNANCY_HISTORY) or MALIGNANCY_HISTORY
+    findings: list[Finding] = []
+    for condition in counted:
+        uncoded = not has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS)
+        status = history_status(condition, today)
+        if uncoded or history_vs.contains_any(condition.codings):
+            # Z85.- already says "history": the status only qualifies it ("history of malignancy (resolved)").
+            findings.extend(
+                replace(f, label=f"{f.label} ({status})") if status else f
+                for f in safety_findings((condition,), history_vs)
+            )
+        if not (uncoded or red_flags_vs.contains_any(condition.codings)):
+            continue
+        if status is None and not _history_worded(condition):
+            continue
+        findings.extend(
+            replace(finding, category=MALIGNANCY_HISTORY, label=f"{label} ({status})" if status else label, tier=None)
+            for finding in safety_findings((condition,), red_flags_vs)
+            if finding.category == MALIGNANCY
+        )
+    active = [c for c in counted if is_active(c, today)]
+    findings.extend(safety_findings(active, value_set(ValueSetId.IMMUNOSUPPRESSION)))
+    return _unique(findings)
 
 
 def red_flags(
@@ -1394,18 +1604,39 @@ def red_flags(
     onset_: Onset,
     pregnancy_: Pregnancy,
     trauma: tuple[Finding, ...],
-    drafts: Iterable[DraftOrder],
+    history: tuple[Finding, ...] = (),
+    conditions: Sequence[ConditionFacts] | None = None,
 ) -> tuple[Finding, ...]:
-    """Red flags (reference.md §2.2 ``red_flags``, §1.5 note):
+    """Red flags for imaging / secondary headache, each with its time window (revision-2 C08, SNNOOP10):
 
-    active Conditions in red-flags or immunosuppression; trauma within the window; a new onset past
-    ``new_onset_age``; pregnancy with a new onset; vascular imaging (CTA/MRA) drafted or pending, which means
-    the clinician suspects dissection. SIH / orthostatic headache route to the differential card instead.
+    - any time while active: the red-flags value set (infection, papilloedema, Horner, active or metastatic
+      malignancy, deficit, myelopathy, ...);
+    - dated within 12 months whatever the clinical status (undated: while active): red-flags-recent (arterial
+      events, SAH, thunderclap headache; fever only while active);
+    - within the trauma window: ``trauma`` (neck trauma, head injury, concussion);
+    - only with a new or changed headache or neck pain: ``history`` (malignancy history, immunosuppression);
+    - derived: a new onset past ``new_onset_age``; pregnancy with a new onset.
+
+    An order is never a red flag by itself (revision-2 C07); SIH / orthostatic headache route to the differential
+    card instead.
     """
-    active = [c for c in record.conditions if is_active(c, today)]
-    findings = _condition_findings(active, value_set(ValueSetId.RED_FLAGS))
-    findings.extend(_condition_findings(active, value_set(ValueSetId.IMMUNOSUPPRESSION)))
+    # A Condition known only by a name worded as history ("History of stroke") is no current red flag.
+    safe = safety_conditions(record) if conditions is None else conditions
+    counted = [c for c in safe if not _history_worded(c)]
+    active = [c for c in counted if is_active(c, today)]
+    findings = safety_findings(active, value_set(ValueSetId.RED_FLAGS))
+    start = months_before(today, RECENT_MONTHS)
+    active_refs = {c.ref for c in active}
+    findings.extend(
+        finding
+        for finding in safety_findings(
+            (c for c in counted if _dated_within(c, start, today)), value_set(ValueSetId.RED_FLAGS_RECENT)
+        )
+        if finding.category not in _ACTIVE_ONLY_RECENT or finding.ref in active_refs
+    )
     findings.extend(trauma)
+    if history and new_or_changed_headache(record, today):
+        findings.extend(history)
     if (
         onset_.new
         and onset_.condition is not None
@@ -1431,30 +1662,75 @@ def red_flags(
                 onset_.when,
             )
         )
+    return _unique(findings)
+
+
+def vascular_workup(
+    record: PatientRecord, drafts: Iterable[DraftOrder], today: date
+) -> tuple[Finding, ...]:
+    """CTA/MRA of head or neck drafted, or ordered in the last 30 days with no result yet (still active, draft or
+    on hold; undated: counted): a dissection work-up is in progress (revision-2 C07)."""
     vascular_vs = value_set(ValueSetId.NEUROVASCULAR_IMAGING)
-    label = "vascular imaging ordered (dissection suspected)"
-    findings.extend(
-        Finding(DISSECTION_CONCERN, label, d.ref, d.label, d.authored)
+    label = "dissection work-up in progress (vascular imaging ordered, no result yet)"
+    start = days_before(today, WORKUP_DAYS)
+    findings = [
+        Finding(DISSECTION_WORKUP, label, d.ref, d.label, d.authored, ABSOLUTE_TIER)
         for d in drafts
         if OrderKind.VASCULAR_IMAGING in d.kinds
-    )
+    ]
     findings.extend(
-        Finding(DISSECTION_CONCERN, label, r.ref, resource_label(r.codings, r.text), r.authored)
+        Finding(DISSECTION_WORKUP, label, r.ref, resource_label(r.codings, r.text), r.authored, ABSOLUTE_TIER)
         for r in record.service_requests
-        if _status(r.status) in CURRENT_REQUEST and vascular_vs.contains_any(r.codings)
+        if _status(r.status) in CURRENT_REQUEST
+        and (r.authored is None or r.authored >= start)
+        and vascular_vs.contains_any(r.codings)
     )
     return _unique(findings)
 
 
+ABSOLUTE_TIER = "absolute"
+RELATIVE_TIER = "relative"
+
+
 def manipulation_contraindications(
-    record: PatientRecord, today: date, trauma: tuple[Finding, ...], anticoagulated: tuple[Finding, ...]
+    record: PatientRecord,
+    today: date,
+    trauma: tuple[Finding, ...],
+    anticoagulated: tuple[Finding, ...],
+    workup: tuple[Finding, ...] = (),
+    conditions: Sequence[ConditionFacts] | None = None,
 ) -> tuple[Finding, ...]:
-    """Contraindications by tier (reference.md §2.6): coded Conditions (each include of the value set names
-    its tier), recent trauma (absolute), anticoagulation (relative)."""
-    active = [c for c in record.conditions if is_active(c, today)]
-    findings = _condition_findings(active, value_set(ValueSetId.MANIPULATION_CONTRAINDICATIONS))
-    findings.extend(Finding(f.category, f.label, f.ref, f.display, f.when, "absolute") for f in trauma)
+    """Contraindications by tier (reference.md §2.6, revision-2 C05/C06/C07):
+
+    active Conditions of manipulation-contraindications; Conditions of manipulation-history-contraindications
+    whatever their clinical status (the label names it: "history of …, resolved 2023"); Z98.1 only with cervical
+    text; dizziness dated within 12 months; recent neck trauma (absolute); anticoagulation (relative); a
+    vascular work-up in progress (absolute).
+    """
+    counted = safety_conditions(record) if conditions is None else conditions
+    active = [c for c in counted if is_active(c, today)]
+    findings = safety_findings(active, value_set(ValueSetId.MANIPULATION_CONTRAINDICATIONS))
+    history_vs = value_set(ValueSetId.MANIPULATION_HISTORY_CONTRAINDICATIONS)
+    arthrodesis_vs = value_set(ValueSetId.ARTHRODESIS_STATUS)
+    for condition in counted:
+        uncoded = not has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS)
+        if uncoded or history_vs.contains_any(condition.codings):
+            findings.extend(_as_history(f, condition, today) for f in safety_findings((condition,), history_vs))
+        if arthrodesis_vs.contains_any(condition.codings) and _CERVICAL.search(
+            " ".join(text for text in _condition_texts(condition) if text)
+        ):
+            findings.extend(_as_history(f, condition, today) for f in safety_findings((condition,), arthrodesis_vs))
+    start = months_before(today, RECENT_MONTHS)
+    findings.extend(
+        safety_findings((c for c in counted if _dated_within(c, start, today)), value_set(ValueSetId.DIZZINESS))
+    )
+    findings.extend(
+        Finding(f.category, f.label, f.ref, f.display, f.when, ABSOLUTE_TIER, f.matched_by_name)
+        for f in trauma
+        if f.category != HEAD_INJURY
+    )
     findings.extend(anticoagulated)
+    findings.extend(workup)
     return _unique(findings)
 
 
@@ -1551,6 +1827,8 @@ class Facts:
     diagnostic_blocks: DiagnosticBlocks
     pregnancy: Pregnancy
     red_flags: tuple[Finding, ...]
+    #: History of malignancy / immunosuppression whatever the dates: never lets imaging be discouraged (C08).
+    imaging_history: tuple[Finding, ...]
     contraindications: tuple[Finding, ...]
     anticoagulation: tuple[Finding, ...]
     differentials: tuple[Finding, ...]
@@ -1610,6 +1888,8 @@ def derive_facts(
     pregnancy_ = pregnancy(record, today, limits)
     trauma = recent_trauma(record, today, limits)
     anticoagulated = anticoagulation(record, drafts, today)
+    safe = safety_conditions(record)
+    history = imaging_history(record, today, safe)
     return Facts(
         today=today,
         moment=moment,
@@ -1624,8 +1904,11 @@ def derive_facts(
         steps=steps_,
         diagnostic_blocks=blocks,
         pregnancy=pregnancy_,
-        red_flags=red_flags(record, today, limits, onset_, pregnancy_, trauma, drafts),
-        contraindications=manipulation_contraindications(record, today, trauma, anticoagulated),
+        red_flags=red_flags(record, today, limits, onset_, pregnancy_, trauma, history, safe),
+        imaging_history=history,
+        contraindications=manipulation_contraindications(
+            record, today, trauma, anticoagulated, vascular_workup(record, drafts, today), safe
+        ),
         anticoagulation=anticoagulated,
         differentials=differentials(record, today),
         orders=drafts,

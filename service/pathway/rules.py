@@ -26,12 +26,18 @@ from service.pathway.advice import Moment
 from service.pathway.advice import RecommendationId
 from service.pathway.advice import SuggestionKind
 from service.pathway.advice import Trigger
-from service.pathway.facts import DISSECTION_CONCERN
+from service.pathway.facts import CERVICAL
+from service.pathway.facts import DISSECTION_WORKUP
 from service.pathway.facts import ESCALATION_KINDS
+from service.pathway.facts import HEAD_INJURY
 from service.pathway.facts import IMAGING_KINDS
+from service.pathway.facts import IMMUNOSUPPRESSION
+from service.pathway.facts import MALIGNANCY
+from service.pathway.facts import MALIGNANCY_HISTORY
 from service.pathway.facts import MEDICATION_OVERUSE
 from service.pathway.facts import MIGRAINE
 from service.pathway.facts import NEW_ONSET_OLDER_ADULT
+from service.pathway.facts import OTHER_REGION
 from service.pathway.facts import PREGNANCY_NEW_HEADACHE
 from service.pathway.facts import SIH
 from service.pathway.facts import TRAUMA
@@ -41,6 +47,8 @@ from service.pathway.facts import Finding
 from service.pathway.facts import OrderKind
 from service.pathway.facts import condition_date
 from service.pathway.facts import resource_label
+from service.pathway.terminology import ValueSetId
+from service.pathway.terminology import value_set
 
 ALL_MOMENTS = frozenset(Moment)
 RECORD_REVIEW = frozenset({Moment.RECORD_REVIEW})
@@ -57,17 +65,44 @@ _REFERRAL_SUGGESTIONS = frozenset(
 
 #: Red-flag categories -> red-flags card notes (CATALOGUE.md).
 _RED_FLAG_NOTES: tuple[tuple[frozenset[str], str], ...] = (
-    (frozenset({"dissection", DISSECTION_CONCERN}), "dissection-suspected"),
+    (frozenset({"dissection"}), "dissection-suspected"),
     (frozenset({NEW_ONSET_OLDER_ADULT}), "new-onset-older-adult"),
     (frozenset({PREGNANCY_NEW_HEADACHE}), "pregnancy-new-headache"),
     (frozenset({TRAUMA}), "post-traumatic"),
-    (frozenset({"neurologic-deficit", "stroke"}), "neurologic-deficit"),
+    (frozenset({HEAD_INJURY}), "head-injury"),
+    (frozenset({"neurologic-deficit", "stroke", "vertebrobasilar"}), "neurologic-deficit"),
 )
-#: Red flags that make manipulation an absolute contraindication even when no coded contraindication says so
-#: (reference.md §2.6: suspected cervical artery dissection). Coded red flags that are also contraindications
-#: (dissection, deficit, instability, myelopathy, spinal infection, trauma) carry their tier from the value set.
-_ABSOLUTE_RED_FLAGS = frozenset({DISSECTION_CONCERN})
 ABSOLUTE = "absolute"
+RELATIVE = "relative"
+#: Contraindication categories that drop to a warning when the manipulation orders document only a region
+#: other than the neck (revision-2 C19: arterial and instability contraindications).
+_NECK_ONLY_CATEGORIES = frozenset(
+    {"dissection", "vascular-event", "vertebrobasilar", DISSECTION_WORKUP, "congenital-instability", "instability"}
+)
+#: Modality advice follows the flag (revision-2 C09, ACR Appropriateness Criteria): red-flag categories, the
+#: preferred study (an imaging-studies category), the studies that also fit, and the card note that explains.
+_MODALITY: tuple[tuple[frozenset[str], str, frozenset[str], str], ...] = (
+    (frozenset({TRAUMA}), "ct-cervical-spine", frozenset({"ct-cervical-spine"}), "cervical-trauma"),
+    (frozenset({HEAD_INJURY}), "ct-head", frozenset({"ct-head"}), "head-injury"),
+    (frozenset({"dissection", "stroke", "vertebrobasilar"}), "cta-mra", frozenset({"cta-mra"}), "vascular-imaging"),
+    (frozenset({"sah", "thunderclap"}), "ct-head", frozenset({"ct-head", "cta-mra"}), "sah"),
+    (
+        frozenset(
+            {
+                "myelopathy",
+                "neurologic-deficit",
+                "infection",
+                MALIGNANCY,
+                MALIGNANCY_HISTORY,
+                IMMUNOSUPPRESSION,
+                PREGNANCY_NEW_HEADACHE,
+            }
+        ),
+        "mri",
+        frozenset({"mri"}),
+        "mri-flags",
+    ),
+)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -460,7 +495,8 @@ def imaging_not_indicated(facts: Facts) -> Advice | None:
     PT yet (note ``no-pt-yet``) propose a PT referral too.
     """
     orders = facts.judged(OrderKind.SPINE_IMAGING, OrderKind.HEAD_IMAGING)
-    if not orders:
+    # revision-2 C08: a history of malignancy or immunosuppression never lets imaging be discouraged.
+    if not orders or facts.red_flags or facts.imaging_history:
         return None
     no_pt = not facts.pt_planned
     suggestions = [SuggestionKind.DELETE_ORDERS] + ([SuggestionKind.CREATE_PT_REFERRAL] if no_pt else [])
@@ -476,58 +512,100 @@ def imaging_not_indicated(facts: Facts) -> Advice | None:
     )
 
 
-def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
-    """R4b ``imaging-red-flag-appropriate`` (reference.md §2.3 R4b, §2.5; ACOG 723).
+def _modality_advice(flags: tuple[Finding, ...], orders: tuple[DraftOrder, ...]) -> tuple[list[str], list[str]]:
+    """The card notes for the flags present, and the preferred studies the drafted orders do not match
+    (revision-2 C09: when the drafted study differs from the preferred one, the card names the preferred one)."""
+    categories = {finding.category for finding in flags}
+    drafted = frozenset(study for order in orders for study in order.studies)
+    studies_vs = value_set(ValueSetId.IMAGING_STUDIES)
+    notes: list[str] = []
+    preferred: list[str] = []
+    for flag_categories, study, fitting, note in _MODALITY:
+        if not flag_categories & categories:
+            continue
+        notes.append(note)
+        if not drafted & fitting:
+            preferred.append(studies_vs.category_label(study) or study)
+    return notes, preferred
 
-    When: imaging (cervical spine, head, or CTA/MRA) is among the judged orders and a red flag is present.
-    Then: info: imaging is appropriate; MRI preferred (note ``pregnancy-mri``: without gadolinium, when
-    pregnant); note ``vascular-imaging`` when CTA/MRA is ordered (dissection suspected).
+
+def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
+    """R4b ``imaging-red-flag-appropriate`` (reference.md §2.3 R4b, §2.5; revision-2 C08, C09; ACR AC).
+
+    When: imaging (cervical spine, head, or CTA/MRA) is among the judged orders and a red flag is present, or a
+    history of malignancy or immunosuppression is recorded whatever the dates (note ``history-only`` when that
+    history is all there is).
+    Then: info: imaging is appropriate; the modality follows the flag (notes ``cervical-trauma``,
+    ``head-injury``, ``vascular-imaging``, ``sah``, ``mri-flags``, ``pregnancy-mri``); when the drafted study
+    differs from the preferred one, note ``preferred-study`` names it (fact ``preferred_study``).
     """
     orders = facts.judged(*IMAGING_KINDS)
-    if not orders or not facts.red_flags:
+    flags = facts.red_flags or facts.imaging_history
+    if not orders or not flags:
         return None
-    vascular = any(f.category == DISSECTION_CONCERN for f in facts.red_flags) or any(
-        OrderKind.VASCULAR_IMAGING in o.kinds for o in orders
-    )
-    notes = (["pregnancy-mri"] if facts.pregnancy.pregnant else []) + (["vascular-imaging"] if vascular else [])
+    notes, preferred = _modality_advice(flags, orders)
+    values = {"red_flags": _join(f.label for f in flags), "orders": _order_list(orders)}
+    if preferred:
+        values["preferred_study"] = _join(preferred, "; ")
+        notes.insert(0, "preferred-study")
+    if facts.pregnancy.pregnant:
+        notes.append("pregnancy-mri")
+    if not facts.red_flags:
+        notes.append("history-only")
     return _advice(
         facts,
         RecommendationId.IMAGING_RED_FLAG_APPROPRIATE,
         Indicator.INFO,
-        values={"red_flags": _join(f.label for f in facts.red_flags), "orders": _order_list(orders)},
+        values=values,
         notes=notes,
-        triggers=[*_findings(facts.red_flags, "red-flag"), *_orders(orders)],
+        triggers=[*_findings(flags, "red-flag"), *_orders(orders)],
         orders=orders,
     )
 
 
+def _manipulation_name(orders: tuple[DraftOrder, ...]) -> str:
+    """"Cervical manipulation" only when an order documents the neck; else "Spinal manipulation" (C19)."""
+    return "Cervical manipulation" if any(order.region == CERVICAL for order in orders) else "Spinal manipulation"
+
+
 def manipulation_contraindicated(facts: Facts) -> Advice | None:
-    """R7 ``manipulation-contraindicated`` (reference.md §2.3 R7, §2.6; IFOMPT framework, AHA/ASA 2014).
+    """R7 ``manipulation-contraindicated`` (reference.md §2.3 R7, §2.6; revision-2 C05, C06, C07, C19).
 
     When: spinal manipulation (chiropractic/osteopathic manipulation, or a PT order documenting a cervical
-    thrust) is among the judged orders and there is a contraindication or a red flag.
-    Then: critical (note ``absolute``) for dissection or vascular pathology, recent trauma or fracture,
-    instability, myelopathy, spinal malignancy or infection, neurological / vascular signs; otherwise warning
-    (note ``relative``: osteoporosis, anticoagulation, connective tissue disease, arterial disease, fusion,
-    inflammatory arthritis, other red flags), naming the reasons; suggest replacing it with a PT referral.
+    thrust) is among the judged orders and there is a contraindication (active, or history for the C05 groups:
+    "history of …, resolved 2023") or a red flag.
+    Then: critical (note ``absolute``) for an absolute-tier contraindication (dissection, stroke/TIA,
+    vertebro-basilar disease, Down syndrome / congenital instability, recent neck trauma, myelopathy, spinal
+    malignancy or infection, neurological signs, a vascular work-up in progress: note ``workup``); otherwise
+    warning (note ``relative``). When every manipulation order documents only a region other than the neck,
+    arterial and instability contraindications drop to the warning tier (note ``other-region``). Suggest
+    replacing it with a PT referral.
     """
     orders = facts.judged(OrderKind.MANIPULATION)
     if not orders or not (facts.contraindications or facts.red_flags):
         return None
-    absolute = any(f.tier == ABSOLUTE for f in facts.contraindications) or any(
-        f.category in _ABSOLUTE_RED_FLAGS for f in facts.red_flags
-    )
-    ranked = sorted(facts.contraindications, key=lambda f: f.tier != ABSOLUTE)
-    reasons = [f.label for f in ranked if f.tier == ABSOLUTE]
-    reasons += [f.label for f in facts.red_flags if f.category in _ABSOLUTE_RED_FLAGS]
-    reasons += [f.label for f in ranked if f.tier != ABSOLUTE]
+    other_region = all(order.region == OTHER_REGION for order in orders)
+
+    def tier(finding: Finding) -> str | None:
+        if other_region and finding.category in _NECK_ONLY_CATEGORIES:
+            return RELATIVE
+        return finding.tier
+
+    absolute = any(tier(f) == ABSOLUTE for f in facts.contraindications)
+    reasons = [f.label for f in facts.contraindications if tier(f) == ABSOLUTE]
+    reasons += [f.label for f in facts.contraindications if tier(f) != ABSOLUTE]
     reasons += [f.label for f in facts.red_flags]
+    notes = [ABSOLUTE if absolute else RELATIVE]
+    if any(f.category == DISSECTION_WORKUP for f in facts.contraindications):
+        notes.append("workup")
+    if other_region and any(f.category in _NECK_ONLY_CATEGORIES for f in facts.contraindications):
+        notes.append("other-region")
     return _advice(
         facts,
         RecommendationId.MANIPULATION_CONTRAINDICATED,
         Indicator.CRITICAL if absolute else Indicator.WARNING,
-        values={"reasons": _join(reasons), "orders": _order_list(orders)},
-        notes=[ABSOLUTE if absolute else "relative"],
+        values={"reasons": _join(reasons), "orders": _order_list(orders), "manipulation": _manipulation_name(orders)},
+        notes=notes,
         triggers=[
             *_findings(facts.contraindications, "contraindication"),
             *_findings(facts.red_flags, "red-flag"),
@@ -539,10 +617,11 @@ def manipulation_contraindicated(facts: Facts) -> Advice | None:
 
 
 def manipulation_risk(facts: Facts) -> Advice | None:
-    """R7b ``manipulation-risk`` (reference.md §2.3 R7b; Fernández-de-las-Peñas & Cuadrado 2014).
+    """R7b ``manipulation-risk`` (reference.md §2.3 R7b; Fernández-de-las-Peñas & Cuadrado 2014; revision-2 C19).
 
     When: spinal manipulation is among the judged orders with no contraindication and no red flag.
-    Then: info: rare serious harms are reported; prefer lower-risk techniques; screen per IFOMPT first.
+    Then: info: rare serious harms are reported; lower-risk techniques are preferred where the evidence is
+    equivalent; screen per IFOMPT first. "Cervical" only when an order documents the neck.
     """
     orders = facts.judged(OrderKind.MANIPULATION)
     if not orders or facts.contraindications or facts.red_flags:
@@ -551,7 +630,7 @@ def manipulation_risk(facts: Facts) -> Advice | None:
         facts,
         RecommendationId.MANIPULATION_RISK,
         Indicator.INFO,
-        values={"orders": _order_list(orders)},
+        values={"orders": _order_list(orders), "manipulation": _manipulation_name(orders)},
         triggers=_orders(orders),
         orders=orders,
     )

@@ -4,13 +4,20 @@ The files under ``service/pathway/valuesets/`` are the single home of every clin
 (STYLE.md: no code literals in Python). Each is a FHIR R4 ``ValueSet`` whose ``compose.include`` lists a
 ``system`` plus ``concept`` codes and, for ICD-10-CM families (G43.*, C*, Z3A.*, ...), ``filter`` entries
 ``{"property": "concept", "op": "is-a", "value": "<stem>"}``: the stem and every code below it, checked as a
-prefix of the dot-less normalised code. Membership is therefore a set lookup on the normalised
+prefix of the dot-less normalised code. A stem may also be an ICD-10-CM block (``C00-C14``): every code whose
+three-character category lies in that range. Membership is therefore a set lookup on the normalised
 ``(system, code)`` of :mod:`service.fhir.coding`, plus a short prefix scan for those families.
 
 Extensions the loader reads (all under ``http://cgh-cds.example.org/fhir/StructureDefinition/``):
 
 - ``code-confidence`` (concept or filter, required): ``V`` / ``V-c`` / ``R`` / ``local`` as in
-  ``reference.md`` §0, so a terminology review can list every unverified code (:meth:`ValueSet.unverified`).
+  ``reference.md`` §0, plus ``V-cms``: an ICD-10-CM code or family checked offline against the CMS release that
+  ``tests/unit/pathway/test_icd10cm_release.py`` reads (:data:`CMS_RELEASE`), so a terminology review can list
+  every unverified code (:meth:`ValueSet.unverified`) and the source of every verification
+  (:data:`CONFIDENCE_SOURCES`).
+- ``plain-label`` (concept, ``valueBoolean`` true): the display is our plain-language label, not the code
+  system's own description (the ICD-10-CM test accepts a display that differs from the CMS description only
+  when so marked).
 - ``valueset-category`` (include): a ``valueCoding`` whose code groups the include's concepts (e.g. a red-flag
   kind) and whose display is the plain-language label used in card facts.
 - ``manipulation-tier`` (include): ``absolute`` or ``relative`` (reference.md §2.6).
@@ -36,6 +43,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from service import canonical
 from service.errors import ContentError
 from service.fhir.coding import ICD10
 from service.fhir.coding import ICD10CM
@@ -45,21 +53,46 @@ from service.fhir.coding import canonical_system
 from service.fhir.coding import normalise
 from service.fhir.coding import normalise_code
 
-_EXTENSION_BASE = "http://cgh-cds.example.org/fhir/StructureDefinition/"
-CONFIDENCE_URL = _EXTENSION_BASE + "code-confidence"
-CATEGORY_URL = _EXTENSION_BASE + "valueset-category"
-TIER_URL = _EXTENSION_BASE + "manipulation-tier"
-TTY_URL = _EXTENSION_BASE + "rxnorm-tty"
-GESTATIONAL_WEEKS_URL = _EXTENSION_BASE + "gestational-weeks"
-NAME_MATCH_URL = _EXTENSION_BASE + "name-match"
+CONFIDENCE_URL = canonical.extension("code-confidence")
+CATEGORY_URL = canonical.extension("valueset-category")
+TIER_URL = canonical.extension("manipulation-tier")
+TTY_URL = canonical.extension("rxnorm-tty")
+GESTATIONAL_WEEKS_URL = canonical.extension("gestational-weeks")
+NAME_MATCH_URL = canonical.extension("name-match")
+PLAIN_LABEL_URL = canonical.extension("plain-label")
 
-#: Confidence labels of reference.md §0 (TBD codes are never in a value set), plus our own local codes.
-CONFIDENCE_LABELS = frozenset({"V", "V-c", "R", "local"})
+#: The CMS ICD-10-CM release that ``V-cms`` codes were checked against: the one the pinned ``simple-icd-10-cm``
+#: package ships (tests/unit/pathway/test_icd10cm_release.py fails when the package carries another one).
+CMS_RELEASE = "CMS ICD-10-CM FY2026, April 1, 2026 update (simple-icd-10-cm 1.5.0)"
+#: Confidence labels of reference.md §0 (TBD codes are never in a value set), ``V-cms`` (verified offline against
+#: :data:`CMS_RELEASE`), plus our own local codes.
+CONFIDENCE_LABELS = frozenset({"V-cms", "V", "V-c", "R", "local"})
+#: What each label means for a terminology review, and where its verification comes from.
+CONFIDENCE_MEANINGS: Mapping[str, str] = MappingProxyType(
+    {
+        "V-cms": "verified offline",
+        "V": "verified (public source)",
+        "V-c": "corroborated",
+        "R": "recalled",
+        "local": "local",
+    }
+)
+CONFIDENCE_SOURCES: Mapping[str, str] = MappingProxyType(
+    {
+        "V-cms": CMS_RELEASE + ", checked by tests/unit/pathway/test_icd10cm_release.py",
+        "V": "a public source named in the clinical reference (reference.md / revision-2.md)",
+        "V-c": "a non-authoritative public source that agrees (reference.md)",
+        "R": "none: from memory, to be checked (VSAC, tx.fhir.org, RxNav, AMA CPT, CMS files)",
+        "local": "our own code system (service.canonical)",
+    }
+)
 #: Labels a terminology review must check before production use.
 UNVERIFIED_LABELS = frozenset({"R"})
 TIERS = frozenset({"absolute", "relative"})
 #: Systems whose code families may be given as ``is-a`` prefix filters (codes compared dot-less).
 _PREFIX_SYSTEMS = frozenset({ICD10CM, ICD10})
+#: An ICD-10-CM block such as ``C00-C14`` or ``O94-O9A``: first and last three-character category.
+_BLOCK = re.compile(r"^([A-Z][0-9][0-9A-Z])-([A-Z][0-9][0-9A-Z])$")
 _INGREDIENT_TTY = "IN"
 #: Wording that makes a text about someone else or about a test, not about the patient's own condition
 #: (revision 2 §3: the name fallback skips family-history and screening wording).
@@ -118,6 +151,14 @@ class ValueSetId(StrEnum):
     RESPONSE_ADEQUATE = "response-adequate"
     BLOCK_RELIEF_OBSERVATION = "block-relief-observation"
     BLOCK_POSITIVE = "block-positive"
+    # Revision-2 C05-C09 (safety): time windows of red flags, history-counted contraindications, study types.
+    RED_FLAGS_RECENT = "red-flags-recent"
+    MALIGNANCY_HISTORY = "malignancy-history"
+    RED_FLAG_EXCLUSIONS = "red-flag-exclusions"
+    MANIPULATION_HISTORY_CONTRAINDICATIONS = "manipulation-history-contraindications"
+    ARTHRODESIS_STATUS = "arthrodesis-status"
+    DIZZINESS = "dizziness"
+    IMAGING_STUDIES = "imaging-studies"
     # revision 2 C10, C12 (medications and pregnancy)
     BUTALBITAL = "butalbital"
     OPIOID_USE_DISORDER_TREATMENT = "opioid-use-disorder-treatment"
@@ -169,6 +210,10 @@ class ConceptEntry:
     family: bool = False
     #: Words or phrases that name this concept (or its group) in free text, for the safety name fallback.
     names: tuple[str, ...] = ()
+    #: The display is our plain-language label rather than the code system's description (``plain-label``).
+    plain_label: bool = False
+    #: Index of the ``compose.include`` that lists it (its group; see :meth:`ValueSet.include_terms`).
+    include: int = 0
 
 
 class ValueSet:
@@ -188,6 +233,7 @@ class ValueSet:
         "_memo",
         "_terms",
         "_term_groups",
+        "_blocks",
     )
     #: Membership verdicts remembered per (system, code); bounded so odd input cannot grow it without limit.
     _MEMO_LIMIT = 50_000
@@ -205,6 +251,7 @@ class ValueSet:
         names: tuple[str, ...],
         entries: tuple[ConceptEntry, ...],
         terms: Mapping[str, tuple[str, int]] | None = None,
+        blocks: Mapping[str, tuple[tuple[str, str, int], ...]] | None = None,
     ) -> None:
         self.id = id
         self.url = url
@@ -213,6 +260,7 @@ class ValueSet:
         self._groups = groups
         self._exact = MappingProxyType(dict(exact))
         self._prefixes = MappingProxyType(dict(prefixes))
+        self._blocks = MappingProxyType(dict(blocks or {}))
         self._weeks = MappingProxyType(dict(weeks))
         alternatives = "|".join(re.escape(name) for name in sorted(names, key=len, reverse=True))
         self._names: re.Pattern[str] | None = (
@@ -241,6 +289,10 @@ class ValueSet:
             prefixes = self._prefixes.get(coding.system)
             if prefixes:
                 found = found + tuple(index for stem, index in prefixes if coding.code.startswith(stem))
+            blocks = self._blocks.get(coding.system)
+            if blocks:
+                category = coding.code[:3]
+                found = found + tuple(index for first, last, index in blocks if first <= category <= last)
             if len(self._memo) >= self._MEMO_LIMIT:
                 self._memo.clear()
             self._memo[key] = found
@@ -264,6 +316,13 @@ class ValueSet:
     def groups(self, coding: Coding) -> tuple[Group, ...]:
         """The include groups ``coding`` belongs to (empty when not a member)."""
         return tuple(self._groups[index] for index in dict.fromkeys(self._indexes(coding)))
+
+    def category_label(self, category: str) -> str | None:
+        """The plain-language label of the first include grouped under ``category`` (None when none is)."""
+        for group in self._groups:
+            if group.category == category:
+                return group.label
+        return None
 
     def gestational_weeks(self, coding: Coding) -> int | None:
         """The ``gestational-weeks`` of an exactly listed concept, else ``None``."""
@@ -323,6 +382,10 @@ class ValueSet:
     def name_terms(self) -> tuple[tuple[str, Group], ...]:
         """Every name-fallback term with the group it names (for the terminology review)."""
         return tuple((term, self._groups[index]) for term, index in self._term_groups.values())
+
+    def include_terms(self, include: int) -> tuple[str, ...]:
+        """The name-fallback terms that name include ``include`` as a group or one of its concepts."""
+        return tuple(term for term, index in self._term_groups.values() if index == include)
 
     def entries(self) -> tuple[ConceptEntry, ...]:
         return self._entries
@@ -413,6 +476,7 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
     groups: list[Group] = []
     exact: dict[tuple[str, str], list[int]] = {}
     prefixes: dict[str, list[tuple[str, int]]] = {}
+    blocks: dict[str, list[tuple[str, str, int]]] = {}
     weeks: dict[tuple[str, str], int] = {}
     names: list[str] = []
     entries: list[ConceptEntry] = []
@@ -443,6 +507,9 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
                 raise _fail(source, f"include #{index} has a concept without a code")
             display = concept.get("display") if isinstance(concept.get("display"), str) else None
             concept_terms = _name_terms(source, concept, f"concept {code}")
+            plain_ext = _extension(concept, PLAIN_LABEL_URL)
+            if plain_ext is not None and not isinstance(plain_ext.get("valueBoolean"), bool):
+                raise _fail(source, f"the plain-label extension of {code} needs a valueBoolean")
             entries.append(
                 ConceptEntry(
                     system,
@@ -450,6 +517,8 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
                     display,
                     _confidence(source, concept, f"concept {code}"),
                     names=tuple(concept_terms),
+                    plain_label=plain_ext is not None and plain_ext.get("valueBoolean") is True,
+                    include=index,
                 )
             )
             add_terms(concept_terms, index)
@@ -478,8 +547,16 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
                 raise _fail(source, f"include #{index}: is-a families are supported for ICD-10(-CM) only")
             if not isinstance(stem, str) or not stem.strip():
                 raise _fail(source, f"include #{index}: an is-a filter needs a value")
-            entries.append(ConceptEntry(system, stem, None, _confidence(source, item, f"family {stem}"), family=True))
-            prefixes.setdefault(system, []).append((normalise_code(system, stem), index))
+            entries.append(
+                ConceptEntry(
+                    system, stem, None, _confidence(source, item, f"family {stem}"), family=True, include=index
+                )
+            )
+            block = _BLOCK.match(stem.strip().upper())
+            if block is not None:
+                blocks.setdefault(system, []).append((block.group(1), block.group(2), index))
+            else:
+                prefixes.setdefault(system, []).append((normalise_code(system, stem), index))
     return ValueSet(
         id=vs_id,
         url=url,
@@ -491,6 +568,7 @@ def parse_value_set(body: Any, source: str) -> ValueSet:
         names=tuple(dict.fromkeys(names)),
         entries=tuple(entries),
         terms=terms,
+        blocks={key: tuple(value) for key, value in blocks.items()},
     )
 
 

@@ -2,7 +2,8 @@
 
 Static content was checked at start-up; per request this module fills the templates with the advice's facts,
 adds the patient-specific "why", builds (and validates) the suggested FHIR resources, and orders the cards.
-Nothing empty or ``null`` is ever emitted: optional parts are omitted (CDS Hooks 2.0, spec.md §5 pitfall 13).
+Nothing empty or ``null`` is ever emitted: optional parts are omitted (CDS Hooks 2.0 §Card: optional fields are
+never empty or null; Inferno checks it).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from service.render._contract import DELETE_ORDERS
 from service.render._contract import DELETE_ORDERS_WITH_PT_REFERRAL
 from service.render._contract import REPLACE_WITH_PT_REFERRAL
 from service.render._contract import plan
-from service.render._library import FHIR_BASE_URL
 from service.render._library import GON_BLOCK
 from service.render._library import PT_REFERRAL
 from service.render._library import CardContent
@@ -35,8 +35,10 @@ from service.render._text import markdown_inline
 from service.render._text import plain
 from service.render._text import shorten
 
-#: Namespace of every card and suggestion uuid (uuid5), derived from our base URL.
-UUID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, f"{FHIR_BASE_URL}/cds-card")
+#: Namespace of every card and suggestion uuid (uuid5). Derived once from the base URL the service used before
+#: service.canonical (uuid5 of NAMESPACE_URL and "<that base>/cds-card") and pinned, so card uuids do not change
+#: with the URL scheme.
+UUID_NAMESPACE: Final = uuid.UUID("a567a334-c231-5629-82ff-8eabdfa7548a")
 
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 _PATIENT_REF = re.compile(r"^Patient/[A-Za-z0-9\-.]{1,64}$")

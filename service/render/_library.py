@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from service import canonical
 from service.errors import ContentError
 from service.fhir.coding import CPT
 from service.fhir.coding import HCPCS
@@ -43,12 +44,12 @@ from service.render._text import unwrap
 
 _SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-#: Base of every canonical URL the service mints; the CodeSystem URLs below are the only ones in use.
-FHIR_BASE_URL: Final = "https://cgh-cds.example.org/fhir"
+#: Base of every canonical URL the service mints (service.canonical holds them all).
+FHIR_BASE_URL: Final = canonical.BASE
 #: ``card.source.topic.system``: code = recommendation id, display = card title.
-RECOMMENDATION_SYSTEM: Final = f"{FHIR_BASE_URL}/CodeSystem/recommendation"
+RECOMMENDATION_SYSTEM: Final = canonical.RECOMMENDATION_SYSTEM
 #: ``card.overrideReasons[].system``.
-OVERRIDE_REASON_SYSTEM: Final = f"{FHIR_BASE_URL}/CodeSystem/override-reason"
+OVERRIDE_REASON_SYSTEM: Final = canonical.OVERRIDE_REASON_SYSTEM
 
 #: The orders a suggestion can create, by the key ``cards/_common.yaml`` defines them under.
 PT_REFERRAL: Final = "pt-referral"
@@ -99,7 +100,7 @@ class Evidence:
     key: str
     label: str
     url: str
-    #: True for citations marked (r) in ``reference.md`` §3: recalled, still to be checked.
+    #: True for citations marked (r) in ``docs/clinical/reference.md`` §3: recalled, still to be checked.
     recalled: bool = False
 
 
@@ -187,7 +188,7 @@ def load_card_library(path: Path) -> CardLibrary:
     if unknown:
         raise ContentError(
             f"{path}: unexpected card file(s) {', '.join(unknown)}: card files are named "
-            "<recommendation-id>.yaml with an id from shared/clinical/recommendations.md"
+            "<recommendation-id>.yaml with an id from docs/clinical/recommendations.md"
         )
     missing = sorted(f"{rec}.yaml" for rec in expected if f"{rec}.yaml" not in present)
     missing += sorted(name for name in shared if name not in present)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-#: CDS Hooks 2.0 §Card: summary is "<140-character"; Inferno fails at 140 (spec.md §5 pitfall 9).
+#: CDS Hooks 2.0 §Card: summary is "<140-character"; Inferno fails at exactly 140.
 SUMMARY_MAX: Final = 139
 #: Room each summary placeholder is guaranteed before its value is shortened (loader budget check).
 SUMMARY_FIELD_ROOM: Final = 20

@@ -2,7 +2,8 @@
 
 ``GET /analytics/recommendations`` is the data (admin token when auth is required); ``GET /analytics/`` is a
 page that holds no data itself: its script asks for the token and reads the JSON, so tokens never travel in
-URLs or server logs.
+URLs or server logs. ``GET /analytics/terminology.md`` / ``.csv`` is the terminology review report (the same
+as ``cgh-cds terminology``), under the same admin-token rule.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from flask import request
 
 from service.config import AuthMode
 from service.errors import UnauthorizedError
+from service.governance.terminology_report import ReportFormat
+from service.governance.terminology_report import render as render_terminology_report
 from service.invocation import Runtime
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics", template_folder="templates",
@@ -38,6 +41,31 @@ def _require_admin(runtime: Runtime) -> None:
 def page() -> str:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
     return render_template("analytics.html", auth_required=runtime.settings.auth is AuthMode.REQUIRED)
+
+
+_REPORT_TYPES = {
+    ReportFormat.MARKDOWN: "text/markdown; charset=utf-8",
+    ReportFormat.CSV: "text/csv; charset=utf-8",
+}
+
+
+def _terminology_report(report_format: ReportFormat) -> Response:
+    runtime: Runtime = current_app.extensions["cgh_runtime"]
+    _require_admin(runtime)
+    body = render_terminology_report(report_format)
+    response = Response(body, content_type=_REPORT_TYPES[report_format])
+    response.headers["Content-Disposition"] = f'inline; filename="terminology-review.{report_format.value}"'
+    return response
+
+
+@bp.get("/terminology.md")
+def terminology_markdown() -> Response:
+    return _terminology_report(ReportFormat.MARKDOWN)
+
+
+@bp.get("/terminology.csv")
+def terminology_csv() -> Response:
+    return _terminology_report(ReportFormat.CSV)
 
 
 @bp.get("/recommendations")

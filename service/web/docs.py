@@ -1,9 +1,10 @@
 """The API contract and its browser: ``GET /openapi.yaml`` and Swagger UI at ``/docs/`` (assets shipped, no CDN).
 
-``openapi.yaml`` at the repository root is the contract. It is parsed once, when the app is built, and
-served with the scenarios of ``fhir_fixtures/`` added as named request examples of the hook call, their
-dates rolled to the day the document is served (the rendered document is cached for that day). The
-discovery response gets a generated example from the service registry. Nothing here knows card text.
+``openapi.yaml`` (the repository's top-level file, shipped in the package: ``service.content``) is the
+contract. It is parsed once, when the app is built, and served with the scenarios of ``fhir_fixtures/``
+added as named request examples of the hook call, their dates rolled to the day the document is served (the
+rendered document is cached for that day). The discovery response gets a generated example from the service
+registry. Nothing here knows card text.
 """
 
 from __future__ import annotations
@@ -28,17 +29,16 @@ from flask import request
 from flask.blueprints import BlueprintSetupState
 from flask_swagger_ui import get_swaggerui_blueprint
 
-from service.config import PROJECT_ROOT
+from service.content import bundles_dir as bundles_dir_of_package
+from service.content import fixtures_dir as fixtures_dir_of_package
+from service.content import openapi_path
+from service.errors import ContentError
 from service.scenarios import Scenario
 from service.scenarios import load_scenario
 from service.scenarios import roll_dates
 from service.services import SERVICES
 from service.services import discovery_document
 
-OPENAPI_PATH = PROJECT_ROOT / "openapi.yaml"
-FIXTURES_DIR = PROJECT_ROOT / "fhir_fixtures"
-#: Patient data as an export holds it: the request examples of the sandbox endpoint.
-BUNDLES_DIR = PROJECT_ROOT / "fhir_bundles"
 SANDBOX_PATH = "/sandbox/evaluate/{service_id}"
 DOCS_URL = "/docs"
 SPEC_URL = "/openapi.yaml"
@@ -75,21 +75,24 @@ _Dumper.add_representer(_FlowMapping, _represent_flow)
 class OpenApiDocument:
     """``openapi.yaml`` parsed once; :meth:`render` adds the day's examples and caches the YAML for that day.
 
-    :param spec_path: the contract file.
-    :param fixtures_dir: the scenario files; a missing folder means no request examples, not an error.
+    :param spec_path: the contract file (default: the packaged one).
+    :param fixtures_dir: the scenario files (default: the packaged ones); a missing folder means no request
+        examples, not an error.
     :raises OSError, yaml.YAMLError, ValueError: the contract cannot be read or is not an OpenAPI document
         (the app does not start).
     """
 
     def __init__(
-        self, spec_path: Path = OPENAPI_PATH, fixtures_dir: Path = FIXTURES_DIR, bundles_dir: Path = BUNDLES_DIR
+        self, spec_path: Path | None = None, fixtures_dir: Path | None = None, bundles_dir: Path | None = None
     ) -> None:
+        spec_path = spec_path or openapi_path()
         base = yaml.load(spec_path.read_text(encoding="utf-8"), Loader=_SafeLoader)
         if not isinstance(base, dict) or "paths" not in base:
             raise ValueError(f"{spec_path} is not an OpenAPI document (no 'paths').")
         self._base: dict[str, Any] = base
-        self._fixtures_dir = fixtures_dir
-        self._bundles_dir = bundles_dir
+        self._fixtures_dir = fixtures_dir or fixtures_dir_of_package()
+        #: Patient data as an export holds it: the request examples of the sandbox endpoint.
+        self._bundles_dir = bundles_dir or bundles_dir_of_package()
         self._lock = threading.Lock()
         self._cache: tuple[date, bytes] | None = None
 
@@ -205,7 +208,10 @@ def _document() -> OpenApiDocument:
 @bp.record_once
 def _load_contract(state: BlueprintSetupState) -> None:
     # Parsed when the app is built, so a broken openapi.yaml stops start-up instead of failing a request.
-    state.app.extensions[_EXTENSION_KEY] = OpenApiDocument()
+    try:
+        state.app.extensions[_EXTENSION_KEY] = OpenApiDocument()
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        raise ContentError(f"{openapi_path()}: cannot be loaded as the OpenAPI contract ({exc})") from exc
 
 
 @bp.get(SPEC_URL)

@@ -38,8 +38,15 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response | tuple[Response, int]:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    checks: dict[str, Any] = {"content": "ok", "recommendations": len(runtime.cards)}
-    ready = True
+    # Content cannot change after start-up (a broken file stops it), so these are what was loaded and checked.
+    content = runtime.content
+    checks: dict[str, Any] = {
+        "content": "ok" if content.recommendations and content.value_sets else "missing",
+        "recommendations": content.recommendations,
+        "value_sets": content.value_sets,
+        "content_digest": content.digest,
+    }
+    ready = checks["content"] == "ok"
     drain = current_app.extensions.get("cgh_drain")
     if drain is not None and drain.raised:
         # The server is stopping: take this replica out of the load balancer; other endpoints still answer.

@@ -115,3 +115,35 @@ def test_admin_sees_override_rates_after_typing_the_token(
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"
               and "401" not in entry["message"]]
     assert errors == []
+
+
+def test_admin_downloads_the_terminology_report_with_the_token(live_server: str, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(f"{live_server}/analytics/")
+    wait = WebDriverWait(browser, WAIT_S)
+    # Record what the page hands the browser to save (the blob's text); the download itself goes on as usual.
+    browser.execute_script(
+        "window.savedReports = [];"
+        "const original = URL.createObjectURL;"
+        "URL.createObjectURL = function (blob) { blob.text().then((t) => window.savedReports.push(t));"
+        " return original.call(URL, blob); };"
+    )
+    markdown_link = wait.until(expected_conditions.element_to_be_clickable((By.LINK_TEXT, "Markdown")))
+    markdown_link.click()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Enter the admin token"))
+    assert browser.execute_script("return window.savedReports.length") == 0
+
+    token_field = browser.find_element(By.ID, "token")
+    token_field.clear()
+    token_field.send_keys(ADMIN_TOKEN)
+    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Updated"))
+    markdown_link.click()
+    browser.find_element(By.LINK_TEXT, "CSV").click()
+    wait.until(lambda driver: driver.execute_script("return window.savedReports.length") == 2)
+    saved = sorted(browser.execute_script("return window.savedReports"))
+    assert saved[0].startswith("# Terminology review") and saved[1].startswith("value_set,system,")
+    assert "token" not in browser.current_url

@@ -48,10 +48,16 @@ def _load_yaml(data: bytes) -> Any:
     return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (safe loader)
 
 
+def _text(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
 @pytest.fixture(scope="module")
 def openapi(contract: dict[str, Any]) -> OpenAPI:
     # The served document is ~1 MB with its examples: libyaml's safe loader reads it several times faster.
-    config = Config(extra_media_type_deserializers={"application/yaml": _load_yaml})
+    config = Config(
+        extra_media_type_deserializers={"application/yaml": _load_yaml, "text/markdown": _text, "text/csv": _text}
+    )
     return OpenAPI.from_dict(contract, config=config)
 
 
@@ -385,7 +391,18 @@ def test_bad_feedback_gets_a_documented_error(client: FlaskClient, openapi: Open
 
 
 @pytest.mark.parametrize(
-    "path", ["/healthz", "/readyz", "/metrics", "/openapi.yaml", "/docs/", "/analytics/", "/analytics/recommendations"]
+    "path",
+    [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.yaml",
+        "/docs/",
+        "/analytics/",
+        "/analytics/recommendations",
+        "/analytics/terminology.md",
+        "/analytics/terminology.csv",
+    ],
 )
 def test_open_endpoint_follows_the_contract(client: FlaskClient, openapi: OpenAPI, path: str) -> None:
     result = exchange(client, openapi, "GET", path)

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
 from jwt.algorithms import ECAlgorithm
+from openapi_core import Config
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIResponse
@@ -70,7 +71,12 @@ def client(auth_app: Flask) -> FlaskClient:
 
 @pytest.fixture(scope="module")
 def openapi(contract: dict[str, Any]) -> OpenAPI:
-    return OpenAPI.from_dict(contract)
+    text = {media: _text for media in ("text/markdown", "text/csv")}
+    return OpenAPI.from_dict(contract, config=Config(extra_media_type_deserializers=text))
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8")
 
 
 def client_jwt(key: ec.EllipticCurvePrivateKey, path: str) -> str:
@@ -112,8 +118,10 @@ def _request() -> dict[str, Any]:
             {"feedback": [{"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": "2025-06-01"}]},
         ),
         ("GET", "/analytics/recommendations", None),
+        ("GET", "/analytics/terminology.md", None),
+        ("GET", "/analytics/terminology.csv", None),
     ],
-    ids=["discovery", "service", "feedback", "analytics"],
+    ids=["discovery", "service", "feedback", "analytics", "terminology-md", "terminology-csv"],
 )
 def test_missing_token_gets_a_bare_401(
     client: FlaskClient, openapi: OpenAPI, method: str, path: str, body: Any
@@ -164,6 +172,25 @@ def test_admin_token_opens_analytics(client: FlaskClient, openapi: OpenAPI) -> N
     )
     assert (status, request_errors, response_errors) == (200, [], [])
     status, answer, _, response_errors = call(client, openapi, "GET", "/analytics/recommendations", token="wrong")
+    assert (status, answer, response_errors) == (401, {"error": "unauthorized"}, [])
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "first_line"),
+    [
+        ("/analytics/terminology.md", "text/markdown; charset=utf-8", "# Terminology review"),
+        ("/analytics/terminology.csv", "text/csv; charset=utf-8", "value_set,system,system_uri,code,"),
+    ],
+)
+def test_admin_token_opens_the_terminology_report(
+    client: FlaskClient, openapi: OpenAPI, path: str, content_type: str, first_line: str
+) -> None:
+    status, _, request_errors, response_errors = call(client, openapi, "GET", path, token=ADMIN_TOKEN)
+    assert (status, request_errors, response_errors) == (200, [], [])
+    response = client.get(path, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.content_type == content_type
+    assert response.get_data(as_text=True).startswith(first_line)
+    status, answer, _, response_errors = call(client, openapi, "GET", path, token="wrong")
     assert (status, answer, response_errors) == (401, {"error": "unauthorized"}, [])
 
 

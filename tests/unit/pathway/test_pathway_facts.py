@@ -1,4 +1,4 @@
-"""Each derived fact of reference.md §2.2 at its edges."""
+"""Each derived fact of docs/clinical/reference.md §2.2 at its edges."""
 
 from __future__ import annotations
 
@@ -436,11 +436,13 @@ def test_pregnancy_with_new_headache_is_a_red_flag_old_headache_is_not() -> None
     assert not _flags(old)
 
 
-def test_drafted_vascular_imaging_is_a_dissection_concern_even_unselected() -> None:
+def test_drafted_vascular_imaging_is_never_a_red_flag() -> None:
+    """revision-2 C07: an order is never a red flag by itself."""
     cta = service_request(CTA_NECK)
     mri = service_request(MRI_CSPINE)
     r = record(cgh(), drafts=[cta, mri], selections=[mri.ref])
-    assert _flags(r, Moment.ORDER_SELECT) == {"dissection-concern"}
+    assert _flags(r, Moment.ORDER_SELECT) == set()
+    assert _flags(r, Moment.ORDER_SIGN) == set()
 
 
 def test_coded_red_flags_carry_their_category() -> None:
@@ -449,7 +451,10 @@ def test_coded_red_flags_carry_their_category() -> None:
     from tests.unit.pathway.builders import VERTEBRAL_DISSECTION
 
     r = record(cgh(), condition(VERTEBRAL_DISSECTION), condition(DIPLOPIA), condition(HIV))
-    assert _flags(r) == {"dissection", "neurologic-deficit", "immunosuppression"}
+    # revision-2 C08: immunosuppression counts only with a new or changed headache.
+    assert _flags(r) == {"dissection", "neurologic-deficit"}
+    new = record(cgh(onset=weeks_ago(3)), condition(VERTEBRAL_DISSECTION), condition(DIPLOPIA), condition(HIV))
+    assert _flags(new) == {"dissection", "neurologic-deficit", "immunosuppression"}
 
 
 def test_inactive_red_flag_condition_does_not_count() -> None:

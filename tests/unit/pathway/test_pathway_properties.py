@@ -35,6 +35,7 @@ from service.fhir.record import ProcedureFacts
 from service.fhir.record import ServiceRequestFacts
 from service.pathway import Moment
 from service.pathway import evaluate
+from service.pathway.advice import SuggestionKind
 from service.pathway.facts import derive_facts
 from service.pathway.terminology import ValueSetId as VS
 from service.pathway.terminology import all_value_sets
@@ -637,3 +638,119 @@ def test_free_text_never_escalates_or_confirms_on_fixtures(
         assert ESCALATION & with_text <= ESCALATION & without_text, name
         if "suspected-confirm-diagnosis" in without_text:
             assert "suspected-confirm-diagnosis" in with_text, name
+
+
+# ------------------------------------------------------------------ revision-2 never-do properties (safety)
+#: Red flags as EHRs send them, SNOMED-coded ones included (revision-2 C08): any time while active, and dated
+#: within 12 months (arterial events, SAH, thunderclap, fever) whatever their clinical status.
+SAFETY_FLAG_CODINGS = [
+    c for c in ALL_CODINGS if value_set(VS.RED_FLAGS).contains(c) or value_set(VS.RED_FLAGS_RECENT).contains(c)
+]
+#: History-only red flags (revision-2 C08): a history of malignancy or a malignancy code in remission.
+HISTORY_CODINGS = [
+    coding
+    for coding in (
+        normalise(ICD10CM, "Z85.3", "Personal history of malignant neoplasm of breast"),
+        normalise(ICD10CM, "Z853", None),
+        normalise(ICD10CM, "C50.911", "Malignant neoplasm of right female breast"),
+        normalise("http://snomed.info/sct", "x-no-code", "History of cancer"),
+    )
+    if coding is not None
+]
+ORDER_MOMENTS = st.sampled_from([Moment.ORDER_SELECT, Moment.ORDER_SIGN])
+IMAGING_CODINGS = [c for c in ALL_CODINGS if value_set(VS.IMAGING_STUDIES).contains(c)]
+
+
+def _imaging_discouraged(record: PatientRecord, moment: Moment, today: date) -> bool:
+    """imaging-not-indicated, or any card proposing to delete a drafted imaging order."""
+    studies = value_set(VS.IMAGING_STUDIES)
+    imaging = {order.ref for order in record.draft_orders if studies.contains_any(order.codings)}
+    for item in evaluate(record, moment, today):
+        if item.recommendation.value == "imaging-not-indicated":
+            return True
+        if SuggestionKind.DELETE_ORDERS in item.suggestions and imaging & set(item.orders):
+            return True
+    return False
+
+
+def _with_imaging(record: PatientRecord, imaging: Coding) -> PatientRecord:
+    order = ServiceRequestFacts("ServiceRequest/imaging", (imaging,), "draft")
+    return replace(
+        record,
+        draft_orders=(*record.draft_orders, order),
+        selections=record.selections | {order.ref},
+    )
+
+
+@PROPERTY
+@given(
+    seeded,
+    pick(SAFETY_FLAG_CODINGS),
+    pick(CGH_CODINGS),
+    pick(IMAGING_CODINGS),
+    ORDER_MOMENTS,
+    st.dates(min_value=date(1950, 1, 1), max_value=date(2100, 1, 1)),
+    st.integers(0, 300),
+)
+def test_never_discourage_imaging_with_a_red_flag(
+    rng: Random, flag: Coding, cgh: Coding, imaging: Coding, moment: Moment, today: date, days_ago: int
+) -> None:
+    """revision-2 never-do: no imaging-not-indicated and no deletion of imaging while a red flag is present
+    (a flag dated within the last 300 days, active; SNOMED-coded flags included)."""
+    record = random_record(rng, ALL_CODINGS)
+    onset = today - timedelta(days=days_ago)
+    flagged = replace(
+        _with_imaging(record, imaging),
+        conditions=(
+            *record.conditions,
+            ConditionFacts("Condition/flag", (flag,), clinical_status="active", onset=onset),
+            ConditionFacts("Condition/cgh", (cgh,), clinical_status="active", verification_status="confirmed"),
+        ),
+    )
+    assert not _imaging_discouraged(flagged, moment, today)
+
+
+@PROPERTY
+@given(
+    seeded,
+    pick(HISTORY_CODINGS),
+    pick(CGH_CODINGS),
+    pick(IMAGING_CODINGS),
+    ORDER_MOMENTS,
+    todays,
+    st.sampled_from(["inactive", "remission", "resolved", "active", None]),
+    any_date,
+)
+def test_never_discourage_imaging_with_a_history_of_malignancy(
+    rng: Random, history: Coding, cgh: Coding, imaging: Coding, moment: Moment, today: date, status: str | None,
+    when: date | None,
+) -> None:
+    """revision-2 C08: a history of malignancy, whatever its dates and status, never lets imaging be
+    discouraged; the imaging order then gets imaging-red-flag-appropriate."""
+    record = random_record(rng, ALL_CODINGS)
+    text = history.display if history.code == "x-no-code" else None
+    codings = () if history.code == "x-no-code" else (history,)
+    historic = replace(
+        _with_imaging(record, imaging),
+        conditions=(
+            *record.conditions,
+            ConditionFacts("Condition/history", codings, text, clinical_status=status, onset=when),
+            ConditionFacts("Condition/cgh", (cgh,), clinical_status="active", verification_status="confirmed"),
+        ),
+    )
+    assert not _imaging_discouraged(historic, moment, today)
+    found = ids(evaluate(historic, moment, today))
+    if found and historic.patient is not None and not historic.patient.deceased:
+        assert "imaging-red-flag-appropriate" in found or "out-of-scope-pediatric" in found
+
+
+@PROPERTY
+@given(seeded, moments, todays)
+def test_an_order_never_raises_a_red_flag(rng: Random, moment: Moment, today: date) -> None:
+    """revision-2 C07: the red flags (and the red-flags card) are the same with or without the drafted orders."""
+    record = random_record(rng, ALL_CODINGS)
+    without = replace(record, draft_orders=(), selections=frozenset())
+    assert derive_facts(record, moment, today).red_flags == derive_facts(without, moment, today).red_flags
+    assert ("red-flags" in ids(evaluate(record, moment, today))) == (
+        "red-flags" in ids(evaluate(without, moment, today))
+    )

@@ -1,6 +1,7 @@
-"""Every recommendation id fires, is suppressed where reference.md §2.3 says so, and hands over the catalogue.
+"""Every recommendation id fires, is suppressed where docs/clinical/reference.md §2.3 says so, and hands over the
+catalogue.
 
-Test ids are the recommendation ids (STYLE.md naming). ``CATALOGUE.md`` is parsed so that each fired advice
+Test ids are the recommendation ids. ``CATALOGUE.md`` is parsed so that each fired advice
 is checked against exactly the facts, notes, trigger roles and suggestions its card may use.
 """
 
@@ -91,7 +92,11 @@ def _catalogue() -> dict[str, dict[str, set[str]]]:
 
 CONTRACT = _catalogue()
 #: Facts present only with a note (CATALOGUE.md: "fact gest_weeks then present").
-OPTIONAL_FACTS = {"medication-symptomatic-only": {"gest_weeks"}, "escalation-premature": {"latest_response"}}
+OPTIONAL_FACTS = {
+    "medication-symptomatic-only": {"gest_weeks"},
+    "escalation-premature": {"latest_response"},
+    "imaging-red-flag-appropriate": {"preferred_study"},
+}
 
 
 def check_contract(advice: Advice) -> None:
@@ -193,7 +198,7 @@ def test_red_flags_fires_critical_with_notes() -> None:
     advice = run(record(cgh(), condition(VERTEBRAL_DISSECTION), condition(FEVER)))
     flag = advice["red-flags"]
     assert flag.indicator is Indicator.CRITICAL
-    assert flag.facts["red_flags"] == "cervical artery dissection, fever or unexplained weight loss"
+    assert flag.facts["red_flags"] == "cervical artery dissection, fever"
     assert flag.notes == ("dissection-suspected",)
     assert "pt-first-line" not in advice
 
@@ -415,7 +420,9 @@ def test_imaging_not_indicated_never_with_a_red_flag() -> None:
 def test_imaging_red_flag_appropriate_pregnancy_and_vascular_notes() -> None:
     conditions = (cgh(onset=weeks_ago(3)), condition(PREGNANT_INCIDENTAL))
     item = sign(service_request(CTA_NECK), conditions=conditions)["imaging-red-flag-appropriate"]
-    assert item.notes == ("pregnancy-mri", "vascular-imaging")
+    # revision-2 C09: a new headache in pregnancy calls for MRI, so the drafted CTA is not the preferred study.
+    assert item.notes == ("preferred-study", "mri-flags", "pregnancy-mri")
+    assert item.facts["preferred_study"] == "MRI (with contrast as indicated)"
 
 
 def test_imaging_red_flag_appropriate_suppressed_without_imaging_order() -> None:
@@ -633,6 +640,9 @@ def test_never_escalate_without_documented_inadequate_response() -> None:
 def test_never_imaging_not_indicated_with_any_red_flag_kind() -> None:
     for flag in (condition(FEVER), condition(VERTEBRAL_DISSECTION)):
         assert "imaging-not-indicated" not in sign(service_request(MRI_CSPINE), conditions=(cgh(), flag))
-    assert "imaging-not-indicated" not in sign(service_request(MRI_CSPINE), service_request(CTA_NECK))
+    # revision-2 C07: a drafted CTA is not a red flag; it is never discouraged, the MRI beside it is judged alone.
+    cta = service_request(CTA_NECK)
+    beside = sign(service_request(MRI_CSPINE), cta)
+    assert cta.ref not in beside["imaging-not-indicated"].orders and "red-flags" not in beside
     old = (cgh(onset=days_ago(60)),)
     assert "imaging-not-indicated" not in sign(service_request(MRI_CSPINE), conditions=old, age=72)

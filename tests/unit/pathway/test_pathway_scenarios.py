@@ -1,4 +1,5 @@
-"""The reference scenarios S01-S21 (reference.md §4) at the pathway level: records built directly, today 2025-06-01.
+"""The reference scenarios S01-S21 (docs/clinical/reference.md §4) at the pathway level: records built directly,
+today 2025-06-01.
 
 Each test asserts the EXPECT cards (id and indicator) and the absence of the NOT cards. Where a scenario
 names a hook the brief routes elsewhere (R12 only on record review; R5 on order hooks only for an

@@ -1,6 +1,6 @@
 """The value sets and their loader: structure, validation errors, membership, flags, medication fallback.
 
-Also guards STYLE.md's rule that Python code never carries a clinical code literal: every string constant in
+Also guards our rule that Python code never carries a clinical code literal: every string constant in
 ``service/pathway/*.py`` is checked against the codes of every value set.
 """
 
@@ -136,14 +136,14 @@ def test_membership_normalises_system_aliases_and_dotless_codes() -> None:
         (VS.DIFFERENTIAL_MIGRAINE, "G43.709", True),
         (VS.DIFFERENTIAL_MIGRAINE, "G44.209", False),
         (VS.RED_FLAGS, "C71.1", True),
-        (VS.RED_FLAGS, "Z85.3", True),
-        (VS.RED_FLAGS, "I63.02", True),
+        (VS.MALIGNANCY_HISTORY, "Z85.3", True),
+        (VS.RED_FLAGS_RECENT, "I63.02", True),
         (VS.PREGNANCY, "O99.89", True),
         (VS.PREGNANCY, "Z3A.24", True),
         (VS.RECENT_TRAUMA, "S12.000A", True),
         (VS.RECENT_TRAUMA, "S13.100A", True),
         (VS.MANIPULATION_CONTRAINDICATIONS, "Q79.62", True),
-        (VS.MANIPULATION_CONTRAINDICATIONS, "Q90.9", True),
+        (VS.MANIPULATION_HISTORY_CONTRAINDICATIONS, "Q90.9", True),
         (VS.MANIPULATION_CONTRAINDICATIONS, "M05.79", True),
         (VS.MANIPULATION_CONTRAINDICATIONS, "M47.16", True),
         (VS.MANIPULATION_CONTRAINDICATIONS, "M50.021", True),
@@ -224,7 +224,7 @@ def test_recalled_codes_are_flagged_for_terminology_review() -> None:
 
 def test_no_tbd_code_is_invented() -> None:
     confidences = {e.confidence for vs in all_value_sets().values() for e in vs.entries()}
-    assert confidences <= {"V", "V-c", "R", "local"}
+    assert confidences <= {"V-cms", "V", "V-c", "R", "local"}
     assert not any(e.code.upper() == "TBD" for vs in all_value_sets().values() for e in vs.entries())
 
 

@@ -13,9 +13,9 @@ from service.protocol import FeedbackOutcome
 from service.protocol import Hook
 from service.protocol import parse_feedback
 from service.protocol import parse_hook_request
-from tests.conftest import SHARED_DIR
+from tests.conftest import REALWORLD_DIR
 
-CAPTURED = SHARED_DIR / "realworld" / "cds-hooks-examples" / "sandbox-captured"
+CAPTURED = REALWORLD_DIR / "cds-hooks-examples" / "sandbox-captured"
 
 BASE: dict[str, Any] = {
     "hook": "patient-view",

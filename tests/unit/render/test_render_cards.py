@@ -1,6 +1,6 @@
 """render_cards: every recommendation renders to a valid CDS Hooks 2.0 card, with the right suggestions.
 
-The validity checks here are our own reading of CDS Hooks 2.0 §Card (spec.md §1.H and §5), independent of
+The validity checks here are our own reading of CDS Hooks 2.0 §Card and of Inferno's checks, independent of
 ``service.protocol``: summary under 140 characters (counted as JavaScript does), indicator in the set,
 source label and topic, selectionBehavior with suggestions, display on override reasons, resourceId on
 deletes, no null or empty value anywhere, no raw HTML in the detail.
@@ -254,7 +254,9 @@ def test_a_note_with_its_own_summary_replaces_the_card_summary(library: CardLibr
 
 def test_no_triggers_means_no_why_section(library: CardLibrary) -> None:
     advice = Advice(
-        RecommendationId.MANIPULATION_RISK, Indicator.INFO, facts=MappingProxyType({"orders": "Chiropractic care"})
+        RecommendationId.MANIPULATION_RISK,
+        Indicator.INFO,
+        facts=MappingProxyType({"orders": "Chiropractic care", "manipulation": "Spinal manipulation"}),
     )
     card = render_one(library, advice)
     assert "Why this card" not in card["detail"]

@@ -187,7 +187,7 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "recommendation-system-changed",
         "_codesystems.yaml",
         _set("recommendation", "url", value="https://example.org/other"),
-        r"recommendation\.url must be https://cgh-cds\.example\.org/fhir/CodeSystem/recommendation",
+        r"recommendation\.url must be http://cgh-cds\.example\.org/fhir/CodeSystem/recommendation",
     ),
     (
         "raw-html",

@@ -21,6 +21,7 @@ from service.security import TokenRejectedError
 from service.security import TokenVerifier
 from service.security import load_trusted_clients
 from service.security import parse_trusted_clients
+from tests.conftest import REALWORLD_DIR
 from tests.unit.security.signing import ISS
 from tests.unit.security.signing import NEGATIVE
 from tests.unit.security.signing import POSITIVE
@@ -29,7 +30,7 @@ from tests.unit.security.signing import World
 from tests.unit.security.signing import mint
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SANDBOX_CAPTURED = REPO_ROOT.parent / "shared" / "realworld" / "cds-hooks-examples" / "sandbox-captured"
+SANDBOX_CAPTURED = REALWORLD_DIR / "cds-hooks-examples" / "sandbox-captured"
 FEEDBACK = "/cds-services/cgh-patient-view/feedback"
 INVOKE = "/cds-services/cgh-patient-view"
 
@@ -164,7 +165,6 @@ def _sandbox_captures() -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(SANDBOX_CAPTURED.glob("*.json"))]
 
 
-@pytest.mark.skipif(not SANDBOX_CAPTURED.is_dir(), reason="shared/realworld not present")
 def test_known_answer_real_sandbox_tokens_verify_with_the_sample_file() -> None:
     """Tokens the real CDS Hooks Sandbox sent verify against config/trusted-clients.sandbox.json."""
     clients = load_trusted_clients(REPO_ROOT / "config" / "trusted-clients.sandbox.json")
@@ -180,7 +180,6 @@ def test_known_answer_real_sandbox_tokens_verify_with_the_sample_file() -> None:
         assert client.tenant is None
 
 
-@pytest.mark.skipif(not SANDBOX_CAPTURED.is_dir(), reason="shared/realworld not present")
 def test_known_answer_sandbox_token_tampered_or_late_is_refused() -> None:
     clients = load_trusted_clients(REPO_ROOT / "config" / "trusted-clients.sandbox.json")
     capture = _sandbox_captures()[0]
@@ -202,9 +201,7 @@ def test_spec_example_header_and_payload_pass_the_claim_checks() -> None:
     rules when signed: ES384, typ JWT, kid in the JWKS, jku allowlisted, tenant listed, aud = that URL."""
     from tests.unit.security.signing import new_ec_key
 
-    examples = REPO_ROOT.parent / "shared" / "realworld" / "cds-hooks-examples"
-    if not examples.is_dir():
-        pytest.skip("shared/realworld not present")
+    examples = REALWORLD_DIR / "cds-hooks-examples"
     header = json.loads((examples / "spec-25-json-web-token-header.json").read_text())
     payload = json.loads((examples / "spec-26-json-web-token-payload.json").read_text())
     jwks = json.loads((examples / "spec-27-json-web-key-set-public-key.json").read_text())
