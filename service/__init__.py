@@ -6,6 +6,7 @@ store, and registers the blueprints. No app exists at import time.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     from service.content import digest
     from service.content import value_sets_dir
     from service.fhir import make_session
+    from service.governance.modes import load_governance
     from service.invocation import ContentSummary
     from service.invocation import Runtime
     from service.logs import configure_logging
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     from service.security import init_app as init_security
     from service.store import Store
     from service.store.audit import AuditWriter
+    from service.store.schema import prepare_schema
     from service.web import analytics
     from service.web import cds
     from service.web import docs
@@ -58,9 +61,15 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
 
+    governance = load_governance(settings.governance_path)  # a bad file stops start-up before the database
     audit_key = settings.audit_key or _instance_secret(Path(app.instance_path) / "audit.key")
     store = Store(settings.effective_database_url, audit_key=audit_key)
-    store.create_schema()
+    prepare_schema(store.engine)  # an out-of-date schema stops start-up: `cgh-cds db upgrade` moves it
+    if store.record_governance(digest=governance.digest, source=governance.source, modes=governance.as_json()):
+        logging.getLogger("service.governance").warning(
+            "governance changed: modes from %s (sha256 %s) now in force", governance.source, governance.digest[:12],
+            extra={"not_active": governance.not_active()},
+        )
     # Content is loaded and validated now, so a broken file stops start-up with its name (ContentError).
     cards_folder = cards_dir or packaged_cards_dir()
     cards = load_card_library(cards_folder)
@@ -76,6 +85,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
         cards=cards,
         http=make_session(),
         content=content,
+        governance=governance,
         on_cards=count_cards,
         on_skipped=count_skipped,
     )

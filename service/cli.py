@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import tempfile
 import time
@@ -47,6 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "CGH_DRAIN_S or 5)")
 
     commands.add_parser("check", help="validate cards/, value sets, fixtures and openapi.yaml")
+
+    db = commands.add_parser("db", help="the database schema (Alembic migrations), at CGH_DATABASE_URL")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="migrate the database to the newest revision (run once, before replicas)")
+    db_commands.add_parser("current", help="print the database's revision and the newest one")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a fixture or hook request in-process")
     evaluate.add_argument("files", nargs="*", type=Path,
@@ -109,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "check":
             return _check()
+        if args.command == "db":
+            return _db(args)
         if args.command == "evaluate":
             return _evaluate(args)
         if args.command == "terminology":
@@ -137,6 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
     # Validate settings and content once in the parent so a bad value stops start-up with a clear message.
     settings = Settings.from_env()
     process = _process_settings(args, ProcessSettings.from_env())
+    _require_current_schema(settings)
 
     def factory() -> Any:
         app = create_app(settings)
@@ -162,6 +171,47 @@ def _process_settings(args: argparse.Namespace, from_env: ProcessSettings) -> Pr
             lowest = "1" if name == "graceful_timeout" else "0"
             raise ConfigError(f"{given[name][0]}={value:g} is out of range: give {lowest} or more.")
     return dataclasses.replace(from_env, **overrides)
+
+
+def _database(settings: Any) -> Any:
+    from service.store.repository import make_engine
+
+    return make_engine(settings.effective_database_url)
+
+
+def _require_current_schema(settings: Any) -> None:
+    """Refuse to serve an out-of-date schema before gunicorn starts (its error would be buried in a worker)."""
+    from service.store.schema import prepare_schema
+
+    engine = _database(settings)
+    try:
+        prepare_schema(engine)
+    finally:
+        engine.dispose()
+
+
+def _db(args: argparse.Namespace) -> int:
+    from service.config import Settings
+    from service.store.schema import current_revision
+    from service.store.schema import head_revision
+    from service.store.schema import upgrade
+
+    # Migrating needs only the database: a migration Job or compose's `migrate` service has no trusted-clients
+    # file or other serving settings (the image sets CGH_AUTH=required), so only these two are read.
+    environ = {name: os.environ[name] for name in ("CGH_DATABASE_URL", "CGH_INSTANCE_PATH") if name in os.environ}
+    settings = Settings.from_env({**environ, "CGH_AUTH": "off"})
+    engine = _database(settings)
+    try:
+        if args.db_command == "upgrade":
+            before, after = upgrade(engine)
+            print(f"database: {before or 'empty'} -> {after} (newest: {head_revision()})")
+            return 0
+        current, head = current_revision(engine), head_revision()
+        verdict = "up to date" if current == head else "needs: cgh-cds db upgrade"
+        print(f"database: {current or 'none'}; newest: {head}; {verdict}")
+        return 0 if current == head else 1
+    finally:
+        engine.dispose()
 
 
 def _check() -> int:

@@ -58,6 +58,8 @@ class Settings:
     store_comments: bool = False
     #: ``POST /sandbox/evaluate/{service_id}`` (a FHIR Bundle in, cards out) is served only when on.
     sandbox: bool = False
+    #: ``CGH_GOVERNANCE_FILE``: modes per recommendation and client (service/governance/modes.py); None: all active.
+    governance_path: Path | None = None
     instance_path: Path = field(default_factory=default_instance_path)
     #: Where each worker journals its audit records before answering (default: ``audit-spool`` in the instance
     #: folder). Local disk, kept across restarts of the server: a restarted server replays what it finds there.
@@ -120,6 +122,7 @@ class Settings:
             admin_token=env.get("CGH_ADMIN_TOKEN", ""),
             store_comments=_read(env, "CGH_STORE_COMMENTS", _boolean, False),
             sandbox=_read(env, "CGH_SANDBOX", _boolean, False),
+            governance_path=_read(env, "CGH_GOVERNANCE_FILE", _governance_file, None),
             instance_path=instance,
             audit_spool_dir=Path(env["CGH_AUDIT_SPOOL_DIR"]) if env.get("CGH_AUDIT_SPOOL_DIR") else None,
             thresholds=thresholds,
@@ -219,6 +222,16 @@ def _existing_file(name: str, raw: str) -> Path:
     path = Path(raw)
     if not path.is_file():
         raise ConfigError(f"{name}={raw!r}: no such file. Give the path of the trusted-clients JSON file.")
+    return path
+
+
+def _governance_file(name: str, raw: str) -> Path:
+    path = Path(raw)
+    if not path.is_file():
+        raise ConfigError(
+            f"{name}={raw!r}: no such file. Give the path of the governance YAML or JSON file "
+            "(modes per recommendation; see README, 'Governance')."
+        )
     return path
 
 

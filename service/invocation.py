@@ -21,13 +21,17 @@ from service.errors import CdsServiceError
 from service.fhir import PatientRecord
 from service.fhir import load_record
 from service.fhir.request import DataRequest
+from service.governance.modes import Governance
+from service.governance.modes import Mode
 from service.pathway import encounter_is_used
 from service.pathway import evaluate
 from service.pathway import observation_is_used
+from service.pathway.advice import RecommendationId
 from service.protocol import parse_hook_request
 from service.protocol.requests import HookRequest
 from service.render import CardLibrary
 from service.render import render_cards
+from service.render import suggestion_keys
 from service.services import CdsService
 from service.store import InvocationRecord
 from service.store import Store
@@ -59,6 +63,7 @@ class Runtime:
     http: requests.Session
     #: What was loaded and validated at start-up, as /readyz reports it: counts and a fingerprint.
     content: ContentSummary = field(default_factory=lambda: ContentSummary(0, 0, ""))
+    governance: Governance = Governance()
     on_cards: Callable[[str, list[dict[str, Any]]], None] = lambda service_id, cards: None
     on_skipped: Callable[[int], None] = lambda count: None
 
@@ -73,11 +78,42 @@ def answer_hook(
     """
     started = time.perf_counter()
     received_at = datetime.now(UTC)
-    answer = advise(service, payload, cards=runtime.cards, settings=runtime.settings, session=runtime.http,
-                    today=today)
-    request, record, cards, response = answer.request, answer.record, answer.response["cards"], answer.response
-    if record.skipped:
-        runtime.on_skipped(record.skipped)
+    request = parse_hook_request(payload, service.hook)
+    record = load_record(
+        DataRequest(
+            hook=request.hook.value,
+            context=request.context,
+            prefetch=request.prefetch,
+            fhir_server=request.fhir_server,
+            access_token=request.access_token,
+        ),
+        service.prefetch,
+        timeout_s=runtime.settings.fhir_timeout_s,
+        session=runtime.http,
+        # Only the Observations a rule reads are read at all (vital signs and labs are most of a record), and
+        # only the Encounters that may be PT visits or are the visits of a Procedure.
+        observation_filter=observation_is_used,
+        encounter_filter=encounter_is_used,
+    )
+    advice = evaluate(record, service.moment, today, runtime.settings.thresholds)
+    # Governance sorts the pathway's advice (the pathway itself knows nothing of modes): "off" advice is
+    # dropped before rendering and auditing; "silent" cards are rendered and audited but not returned.
+    modes = {item.recommendation: runtime.governance.mode(item.recommendation.value, client_iss) for item in advice}
+    rendered = render_cards(
+        [item for item in advice if modes[item.recommendation] is not Mode.OFF],
+        runtime.cards, hook_instance=request.hook_instance, service_id=service.id,
+    )
+    card_modes = [modes[RecommendationId(card["source"]["topic"]["code"])] for card in rendered]
+    cards = [card for card, mode in zip(rendered, card_modes, strict=True) if mode is Mode.ACTIVE]
+    response: dict[str, Any] = {"cards": cards}
+    if record.skipped or record.notes:
+        extension: dict[str, Any] = {}
+        if record.skipped:
+            extension[SKIPPED_EXTENSION] = record.skipped
+            runtime.on_skipped(record.skipped)
+        if record.notes:
+            extension[DATA_NOTES_EXTENSION] = list(record.notes)
+        response["extension"] = extension
     runtime.audit.submit(
         InvocationRecord(
             hook_instance=request.hook_instance,
@@ -88,7 +124,8 @@ def answer_hook(
             received_at=received_at,
             duration_ms=(time.perf_counter() - started) * 1000,
             cards=[
-                IssuedCard(card["uuid"], card["source"]["topic"]["code"], card["indicator"]) for card in cards
+                _issued(card, mode, runtime, service_id=service.id, hook_instance=request.hook_instance)
+                for card, mode in zip(rendered, card_modes, strict=True)
             ],
             skipped_resources=record.skipped,
         )
@@ -118,7 +155,8 @@ def advise(
     """Evaluate ``payload`` for ``service`` without auditing: the answer of :func:`answer_hook`.
 
     Dry runs (the sandbox, ``cgh-cds evaluate --bundle``, population runs) call this directly, so that their
-    cards never enter the governance figures.
+    cards never enter the governance figures. Every card the pathway gives is returned, whatever its governance
+    mode: a population run answers "how often would it fire if it were on?".
 
     :raises BadRequestError: the request is malformed or for another hook.
     :raises FhirDataUnavailableError: data the pathway needs could not be obtained (412).
@@ -151,6 +189,18 @@ def advise(
             extension[DATA_NOTES_EXTENSION] = list(record.notes)
         response["extension"] = extension
     return Answer(request, record, response)
+
+
+def _issued(card: dict[str, Any], mode: Mode, runtime: Runtime, *, service_id: str,
+            hook_instance: str) -> IssuedCard:
+    """The audit row of one rendered card: recommendation, content version, mode and suggestions offered."""
+    topic = card["source"]["topic"]
+    keys = suggestion_keys(runtime.cards, service_id=service_id, hook_instance=hook_instance,
+                           recommendation=RecommendationId(topic["code"]))
+    return IssuedCard(
+        card["uuid"], topic["code"], card["indicator"], version=topic["version"], mode=mode.value,
+        suggestions=[(suggestion["uuid"], keys[suggestion["uuid"]]) for suggestion in card.get("suggestions", [])],
+    )
 
 
 def warm_up(app: Any) -> None:

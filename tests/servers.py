@@ -69,6 +69,9 @@ def running_service(
     full_env.update(env or {})
     full_env["CGH_PUBLIC_BASE_URL"] = full_env["CGH_PUBLIC_BASE_URL"].replace("{port}", str(port))
     log_path = tmp_path / f"serve-{port}.log"
+    if not full_env["CGH_DATABASE_URL"].startswith("sqlite"):
+        # As a deployment does: the schema moves once, before the service starts (serve refuses an old one).
+        subprocess.run([str(CLI), "db", "upgrade"], cwd=REPO_ROOT, env=full_env, check=True, capture_output=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *args],

@@ -1,7 +1,8 @@
 """Which rules use which value set, read from the pathway's own source (so nobody keeps a list by hand).
 
-The pathway names its value sets only as ``ValueSetId.<MEMBER>`` (STYLE.md: no code literals in Python), so
-the dependencies can be followed in the syntax tree of ``facts.py``, ``rules.py`` and ``engine.py``:
+The pathway names its value sets only as ``ValueSetId.<MEMBER>`` (it holds no code literals; a unit test checks
+every string constant against the value sets), so the dependencies can be followed in the syntax tree of
+``facts.py``, ``rules.py`` and ``engine.py``:
 
 - a fact function uses the value sets it names, those of the functions and constants it names (transitively),
   and those of the order kinds it names;

@@ -1,7 +1,7 @@
 """What the pathway answers: ``Advice`` values, one per recommendation id that fires.
 
 Pure data. The render layer turns each ``Advice`` into a CDS card using the content in ``cards/``; the
-pathway never knows card wording. Recommendation ids are those of ``shared/clinical/recommendations.md``.
+pathway never knows card wording. Recommendation ids are those of ``docs/clinical/recommendations.md``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Indicator(StrEnum):
 
 
 class RecommendationId(StrEnum):
-    """The recommendation catalogue (shared/clinical/recommendations.md): the contract with cards, tests."""
+    """The recommendation catalogue (docs/clinical/recommendations.md): the contract with cards, tests."""
 
     OUT_OF_SCOPE_PEDIATRIC = "out-of-scope-pediatric"
     RED_FLAGS = "red-flags"

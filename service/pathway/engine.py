@@ -20,7 +20,7 @@ def evaluate(
 ) -> tuple[Advice, ...]:
     """All advice for ``record`` at ``moment``, at most one per recommendation id, most urgent first.
 
-    R0 (reference.md §2.3): a deceased patient, or no active CGH (confirmed or suspected; refuted and
+    R0 (docs/clinical/reference.md §2.3): a deceased patient, or no active CGH (confirmed or suspected; refuted and
     entered-in-error diagnoses do not count), gets no advice at all. Otherwise each rule of
     :data:`service.pathway.rules.RULES` that applies at ``moment`` runs, unless the patient is under 18 and
     the rule is part of the adult pathway (R1; never a safety card, revision 2 C4), or a red flag is present

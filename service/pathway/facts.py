@@ -1,4 +1,4 @@
-"""Derived facts of the pathway (reference.md §2.2): pure functions of a record, the moment and today.
+"""Derived facts of the pathway (docs/clinical/reference.md §2.2): pure functions of a record, the moment and today.
 
 Each fact is its own small function so it can be tested at its edges; :func:`derive_facts` computes them all
 once per evaluation into one frozen :class:`Facts`, which the rules read. Clinical codes come only from the
@@ -47,7 +47,7 @@ from service.pathway.thresholds import PathwayThresholds
 
 #: Condition.clinicalStatus codes that count as active (FHIR R4 condition-clinical).
 ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
-#: Condition.verificationStatus codes that are ignored entirely (reference.md §2.1).
+#: Condition.verificationStatus codes that are ignored entirely (docs/clinical/reference.md §2.1).
 IGNORED_VERIFICATION = frozenset({"refuted", "entered-in-error"})
 #: verificationStatus codes that make a specific CGH code "suspected" (None: absent, §2.2 (a)).
 SUSPECTED_VERIFICATION = frozenset({"provisional", "differential", "unconfirmed"})
@@ -61,7 +61,8 @@ IGNORED_OBSERVATION = frozenset({"entered-in-error", "cancelled", "registered"})
 CURRENT_REQUEST = frozenset({"active", "draft", "on-hold"})
 ACTIVE_MEDICATION = frozenset({"active"})
 
-#: Free-text markers (not codes) for the manipulation gate on PT orders (reference.md §1.4: 97140 cannot tell
+#: Free-text markers (not codes) for the manipulation gate on PT orders (docs/clinical/reference.md §1.4: 97140 cannot
+#: tell
 #: thrust from mobilisation; treat as manipulation only when the text documents a cervical thrust).
 _THRUST = re.compile(r"\b(?:thrust|hvla|high[- ]velocity)\b", re.IGNORECASE)
 _CERVICAL = re.compile(r"\b(?:cervical|neck|c[0-7](?:[-/]c?[0-7])?)\b", re.IGNORECASE)
@@ -157,7 +158,7 @@ def years_between(start: date, end: date) -> int | None:
 
 
 def age(record: PatientRecord, today: date) -> int | None:
-    """Age in completed years at ``today`` (reference.md §2.2 ``age``); ``None`` without a birth date."""
+    """Age in completed years at ``today`` (docs/clinical/reference.md §2.2 ``age``); ``None`` without a birth date."""
     birth = record.patient.birth_date if record.patient is not None else None
     return years_between(birth, today) if birth is not None else None
 
@@ -204,7 +205,7 @@ def _normalised_status(value: str) -> str | None:
 
 
 def is_counted(condition: ConditionFacts) -> bool:
-    """Not refuted nor entered-in-error (reference.md §2.1: those are ignored)."""
+    """Not refuted nor entered-in-error (docs/clinical/reference.md §2.1: those are ignored)."""
     return _status(condition.verification_status) not in IGNORED_VERIFICATION
 
 
@@ -232,7 +233,7 @@ def in_set(vs: ValueSet, condition: ConditionFacts) -> tuple[Coding, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
-    """CGH status (reference.md §2.2 ``cgh_confirmed`` / ``cgh_suspected``)."""
+    """CGH status (docs/clinical/reference.md §2.2 ``cgh_confirmed`` / ``cgh_suspected``)."""
 
     confirmed: bool
     suspected: bool
@@ -254,7 +255,7 @@ NO_DIAGNOSIS = Diagnosis(False, False, None, (), (), ())
 
 
 def diagnosis(record: PatientRecord, today: date) -> Diagnosis:
-    """Confirmed / suspected CGH from the active, counted Conditions (reference.md §2.2).
+    """Confirmed / suspected CGH from the active, counted Conditions (docs/clinical/reference.md §2.2).
 
     Confirmed: G44.86 (cgh-dx-specific) with verificationStatus confirmed. Suspected: (a) a specific code
     that is provisional, differential, unconfirmed or has no verificationStatus; (b) a legacy code (G44.89,
@@ -349,7 +350,7 @@ def _refutation(record: PatientRecord, specific: ValueSet) -> Refutation | None:
 
 @dataclass(frozen=True, slots=True)
 class Onset:
-    """When the CGH / headache began (reference.md §2.2 ``cgh_onset``, ``new_onset``)."""
+    """When the CGH / headache began (docs/clinical/reference.md §2.2 ``cgh_onset``, ``new_onset``)."""
 
     when: date | None
     condition: ConditionFacts | None
@@ -568,7 +569,8 @@ class _Regions:
 
 @dataclass(frozen=True, slots=True)
 class PtTrial:
-    """The current PT course and trial (reference.md §2.2 pt_sessions, pt_first, adequate_pt_trial; revision-2
+    """The current PT course and trial (docs/clinical/reference.md §2.2 pt_sessions, pt_first, adequate_pt_trial;
+    revision-2
     C1-C3).
 
     The *course* is every session-date whose region is head/neck or undocumented (sessions documented for
@@ -617,7 +619,7 @@ def _adequate(session_dates: set[date], all_dates: set[date], thresholds: Pathwa
 
 def pt_trial(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> PtTrial:
     """PT session-dates in the look-back: distinct dates of completed PT procedures and finished PT
-    Encounters (a date counts once), not billing lines (reference.md §2.2; revision-2 C1-C3).
+    Encounters (a date counts once), not billing lines (docs/clinical/reference.md §2.2; revision-2 C1-C3).
 
     The PT re-evaluation (pt-reevaluation, 97164) counts toward the course's dates but not toward sessions.
     Procedures and Encounters without a date, in the future, or older than ``pt_lookback_months`` are not
@@ -704,7 +706,8 @@ def _site_text(procedure: ProcedureFacts) -> str:
 
 
 def is_gon_block(codings: Iterable[Coding], text: str) -> bool:
-    """64405, or a 64450 peripheral nerve block whose body site or text says occipital (reference.md §2.2)."""
+    """64405, or a 64450 peripheral nerve block whose body site or text says occipital (docs/clinical/reference.md
+    §2.2)."""
     listed = tuple(codings)
     if value_set(ValueSetId.GON_BLOCK).contains_any(listed):
         return True
@@ -721,7 +724,8 @@ def has_cervical_site(procedure: ProcedureFacts) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Steps:
-    """Completed interventional steps (reference.md §2.2 ``step2_done``, ``step3_done``; revision-2 C17)."""
+    """Completed interventional steps (docs/clinical/reference.md §2.2 ``step2_done``, ``step3_done``; revision-2
+    C17)."""
 
     gon_blocks: tuple[ProcedureFacts, ...]
     percutaneous: tuple[ProcedureFacts, ...]
@@ -813,7 +817,7 @@ def _latest(observations: Iterable[ObservationFacts]) -> ObservationFacts | None
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """Response to the PT trial (reference.md §2.2 ``inadequate_response``).
+    """Response to the PT trial (docs/clinical/reference.md §2.2 ``inadequate_response``).
 
     ``has_data`` False means no usable outcome: the service never infers failure and asks for the response
     to be documented (pt-document-response) instead of escalating.
@@ -1089,7 +1093,7 @@ def classify_order(order: OrderFacts, conditions: Iterable[ConditionFacts] = ())
 def classify(order: OrderFacts, conditions: Iterable[ConditionFacts] = ()) -> OrderClass:
     """The kinds of a drafted order, by code; by name only where no deciding code is present (revision 2 §3).
 
-    A PT order counts as manipulation only when its text documents a cervical thrust (reference.md §1.4).
+    A PT order counts as manipulation only when its text documents a cervical thrust (docs/clinical/reference.md §1.4).
     Botulinum toxin is also recognised by ingredient or brand name (revision 2 C11) on a medication without
     RxNorm coding or a procedure order without CPT/HCPCS/SNOMED coding. Treatment of opioid use disorder is
     not an opioid order (revision 2 C12); ``conditions`` resolve an order's ``reasonReference``.
@@ -1281,7 +1285,7 @@ def _unique(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def recent_trauma(record: PatientRecord, today: date, thresholds: PathwayThresholds) -> tuple[Finding, ...]:
-    """Trauma codes within ``trauma_window_weeks`` of today (reference.md §2.2, §2.6).
+    """Trauma codes within ``trauma_window_weeks`` of today (docs/clinical/reference.md §2.2, §2.6).
 
     Whatever their clinical status (a resolved whiplash of three weeks ago is still recent trauma), except
     refuted / entered-in-error. Undated trauma counts only while active (the conservative reading).
@@ -1303,7 +1307,7 @@ def recent_trauma(record: PatientRecord, today: date, thresholds: PathwayThresho
 
 @dataclass(frozen=True, slots=True)
 class Pregnancy:
-    """reference.md §2.2 ``pregnant`` and ``gest_weeks``, as revision 2 C10 defines them."""
+    """docs/clinical/reference.md §2.2 ``pregnant`` and ``gest_weeks``, as revision 2 C10 defines them."""
 
     pregnant: bool
     gest_weeks: int | None
@@ -1400,7 +1404,8 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
 
 
 def anticoagulation(record: PatientRecord, drafts: Iterable[DraftOrder], today: date) -> tuple[Finding, ...]:
-    """An active (or drafted) anticoagulant MedicationRequest, or active Z79.01 (reference.md §2.2, §2.6)."""
+    """An active (or drafted) anticoagulant MedicationRequest, or active Z79.01 (docs/clinical/reference.md §2.2,
+    §2.6)."""
     meds_vs = value_set(ValueSetId.ANTICOAGULANTS)
     status_vs = value_set(ValueSetId.ANTICOAGULATION_STATUS)
     label = "anticoagulation"
@@ -1700,7 +1705,7 @@ def manipulation_contraindications(
     workup: tuple[Finding, ...] = (),
     conditions: Sequence[ConditionFacts] | None = None,
 ) -> tuple[Finding, ...]:
-    """Contraindications by tier (reference.md §2.6, revision-2 C05/C06/C07):
+    """Contraindications by tier (docs/clinical/reference.md §2.6, revision-2 C05/C06/C07):
 
     active Conditions of manipulation-contraindications; Conditions of manipulation-history-contraindications
     whatever their clinical status (the label names it: "history of …, resolved 2023"); Z98.1 only with cervical
@@ -1749,7 +1754,7 @@ MEDICATION_OVERUSE = "medication-overuse"
 
 
 def differentials(record: PatientRecord, today: date) -> tuple[Finding, ...]:
-    """Active competing diagnoses (reference.md §1.9, R3; revision-2 C13, C14), in a stable order (SIH,
+    """Active competing diagnoses (docs/clinical/reference.md §1.9, R3; revision-2 C13, C14), in a stable order (SIH,
     medication overuse, migraine, tension-type, POTS, orthostatic hypotension)."""
     active = [c for c in record.conditions if is_active(c, today)]
     findings: list[Finding] = []
@@ -1870,14 +1875,14 @@ class Facts:
         )
 
 
-#: Patients younger than this are outside the adult pathway (reference.md §2.4).
+#: Patients younger than this are outside the adult pathway (docs/clinical/reference.md §2.4).
 ADULT_AGE = 18
 
 
 def derive_facts(
     record: PatientRecord, moment: Moment, today: date, thresholds: PathwayThresholds | None = None
 ) -> Facts:
-    """All facts of reference.md §2.2 for ``record`` at ``moment`` on ``today``."""
+    """All facts of docs/clinical/reference.md §2.2 for ``record`` at ``moment`` on ``today``."""
     limits = thresholds if thresholds is not None else PathwayThresholds()
     drafts = draft_orders(record, moment, limits)
     onset_ = onset(record, today, limits)

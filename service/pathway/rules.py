@@ -1,8 +1,9 @@
-"""The pathway's rules (reference.md §2.3): one function per recommendation id, from :class:`Facts` to ``Advice``.
+"""The pathway's rules (docs/clinical/reference.md §2.3): one function per recommendation id, from :class:`Facts` to
+``Advice``.
 
 Each rule restates its recommendation as When / Then and answers ``None`` when it does not fire. Which
 moments a rule runs at, and whether the paediatric scope (R1) or a red flag (R2) suppresses it, is declared
-in :data:`RULES` beside it, so the suppressions of reference.md §2.3 are visible in one table; the engine
+in :data:`RULES` beside it, so the suppressions of docs/clinical/reference.md §2.3 are visible in one table; the engine
 applies them. What each rule hands to its card (facts, notes, trigger roles, suggestions) is the contract in
 ``CATALOGUE.md``.
 """
@@ -220,7 +221,7 @@ def _pt_notes(facts: Facts) -> list[str]:
 
 
 def out_of_scope_pediatric(facts: Facts) -> Advice | None:
-    """R1 ``out-of-scope-pediatric`` (reference.md §2.3 R1, §2.4).
+    """R1 ``out-of-scope-pediatric`` (docs/clinical/reference.md §2.3 R1, §2.4).
 
     When: CGH is active (confirmed or suspected) and the patient is younger than 18.
     Then: info: the adult pathway does not apply; revision 2 C4: only the adult-pathway cards are suppressed
@@ -232,7 +233,7 @@ def out_of_scope_pediatric(facts: Facts) -> Advice | None:
 
 
 def red_flags(facts: Facts) -> Advice | None:
-    """R2 ``red-flags`` (reference.md §2.3 R2, §2.2 red_flags, §1.8).
+    """R2 ``red-flags`` (docs/clinical/reference.md §2.3 R2, §2.2 red_flags, §1.8).
 
     When: CGH is active and any red flag is present (dissection or vascular imaging ordered, neurological
     deficit, recent neck trauma, malignancy, infection, systemic signs, immunosuppression, GCA, raised ICP,
@@ -255,7 +256,7 @@ def red_flags(facts: Facts) -> Advice | None:
 
 
 def differential_diagnosis(facts: Facts) -> Advice | None:
-    """R3 ``differential-diagnosis`` (reference.md §2.3 R3, §1.9).
+    """R3 ``differential-diagnosis`` (docs/clinical/reference.md §2.3 R3, §1.9).
 
     When: CGH is active with a competing diagnosis: migraine, tension-type headache, POTS, orthostatic
     hypotension, spontaneous intracranial hypotension / orthostatic headache, or medication-overuse headache.
@@ -284,7 +285,7 @@ def differential_diagnosis(facts: Facts) -> Advice | None:
 
 
 def suspected_confirm_diagnosis(facts: Facts) -> Advice | None:
-    """R12 ``suspected-confirm-diagnosis`` (reference.md §2.3 R12, §2.2 cgh_suspected).
+    """R12 ``suspected-confirm-diagnosis`` (docs/clinical/reference.md §2.3 R12, §2.2 cgh_suspected).
 
     When: CGH is suspected (provisional or unverified G44.86, a legacy code, or headache with a cervical
     disorder) but not confirmed, and controlled cervical medial branch blocks have not confirmed it.
@@ -310,7 +311,7 @@ def suspected_confirm_diagnosis(facts: Facts) -> Advice | None:
 
 
 def pt_first_line(facts: Facts) -> Advice | None:
-    """R5 ``pt-first-line`` (reference.md §2.3 R5; pathway.md step 1).
+    """R5 ``pt-first-line`` (docs/clinical/reference.md §2.3 R5; docs/clinical/pathway.md step 1).
 
     When (record review): CGH is active, no red flag, no PT session in the look-back and no active PT
     referral. When (order hooks): an escalation (GON block, percutaneous, refractory, toxin) is among the
@@ -348,7 +349,7 @@ def _pt_values(facts: Facts) -> dict[str, str]:
 
 
 def pt_trial_in_progress(facts: Facts) -> Advice | None:
-    """R6 ``pt-trial-in-progress`` (reference.md §2.3 R6, §2.2 adequate_pt_trial).
+    """R6 ``pt-trial-in-progress`` (docs/clinical/reference.md §2.3 R6, §2.2 adequate_pt_trial).
 
     When: at least one PT session-date of the course in the look-back and the course is not yet adequate
     (>= 6 session-dates over >= 8 weeks of treatment, first to last session; configurable; revision-2 C1).
@@ -377,7 +378,7 @@ def pt_trial_in_progress(facts: Facts) -> Advice | None:
 
 
 def pt_document_response(facts: Facts) -> Advice | None:
-    """``pt-document-response`` (reference.md §2.2 inadequate_response: "if no outcome data exist, do not
+    """``pt-document-response`` (docs/clinical/reference.md §2.2 inadequate_response: "if no outcome data exist, do not
     infer failure").
 
     When: the PT course is adequate but there is no usable outcome data (no explicit response, or no
@@ -421,7 +422,7 @@ def _failed_trial(facts: Facts) -> bool:
 
 
 def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
-    """R9 ``escalate-occipital-nerve-block`` (reference.md §2.3 R9; pathway.md step 2).
+    """R9 ``escalate-occipital-nerve-block`` (docs/clinical/reference.md §2.3 R9; docs/clinical/pathway.md step 2).
 
     When: no red flag, adequate PT trial, documented inadequate response, and no GON block (nor a later step)
     done yet.
@@ -442,7 +443,7 @@ def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
 
 
 def escalate_percutaneous(facts: Facts) -> Advice | None:
-    """R10 ``escalate-percutaneous`` (reference.md §2.3 R10; pathway.md step 3).
+    """R10 ``escalate-percutaneous`` (docs/clinical/reference.md §2.3 R10; docs/clinical/pathway.md step 3).
 
     When: no red flag, adequate PT trial, GON block done, response still inadequate, no percutaneous step yet.
     Then: info: consider cervical facet / medial branch blocks or a cervical epidural steroid injection;
@@ -466,7 +467,7 @@ def escalate_percutaneous(facts: Facts) -> Advice | None:
 
 
 def refractory_options(facts: Facts) -> Advice | None:
-    """R11 ``refractory-options`` (reference.md §2.3 R11; pathway.md step 4).
+    """R11 ``refractory-options`` (docs/clinical/reference.md §2.3 R11; docs/clinical/pathway.md step 4).
 
     When: no red flag, confirmed diagnosis (a confirmed G44.86, or >= 80 % relief on controlled cervical medial
     branch blocks: revision-2 C16), adequate PT trial, percutaneous step done, response still inadequate.
@@ -487,7 +488,7 @@ def refractory_options(facts: Facts) -> Advice | None:
 
 
 def imaging_not_indicated(facts: Facts) -> Advice | None:
-    """R4 ``imaging-not-indicated`` (reference.md §2.3 R4, §1.5; ACR AC Headache).
+    """R4 ``imaging-not-indicated`` (docs/clinical/reference.md §2.3 R4, §1.5; ACR AC Headache).
 
     When: cervical-spine or head imaging is among the judged orders and there is no red flag (vascular
     imaging is itself a red flag: dissection suspected).
@@ -530,7 +531,7 @@ def _modality_advice(flags: tuple[Finding, ...], orders: tuple[DraftOrder, ...])
 
 
 def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
-    """R4b ``imaging-red-flag-appropriate`` (reference.md §2.3 R4b, §2.5; revision-2 C08, C09; ACR AC).
+    """R4b ``imaging-red-flag-appropriate`` (docs/clinical/reference.md §2.3 R4b, §2.5; revision-2 C08, C09; ACR AC).
 
     When: imaging (cervical spine, head, or CTA/MRA) is among the judged orders and a red flag is present, or a
     history of malignancy or immunosuppression is recorded whatever the dates (note ``history-only`` when that
@@ -569,7 +570,7 @@ def _manipulation_name(orders: tuple[DraftOrder, ...]) -> str:
 
 
 def manipulation_contraindicated(facts: Facts) -> Advice | None:
-    """R7 ``manipulation-contraindicated`` (reference.md §2.3 R7, §2.6; revision-2 C05, C06, C07, C19).
+    """R7 ``manipulation-contraindicated`` (docs/clinical/reference.md §2.3 R7, §2.6; revision-2 C05, C06, C07, C19).
 
     When: spinal manipulation (chiropractic/osteopathic manipulation, or a PT order documenting a cervical
     thrust) is among the judged orders and there is a contraindication (active, or history for the C05 groups:
@@ -617,7 +618,8 @@ def manipulation_contraindicated(facts: Facts) -> Advice | None:
 
 
 def manipulation_risk(facts: Facts) -> Advice | None:
-    """R7b ``manipulation-risk`` (reference.md §2.3 R7b; Fernández-de-las-Peñas & Cuadrado 2014; revision-2 C19).
+    """R7b ``manipulation-risk`` (docs/clinical/reference.md §2.3 R7b; Fernández-de-las-Peñas & Cuadrado 2014;
+    revision-2 C19).
 
     When: spinal manipulation is among the judged orders with no contraindication and no red flag.
     Then: info: rare serious harms are reported; lower-risk techniques are preferred where the evidence is
@@ -641,7 +643,7 @@ CODEINE_TRAMADOL_CONTRAINDICATED_AGE = 12
 
 
 def medication_opioid(facts: Facts) -> Advice | None:
-    """R8 ``medication-opioid`` (reference.md §2.3 R8, §1.7; revision 2 C4, C12).
+    """R8 ``medication-opioid`` (docs/clinical/reference.md §2.3 R8, §1.7; revision 2 C4, C12).
 
     When: an opioid or a butalbital product is among the judged orders (treatment of opioid use disorder is
     not an opioid order: see :func:`service.pathway.facts.classify`).
@@ -672,7 +674,7 @@ def medication_opioid(facts: Facts) -> Advice | None:
 
 
 def medication_symptomatic_only(facts: Facts) -> Advice | None:
-    """R8b ``medication-symptomatic-only`` (reference.md §2.3 R8b, §2.5; revision 2 C10; FDA 2020 NSAID
+    """R8b ``medication-symptomatic-only`` (docs/clinical/reference.md §2.3 R8b, §2.5; revision 2 C10; FDA 2020 NSAID
     communication).
 
     When: an NSAID or paracetamol (not an opioid or butalbital combination, which R8 answers) is among the
@@ -714,7 +716,8 @@ def medication_symptomatic_only(facts: Facts) -> Advice | None:
 
 
 def escalation_premature(facts: Facts) -> Advice | None:
-    """R9b / R10b / R11b ``escalation-premature`` (reference.md §2.3; pathway.md "Sequencing").
+    """R9b / R10b / R11b ``escalation-premature`` (docs/clinical/reference.md §2.3; docs/clinical/pathway.md
+    "Sequencing").
 
     When: among the judged orders, a GON block without an adequate PT trial (R9b); a percutaneous
     intervention without an adequate PT trial and a GON block (R10b); RF, surgery or botulinum toxin without a
@@ -777,7 +780,7 @@ def escalation_premature(facts: Facts) -> Advice | None:
 
 
 def botulinum_pregnancy(facts: Facts) -> Advice | None:
-    """R11c ``botulinum-pregnancy`` (reference.md §2.3 R11c, §2.5).
+    """R11c ``botulinum-pregnancy`` (docs/clinical/reference.md §2.3 R11c, §2.5).
 
     When: botulinum toxin is among the judged orders and the patient is pregnant.
     Then: warning: limited human pregnancy data; defer elective use.
@@ -800,7 +803,7 @@ def botulinum_pregnancy(facts: Facts) -> Advice | None:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One rule and where it applies (reference.md §2.3 suppressions)."""
+    """One rule and where it applies (docs/clinical/reference.md §2.3 suppressions)."""
 
     number: str
     recommendation: RecommendationId

@@ -1,7 +1,7 @@
 """Value sets of the pathway: load the FHIR ``ValueSet`` files once, validate them, answer membership.
 
 The files under ``service/pathway/valuesets/`` are the single home of every clinical code the rules use
-(STYLE.md: no code literals in Python). Each is a FHIR R4 ``ValueSet`` whose ``compose.include`` lists a
+(no code literals in Python: a unit test checks it). Each is a FHIR R4 ``ValueSet`` whose ``compose.include`` lists a
 ``system`` plus ``concept`` codes and, for ICD-10-CM families (G43.*, C*, Z3A.*, ...), ``filter`` entries
 ``{"property": "concept", "op": "is-a", "value": "<stem>"}``: the stem and every code below it, checked as a
 prefix of the dot-less normalised code. A stem may also be an ICD-10-CM block (``C00-C14``): every code whose
@@ -11,7 +11,8 @@ three-character category lies in that range. Membership is therefore a set looku
 Extensions the loader reads (all under ``http://cgh-cds.example.org/fhir/StructureDefinition/``):
 
 - ``code-confidence`` (concept or filter, required): ``V`` / ``V-c`` / ``R`` / ``local`` as in
-  ``reference.md`` §0, plus ``V-cms``: an ICD-10-CM code or family checked offline against the CMS release that
+  ``docs/clinical/reference.md`` §0, plus ``V-cms``: an ICD-10-CM code or family checked offline against the CMS
+  release that
   ``tests/unit/pathway/test_icd10cm_release.py`` reads (:data:`CMS_RELEASE`), so a terminology review can list
   every unverified code (:meth:`ValueSet.unverified`) and the source of every verification
   (:data:`CONFIDENCE_SOURCES`).
@@ -20,7 +21,7 @@ Extensions the loader reads (all under ``http://cgh-cds.example.org/fhir/Structu
   when so marked).
 - ``valueset-category`` (include): a ``valueCoding`` whose code groups the include's concepts (e.g. a red-flag
   kind) and whose display is the plain-language label used in card facts.
-- ``manipulation-tier`` (include): ``absolute`` or ``relative`` (reference.md §2.6).
+- ``manipulation-tier`` (include): ``absolute`` or ``relative`` (docs/clinical/reference.md §2.6).
 - ``rxnorm-tty`` (concept): RxNorm term type. The display and designations of ``IN`` (ingredient) concepts
   are name-fallback terms of their include (:meth:`ValueSet.medication_match`), as ``name-match`` terms are.
 - ``gestational-weeks`` (concept): completed weeks for a Z3A.xx code.
@@ -64,7 +65,8 @@ PLAIN_LABEL_URL = canonical.extension("plain-label")
 #: The CMS ICD-10-CM release that ``V-cms`` codes were checked against: the one the pinned ``simple-icd-10-cm``
 #: package ships (tests/unit/pathway/test_icd10cm_release.py fails when the package carries another one).
 CMS_RELEASE = "CMS ICD-10-CM FY2026, April 1, 2026 update (simple-icd-10-cm 1.5.0)"
-#: Confidence labels of reference.md §0 (TBD codes are never in a value set), ``V-cms`` (verified offline against
+#: Confidence labels of docs/clinical/reference.md §0 (TBD codes are never in a value set), ``V-cms`` (verified
+#: offline against
 #: :data:`CMS_RELEASE`), plus our own local codes.
 CONFIDENCE_LABELS = frozenset({"V-cms", "V", "V-c", "R", "local"})
 #: What each label means for a terminology review, and where its verification comes from.
@@ -80,8 +82,8 @@ CONFIDENCE_MEANINGS: Mapping[str, str] = MappingProxyType(
 CONFIDENCE_SOURCES: Mapping[str, str] = MappingProxyType(
     {
         "V-cms": CMS_RELEASE + ", checked by tests/unit/pathway/test_icd10cm_release.py",
-        "V": "a public source named in the clinical reference (reference.md / revision-2.md)",
-        "V-c": "a non-authoritative public source that agrees (reference.md)",
+        "V": "a public source named in the clinical reference (docs/clinical/)",
+        "V-c": "a non-authoritative public source that agrees (docs/clinical/reference.md)",
         "R": "none: from memory, to be checked (VSAC, tx.fhir.org, RxNav, AMA CPT, CMS files)",
         "local": "our own code system (service.canonical)",
     }

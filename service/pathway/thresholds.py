@@ -1,4 +1,5 @@
-"""Configurable clinical thresholds of the pathway (reference.md §2.2, §2.4); defaults are the reference's."""
+"""Configurable clinical thresholds of the pathway (docs/clinical/reference.md §2.2, §2.4); defaults are the
+reference's."""
 
 from __future__ import annotations
 
@@ -34,9 +35,9 @@ class PathwayThresholds:
     #: (revision 2 C10), or earlier at a delivery dated after it.
     pregnancy_signal_months: int = 10
     #: A block with at least this percent structured relief supports the diagnosis (revision-2 C16; local
-    #: threshold of reference.md §2.2). It never confirms it on its own.
+    #: threshold of docs/clinical/reference.md §2.2). It never confirms it on its own.
     block_relief_percent: float = 50.0
-    #: NSAIDs are avoided from this many completed weeks of gestation (reference.md §2.5, FDA 2020).
+    #: NSAIDs are avoided from this many completed weeks of gestation (docs/clinical/reference.md §2.5, FDA 2020).
     nsaid_pregnancy_weeks: int = 20
     #: Aspirin at or below this many mg a day is prophylaxis, not an analgesic order (revision 2 C10; NICE
     #: 75-150 mg for pre-eclampsia; the FDA 2020 NSAID communication exempts low-dose aspirin).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from service.render._cards import UUID_NAMESPACE
 from service.render._cards import AdviceContractError
 from service.render._cards import render_cards
+from service.render._cards import suggestion_keys
 from service.render._library import FHIR_BASE_URL
 from service.render._library import OVERRIDE_REASON_SYSTEM
 from service.render._library import RECOMMENDATION_SYSTEM
@@ -29,4 +30,5 @@ __all__ = [
     "Evidence",
     "load_card_library",
     "render_cards",
+    "suggestion_keys",
 ]

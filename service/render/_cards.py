@@ -80,8 +80,26 @@ def render_cards(
                 f"two pieces of advice for {item.recommendation.value}; at most one card per id"
             )
         seen.add(item.recommendation)
-        cards.append(_card(item, library, f"{service_id}/{hook_instance}/{item.recommendation.value}"))
+        cards.append(_card(item, library, _card_name(service_id, hook_instance, item.recommendation)))
     return cards
+
+
+def suggestion_keys(
+    library: CardLibrary, *, service_id: str, hook_instance: str, recommendation: RecommendationId
+) -> dict[str, str]:
+    """Suggestion uuid → suggestion key (``cards/`` content key) for the card :func:`render_cards` would give.
+
+    Feedback names accepted suggestions by uuid only; the audit keeps this map so acceptance can be counted
+    per suggestion across invocations.
+    """
+    name = _card_name(service_id, hook_instance, recommendation)
+    return {
+        str(uuid.uuid5(UUID_NAMESPACE, f"{name}/{key}")): key for key in library.card(recommendation).suggestions
+    }
+
+
+def _card_name(service_id: str, hook_instance: str, recommendation: RecommendationId) -> str:
+    return f"{service_id}/{hook_instance}/{recommendation.value}"
 
 
 def _card(advice: Advice, library: CardLibrary, name: str) -> dict[str, Any]:
@@ -109,6 +127,8 @@ def _card(advice: Advice, library: CardLibrary, name: str) -> dict[str, Any]:
             "topic": {
                 "system": library.recommendation_system,
                 "code": advice.recommendation.value,
+                # Coding.version: the content version, so feedback and figures key on (id, version).
+                "version": content.version,
                 "display": content.title,
             },
         },

@@ -47,8 +47,14 @@ class CardIssued(Base):
     invocation_id: Mapped[int] = mapped_column(ForeignKey("invocations.id", ondelete="CASCADE"), index=True)
     service_id: Mapped[str] = mapped_column(String(64))
     recommendation: Mapped[str] = mapped_column(String(64), index=True)
+    #: Version of the card content (``source.topic.version``): a text change is a new version in the figures.
+    version: Mapped[str] = mapped_column(String(32), default="", server_default="")
     indicator: Mapped[str] = mapped_column(String(16))
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: ``active`` (returned to the client) or ``silent`` (evaluated and audited, not returned).
+    mode: Mapped[str] = mapped_column(String(8), default="active", server_default="active")
+    #: ``uuid=key`` pairs, space-separated, of the suggestions offered: feedback names accepted ones by uuid.
+    suggestions: Mapped[str] = mapped_column(Text, default="", server_default="")
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Feedback(Base):
@@ -71,6 +77,21 @@ class Feedback(Base):
     outcome_timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     client_iss: Mapped[str | None] = mapped_column(String(512), nullable=True)
+
+
+class GovernanceConfig(Base):
+    """The governance (modes per recommendation and client) in force from ``effective_at``: one row per change."""
+
+    __tablename__ = "governance_configs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    effective_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    #: SHA-256 of the canonical modes: a changed file is a new row, a restart with the same modes is not.
+    digest: Mapped[str] = mapped_column(String(64))
+    #: Where the modes came from (the file's path, or the all-active default).
+    source: Mapped[str] = mapped_column(String(1024))
+    #: The canonical modes as JSON: ``{"site": {rec: mode}, "clients": {iss: {rec: mode}}}``.
+    modes: Mapped[str] = mapped_column(Text)
 
 
 class SeenJwt(Base):

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import delete
@@ -31,11 +32,12 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from service.errors import StoreUnavailableError
-from service.store.models import Base
 from service.store.models import CardIssued
 from service.store.models import Feedback
+from service.store.models import GovernanceConfig
 from service.store.models import Invocation
 from service.store.models import SeenJwt
+from service.store.schema import upgrade
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,12 @@ class IssuedCard:
     uuid: str
     recommendation: str
     indicator: str
+    #: Version of the card content (``source.topic.version``).
+    version: str = ""
+    #: ``active`` (returned) or ``silent`` (rendered and audited, not returned).
+    mode: str = "active"
+    #: ``(suggestion uuid, suggestion key)`` of each suggestion the card offered.
+    suggestions: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +83,13 @@ class Store:
     def __init__(self, url: str, *, audit_key: str) -> None:
         self.url = url
         self._audit_key = audit_key.encode()
-        self.engine = _make_engine(url)
+        self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
-        Base.metadata.create_all(self.engine)
+        """Bring the schema to the newest revision by running the migrations (tests and tools; the app only
+        checks, see :func:`service.store.schema.prepare_schema`)."""
+        upgrade(self.engine)
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -122,7 +132,8 @@ class Store:
 
     def audit_row(self, record: InvocationRecord) -> dict[str, Any]:
         """``record`` as it is stored (the patient id hashed), with its cards as ``[uuid, recommendation,
-        indicator]`` lists: also the form of a line of the audit spool, so it holds no patient id in clear."""
+        indicator, version, mode, suggestions]`` lists: also the form of a line of the audit spool, so it holds no
+        patient id in clear."""
         return {
             "hook_instance": record.hook_instance,
             "service_id": record.service_id,
@@ -131,9 +142,14 @@ class Store:
             "client_iss": record.client_iss,
             "received_at": record.received_at,
             "duration_ms": record.duration_ms,
-            "recommendations": " ".join(card.recommendation for card in record.cards),
+            # The cards returned to the client; silent ones are in cards_issued with their mode.
+            "recommendations": " ".join(card.recommendation for card in record.cards if card.mode == "active"),
             "skipped_resources": record.skipped_resources,
-            "cards": [[card.uuid, card.recommendation, card.indicator] for card in record.cards],
+            "cards": [
+                [card.uuid, card.recommendation, card.indicator, card.version, card.mode,
+                 " ".join(f"{uuid}={key}" for uuid, key in card.suggestions)]
+                for card in record.cards
+            ],
         }
 
     def restore_invocations(self, rows: Sequence[dict[str, Any]]) -> int:
@@ -170,14 +186,19 @@ class Store:
             ).scalars().all()
             cards: dict[str, dict[str, Any]] = {}
             for invocation_id, row in zip(ids, rows, strict=True):
-                for uuid, recommendation, indicator in row["cards"]:
+                for uuid, recommendation, indicator, *governance in row["cards"]:
+                    # Spool lines written before cards carried a version and mode have only the first three.
+                    version, mode, suggestions = governance or ("", "active", "")
                     # A client may repeat a hookInstance; the card uuid then repeats and is already known.
                     cards.setdefault(uuid, {
                         "uuid": uuid,
                         "invocation_id": invocation_id,
                         "service_id": row["service_id"],
                         "recommendation": recommendation,
+                        "version": version,
                         "indicator": indicator,
+                        "mode": mode,
+                        "suggestions": suggestions,
                         "issued_at": row["received_at"],
                     })
             if cards:
@@ -231,17 +252,19 @@ class Store:
         return True
 
     def recommendation_summary(self) -> list[dict[str, Any]]:
-        """Per recommendation id: cards issued, feedback accepted / overridden, override rate."""
+        """Per recommendation id: cards issued (returned) and silent, feedback accepted / overridden, override rate."""
         # Feedback may arrive before the audit of its card is written (the audit is batched), so the
         # recommendation of a feedback row is resolved here, at query time, from the cards issued.
         feedback_rec = func.coalesce(Feedback.recommendation, CardIssued.recommendation)
         on_card = CardIssued.uuid == Feedback.card_uuid
         with self._reading() as session:
-            issued = dict(
-                session.execute(
-                    select(CardIssued.recommendation, func.count()).group_by(CardIssued.recommendation)
-                ).all()
-            )
+            issued: dict[str, int] = {}
+            silent: dict[str, int] = {}
+            for recommendation, mode, count in session.execute(
+                select(CardIssued.recommendation, CardIssued.mode, func.count())
+                .group_by(CardIssued.recommendation, CardIssued.mode)
+            ).all():
+                (issued if mode == "active" else silent)[recommendation] = count
             outcomes: dict[str, dict[str, int]] = {}
             for recommendation, outcome, count in session.execute(
                 select(feedback_rec, Feedback.outcome, func.count(func.distinct(Feedback.card_uuid)))
@@ -261,7 +284,7 @@ class Store:
             ).all():
                 reasons.setdefault(str(recommendation), {})[str(code)] = count
         summary = []
-        for rec in sorted(set(issued) | set(outcomes)):
+        for rec in sorted(set(issued) | set(silent) | set(outcomes)):
             accepted = outcomes.get(rec, {}).get("accepted", 0)
             overridden = outcomes.get(rec, {}).get("overridden", 0)
             answered = accepted + overridden
@@ -269,6 +292,7 @@ class Store:
                 {
                     "recommendation": rec,
                     "cardsIssued": issued.get(rec, 0),
+                    "cardsSilent": silent.get(rec, 0),
                     "accepted": accepted,
                     "overridden": overridden,
                     "overrideRate": round(overridden / answered, 4) if answered else None,
@@ -276,6 +300,124 @@ class Store:
                 }
             )
         return summary
+
+    def record_governance(
+        self, *, digest: str, source: str, modes: dict[str, Any], now: datetime | None = None
+    ) -> bool:
+        """Note ``modes`` (digest ``digest``) as in force from now, unless they already are (same latest digest).
+
+        Called at every start-up: a changed file becomes a new row with its time, so each change of mode is in
+        the audit trail. Replicas starting together may each add the same change; readers skip repeats.
+        Returns True when a row was added.
+        """
+        with self._transaction() as session:
+            latest = session.execute(
+                select(GovernanceConfig.digest).order_by(GovernanceConfig.effective_at.desc(),
+                                                         GovernanceConfig.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            if latest == digest:
+                return False
+            session.add(GovernanceConfig(
+                effective_at=now or datetime.now(UTC), digest=digest, source=source,
+                modes=orjson.dumps(modes, option=orjson.OPT_SORT_KEYS).decode(),
+            ))
+        return True
+
+    def governance_history(self) -> list[dict[str, Any]]:
+        """Every governance change, oldest first: time, digest, source and modes (consecutive repeats merged)."""
+        with self._reading() as session:
+            rows = session.execute(
+                select(GovernanceConfig).order_by(GovernanceConfig.effective_at, GovernanceConfig.id)
+            ).scalars().all()
+        history: list[dict[str, Any]] = []
+        for row in rows:
+            if history and history[-1]["digest"] == row.digest:
+                continue
+            history.append({"effectiveAt": _utc(row.effective_at).isoformat(), "digest": row.digest,
+                            "source": row.source, "modes": orjson.loads(row.modes)})
+        return history
+
+    def trends(self, since: datetime, until: datetime) -> Trends:
+        """Figures per recommendation and version for cards issued in ``[since, until)``.
+
+        Days and ISO weeks are UTC. Feedback counts once per card and outcome (a client may repeat it) and is
+        attributed to the card's recommendation and version, resolved at query time from the cards issued.
+        """
+        with self._reading() as session:
+            cards = session.execute(
+                select(CardIssued.uuid, CardIssued.recommendation, CardIssued.version, CardIssued.mode,
+                       CardIssued.suggestions, CardIssued.issued_at)
+                .where(CardIssued.issued_at >= since, CardIssued.issued_at < until)
+            ).all()
+            uuids = [row.uuid for row in cards]
+            feedback: list[Any] = []
+            for chunk in _chunks(uuids, 500):
+                feedback.extend(session.execute(
+                    select(Feedback.card_uuid, Feedback.outcome, Feedback.override_code,
+                           Feedback.accepted_suggestions, Feedback.outcome_timestamp)
+                    .where(Feedback.card_uuid.in_(chunk))
+                ).all())
+        return _trends(cards, feedback)
+
+
+@dataclass(frozen=True, slots=True)
+class Trends:
+    """Figures keyed by ``(recommendation, version)``: see :meth:`Store.trends`."""
+
+    #: (recommendation, version) → day (YYYY-MM-DD) → {"active": n, "silent": n}
+    daily: dict[tuple[str, str], dict[str, dict[str, int]]]
+    #: (recommendation, version) → ISO week (YYYY-Www) → {"accepted": n, "overridden": n}
+    weekly: dict[tuple[str, str], dict[str, dict[str, int]]]
+    #: (recommendation, version) → override reason code → count
+    reasons: dict[tuple[str, str], dict[str, int]]
+    #: (recommendation, version) → suggestion key → {"offered": n, "accepted": n}
+    suggestions: dict[tuple[str, str], dict[str, dict[str, int]]]
+
+
+def _trends(cards: Sequence[Any], feedback: Sequence[Any]) -> Trends:
+    daily: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    suggestions: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    by_uuid: dict[str, tuple[tuple[str, str], dict[str, str], datetime]] = {}
+    for card in cards:
+        key = (card.recommendation, card.version)
+        issued_at = _utc(card.issued_at)
+        day = daily.setdefault(key, {}).setdefault(issued_at.date().isoformat(), {"active": 0, "silent": 0})
+        day[card.mode] = day.get(card.mode, 0) + 1
+        offered = dict(pair.split("=", 1)[::-1] for pair in card.suggestions.split() if "=" in pair)
+        if card.mode == "active":
+            for suggestion_key in offered:
+                counts = suggestions.setdefault(key, {}).setdefault(suggestion_key, {"offered": 0, "accepted": 0})
+                counts["offered"] += 1
+        by_uuid[card.uuid] = (key, {uuid: name for name, uuid in offered.items()}, issued_at)
+    weekly: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+    reasons: dict[tuple[str, str], dict[str, int]] = {}
+    seen_outcomes: set[tuple[str, str]] = set()
+    seen_suggestions: set[tuple[str, str]] = set()
+    seen_reasons: set[tuple[str, str]] = set()  # a reason repeated on one card counts once, as outcomes do
+    for row in feedback:
+        key, offered_by_uuid, issued_at = by_uuid[row.card_uuid]
+        if row.outcome == "overridden" and row.override_code and (row.card_uuid, row.override_code) not in seen_reasons:
+            seen_reasons.add((row.card_uuid, row.override_code))
+            reasons.setdefault(key, {})
+            reasons[key][row.override_code] = reasons[key].get(row.override_code, 0) + 1
+        for suggestion_uuid in row.accepted_suggestions.split():
+            name = offered_by_uuid.get(suggestion_uuid)
+            if name is not None and (row.card_uuid, suggestion_uuid) not in seen_suggestions:
+                seen_suggestions.add((row.card_uuid, suggestion_uuid))
+                counts = suggestions.setdefault(key, {}).setdefault(name, {"offered": 0, "accepted": 0})
+                counts["accepted"] += 1
+        if (row.card_uuid, row.outcome) in seen_outcomes:
+            continue
+        seen_outcomes.add((row.card_uuid, row.outcome))
+        year, week, _ = issued_at.isocalendar()
+        counts = weekly.setdefault(key, {}).setdefault(f"{year}-W{week:02d}", {"accepted": 0, "overridden": 0})
+        counts[row.outcome] = counts.get(row.outcome, 0) + 1
+    return Trends(daily=daily, weekly=weekly, reasons=reasons, suggestions=suggestions)
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def _utc(moment: datetime) -> datetime:
@@ -296,7 +438,7 @@ def _database_errors() -> Iterator[None]:
         ) from exc
 
 
-def _make_engine(url: str) -> Engine:
+def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
         if database and database != ":memory:":

@@ -402,6 +402,9 @@ def test_bad_feedback_gets_a_documented_error(client: FlaskClient, openapi: Open
         "/analytics/recommendations",
         "/analytics/terminology.md",
         "/analytics/terminology.csv",
+        "/analytics/trends",
+        "/analytics/recommendations.csv",
+        "/analytics/governance",
     ],
 )
 def test_open_endpoint_follows_the_contract(client: FlaskClient, openapi: OpenAPI, path: str) -> None:

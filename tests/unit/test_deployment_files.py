@@ -29,10 +29,14 @@ def test_compose_file_validates_against_the_compose_spec() -> None:
 def test_compose_runs_replicas_behind_a_balancer_with_postgres_and_auth_required() -> None:
     compose = yaml.safe_load((REPO_ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"db", "cds", "lb"}
+    assert set(services) == {"db", "migrate", "cds", "lb"}
     assert services["cds"]["environment"]["CGH_AUTH"] == "required"
     assert services["cds"]["environment"]["CGH_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "replicas" in services["cds"]["deploy"]
+    # The schema moves once, before the replicas: they wait for the one-shot migration to succeed.
+    assert services["migrate"]["command"] == ["cgh-cds", "db", "upgrade"]
+    assert services["migrate"]["environment"]["CGH_DATABASE_URL"] == services["cds"]["environment"]["CGH_DATABASE_URL"]
+    assert services["cds"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
     nginx = (REPO_ROOT / "deploy" / "nginx.conf").read_text()
     assert "server cds:8080;" in nginx  # scripts/stack rewrites this line to loopback replicas
 
@@ -76,3 +80,10 @@ def test_dockerfile_installs_the_locked_wheel_and_runs_unprivileged() -> None:
     assert users and users[-1] not in {"root", "0"}
     assert "HEALTHCHECK" in run_stage and "/healthz" in run_stage
     assert "COPY --from=build /opt/venv /opt/venv" in run_stage and "COPY service" not in run_stage
+
+
+def test_the_native_stack_upgrades_the_schema_once_before_starting_replicas() -> None:
+    script = (REPO_ROOT / "scripts" / "stack").read_text()
+    upgrade = script.index("cgh-cds db upgrade >")
+    assert upgrade < script.index(".venv/bin/cgh-cds serve")
+    assert script.count("cgh-cds db upgrade >") == 1

@@ -176,6 +176,7 @@ def test_every_recommendation_renders_a_valid_card_with_all_facts_and_notes(
     assert card["source"]["topic"] == {
         "system": RECOMMENDATION_SYSTEM,
         "code": rec.value,
+        "version": library.card(rec).version,
         "display": library.card(rec).title,
     }
     content = library.card(rec)

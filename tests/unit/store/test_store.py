@@ -36,7 +36,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 def _empty(store: Store) -> None:
     with store.engine.begin() as connection:
-        for table in ("feedback", "cards_issued", "invocations", "seen_jwts"):
+        for table in ("feedback", "cards_issued", "invocations", "seen_jwts", "governance_configs"):
             connection.execute(text(f"DELETE FROM {table}"))
 
 
@@ -122,3 +122,22 @@ def test_spooled_rows_are_restored_once_with_their_cards(store: Store) -> None:
         assert connection.execute(text("SELECT count(*) FROM invocations")).scalar_one() == 2
         cards = dict(connection.execute(text("SELECT uuid, recommendation FROM cards_issued")).all())
     assert cards == {"held-card": "pt-first-line", "lost-card": "imaging-not-indicated"}
+
+
+def test_spooled_cards_keep_version_mode_and_suggestions_and_older_lines_still_restore(store: Store) -> None:
+    """A spool line carries each card's content version, mode and suggestions; a line spooled by the previous
+    release (cards as [uuid, recommendation, indicator]) is restored as an active card of unknown version."""
+    import orjson
+
+    silent = _invocation([IssuedCard("silent-card", "pt-first-line", "info", version="1.2.0", mode="silent",
+                                     suggestions=[("s-uuid", "refer")])])
+    older = orjson.loads(orjson.dumps(store.audit_row(_invocation([IssuedCard("old-card", "red-flags", "critical")]))))
+    older["cards"] = [card[:3] for card in older["cards"]]
+    spooled = [orjson.loads(orjson.dumps(store.audit_row(silent))), older]
+    assert store.restore_invocations(spooled) == 2
+    with store.engine.connect() as connection:
+        rows = {r[0]: tuple(r[1:]) for r in connection.execute(
+            text("SELECT uuid, version, mode, suggestions FROM cards_issued")).all()}
+        shown = connection.execute(text("SELECT recommendations FROM invocations ORDER BY id")).scalars().all()
+    assert rows == {"silent-card": ("1.2.0", "silent", "s-uuid=refer"), "old-card": ("", "active", "")}
+    assert shown == ["", "red-flags"]  # a silent card is not among the recommendations returned
