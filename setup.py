@@ -14,7 +14,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-CONTENT = ("cards", "fhir_fixtures", "openapi.yaml")  # keep in step with service.content.PACKAGED_ITEMS
+CONTENT = ("cards", "fhir_fixtures", "fhir_bundles", "openapi.yaml")  # keep in step with service.content.PACKAGED_ITEMS
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
 
 

@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     from service.web import docs
     from service.web import ops
     from service.web import preview
+    from service.web import sandbox
     from service.web.errors import register_error_handlers
     from service.web.json_provider import OrjsonProvider
 
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     docs.register_swagger_ui(app)
     app.register_blueprint(analytics.bp)
     app.register_blueprint(preview.bp)
+    app.register_blueprint(sandbox.bp)
     return app
 
 

@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     db_commands.add_parser("current", help="print the database's revision and the newest one")
 
     evaluate = commands.add_parser("evaluate", help="evaluate a fixture or hook request in-process")
-    evaluate.add_argument("files", nargs="+", type=Path,
+    evaluate.add_argument("files", nargs="*", type=Path,
                           help="hook requests or fixtures; a path that does not exist is looked up among the "
                                "packaged fixtures (e.g. pt-first-line/<name>.json)")
     evaluate.add_argument("--service", help="service id (required for a bare hook request)")
@@ -66,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "are moved to it (default: the real date)",
     )
     evaluate.add_argument("--json", action="store_true", help="print the raw CDS Hooks response")
+    _add_bundle_arguments(evaluate, required=False)
 
     replay = commands.add_parser("replay", help="replay fixtures against a running service and check the cards")
     replay.add_argument("paths", nargs="*", type=Path, help="fixture files or folders (default: the packaged ones)")
@@ -75,6 +76,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay.add_argument("--jwt-kid", help="kid of the signing key")
     replay.add_argument("--jwt-alg", default="ES384", choices=["ES384", "RS384"])
     replay.add_argument("--timeout", type=float, default=10.0)
+    replay.add_argument("--junit", type=Path, help="write the results as JUnit XML to this file (for CI systems)")
+
+    fixture = commands.add_parser("fixture", help="write fixtures from your own FHIR data")
+    fixture_commands = fixture.add_subparsers(dest="fixture_command", required=True)
+    fixture_new = fixture_commands.add_parser(
+        "new", help="snapshot the cards a Bundle's patient gets now as a fixture to review")
+    _add_bundle_arguments(fixture_new, required=True)
+    fixture_new.add_argument("--out", type=Path, required=True, help="the fixture file to write")
+    fixture_new.add_argument("--today", type=date.fromisoformat,
+                             help="evaluate as of this date (YYYY-MM-DD), the fixture's referenceDate")
+    fixture_new.add_argument("--title", help="the fixture's title (default: names the bundle and patient)")
+    fixture_new.add_argument("--patient-id", help="only this patient of the bundle")
+    fixture_new.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    population = commands.add_parser(
+        "population", help="how many patients of a population each recommendation would fire for (dry run)")
+    population.add_argument("--bundles", type=Path, required=True,
+                            help="a folder of patient Bundles (*.json) or of Bulk Data NDJSON files")
+    population.add_argument("--hook", required=True, help="the hook or service id to evaluate")
+    population.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    population.add_argument("--csv", type=Path, help="write the per-recommendation figures as CSV")
+    population.add_argument("--today", type=date.fromisoformat, help="evaluate as of this date (YYYY-MM-DD)")
+    population.add_argument("--draft", type=Path, action="append", help="a drafted order for the order hooks")
+    population.add_argument("--draft-code", action="append", metavar="SYSTEM|CODE",
+                            help="a drafted order coded SYSTEM|CODE for the order hooks")
+    population.add_argument("--quiet", action="store_true", help="no progress bar")
 
     terminology = commands.add_parser(
         "terminology", help="the terminology review report: every value-set concept, its confidence and its rules"
@@ -94,6 +121,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "terminology":
             return _terminology(args)
+        if args.command == "population":
+            from service.commands import population as population_command
+
+            return population_command.run(args)
+        if args.command == "fixture":
+            from service.commands import fixture_new as fixture_new_command
+
+            return fixture_new_command.run(args)
         return _replay(args)
     except StartupError as exc:
         print(f"cgh-cds: {exc}", file=sys.stderr)
@@ -198,6 +233,20 @@ def _check() -> int:
     return 0
 
 
+def _add_bundle_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """``--bundle FILE --hook HOOK [--draft FILE] [--draft-code SYSTEM|CODE]``: a patient's own FHIR data."""
+    parser.add_argument("--bundle", type=Path, required=required,
+                        help="a FHIR Bundle (transaction, batch, collection, searchset) or a folder of Bulk Data "
+                             "NDJSON files: each patient in it is evaluated")
+    parser.add_argument("--hook", required=required,
+                        help="the hook (patient-view, encounter-start, order-select, order-sign) or a service id")
+    parser.add_argument("--draft", type=Path, action="append",
+                        help="a drafted order (a FHIR resource or a Bundle of them) for the order hooks; repeatable")
+    parser.add_argument("--draft-code", action="append", metavar="SYSTEM|CODE",
+                        help="a drafted order coded SYSTEM|CODE (RxNorm: a MedicationRequest, else a "
+                             "ServiceRequest); repeatable")
+
+
 def _terminology(args: argparse.Namespace) -> int:
     from service.governance.terminology_report import ReportFormat
     from service.governance.terminology_report import render
@@ -212,6 +261,16 @@ def _terminology(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.bundle is not None or args.hook is not None:
+        from service.commands import evaluate_bundle
+
+        if args.bundle is None or args.hook is None or args.files:
+            print("cgh-cds evaluate: give --bundle FILE with --hook HOOK (and no fixture files)", file=sys.stderr)
+            return 2
+        return evaluate_bundle.run(args)
+    if not args.files:
+        print("cgh-cds evaluate: give fixture or hook-request files, or --bundle FILE --hook HOOK", file=sys.stderr)
+        return 2
     from service import create_app
     from service.config import AuthMode
     from service.config import Settings
@@ -271,49 +330,10 @@ def _readable(path: Path, service_id: str, status: int, body: Any) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    import requests
+    from service.commands import replay
 
-    from service.scenarios import check_response
-    from service.scenarios import iter_scenarios
-    from service.scenarios import load_scenario
-
-    paths: list[Path] = []
-    for path in args.paths:
-        paths.extend(sorted(path.rglob("*.json")) if path.is_dir() else [path])
-    scenarios = [load_scenario(p) for p in paths if p.name != "README.md"]
-    if not scenarios:
-        scenarios = list(iter_scenarios(fixtures_dir()))
     signer = _jwt_signer(args) if args.jwt_key else None
-    base = args.url.rstrip("/")
-    today = date.today()
-    failed = skipped = 0
-    session = requests.Session()
-    started = time.perf_counter()
-    for scenario in scenarios:
-        if scenario.server_resources:
-            # Its data lives on a FHIR server the fixture describes; the FHIR-fallback tests seed one.
-            skipped += 1
-            print(f"SKIP {scenario.path} (needs its serverResources on a FHIR server)")
-            continue
-        rolled = scenario.rolled_to(today)
-        url = f"{base}/cds-services/{rolled.service}"
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if signer is not None:
-            headers["Authorization"] = f"Bearer {signer(url)}"
-        response = session.post(url, data=orjson.dumps(rolled.request), headers=headers, timeout=args.timeout)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        problems = check_response(rolled, response.status_code, body)
-        failed += bool(problems)
-        print(f"{'PASS' if not problems else 'FAIL'} {scenario.path}")
-        for problem in problems:
-            print(f"     - {problem}")
-    elapsed = time.perf_counter() - started
-    passed = len(scenarios) - failed - skipped
-    print(f"{passed} passed, {failed} failed, {skipped} skipped ({elapsed:.2f} s)")
-    return 1 if failed else 0
+    return replay.run(args, fixtures_dir(), signer)
 
 
 def _jwt_signer(args: argparse.Namespace) -> Any:

@@ -56,6 +56,8 @@ class Settings:
     audit_key: str = ""
     admin_token: str = ""
     store_comments: bool = False
+    #: ``POST /sandbox/evaluate/{service_id}`` (a FHIR Bundle in, cards out) is served only when on.
+    sandbox: bool = False
     #: ``CGH_GOVERNANCE_FILE``: modes per recommendation and client (service/governance/modes.py); None: all active.
     governance_path: Path | None = None
     instance_path: Path = field(default_factory=default_instance_path)
@@ -119,6 +121,7 @@ class Settings:
             audit_key=env.get("CGH_AUDIT_KEY", ""),
             admin_token=env.get("CGH_ADMIN_TOKEN", ""),
             store_comments=_read(env, "CGH_STORE_COMMENTS", _boolean, False),
+            sandbox=_read(env, "CGH_SANDBOX", _boolean, False),
             governance_path=_read(env, "CGH_GOVERNANCE_FILE", _governance_file, None),
             instance_path=instance,
             audit_spool_dir=Path(env["CGH_AUDIT_SPOOL_DIR"]) if env.get("CGH_AUDIT_SPOOL_DIR") else None,

@@ -16,7 +16,7 @@ from pathlib import Path
 #: Name of the folder under the package that holds the content in a built wheel.
 PACKAGED_FOLDER = "_content"
 #: What ``setup.py`` copies into it: the repository's top-level product content.
-PACKAGED_ITEMS = ("cards", "fhir_fixtures", "openapi.yaml")
+PACKAGED_ITEMS = ("cards", "fhir_fixtures", "fhir_bundles", "openapi.yaml")
 
 
 def package_dir() -> Path:
@@ -41,6 +41,11 @@ def cards_dir() -> Path:
 
 def fixtures_dir() -> Path:
     return content_root() / "fhir_fixtures"
+
+
+def bundles_dir() -> Path:
+    """Patient Bundles as exports hold them: the sandbox endpoint's examples (``fhir_bundles/README.md``)."""
+    return content_root() / "fhir_bundles"
 
 
 def openapi_path() -> Path:

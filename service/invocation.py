@@ -19,6 +19,7 @@ import requests
 from service.config import Settings
 from service.errors import CdsServiceError
 from service.fhir import FALLBACK_PAGE_SIZE
+from service.fhir import PatientRecord
 from service.fhir import load_record
 from service.fhir.request import DataRequest
 from service.governance.modes import Governance
@@ -28,6 +29,7 @@ from service.pathway import evaluate
 from service.pathway import observation_is_used
 from service.pathway.advice import RecommendationId
 from service.protocol import parse_hook_request
+from service.protocol.requests import HookRequest
 from service.render import CardLibrary
 from service.render import render_cards
 from service.render import suggestion_keys
@@ -138,6 +140,63 @@ def answer_hook(
     )
     runtime.on_cards(service.id, cards)
     return response
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One evaluated hook request: the parsed request, the patient's record and the CDS Hooks response."""
+
+    request: HookRequest
+    record: PatientRecord
+    response: dict[str, Any]
+
+
+def advise(
+    service: CdsService,
+    payload: Any,
+    *,
+    cards: CardLibrary,
+    settings: Settings,
+    today: date,
+    session: requests.Session | None = None,
+) -> Answer:
+    """Evaluate ``payload`` for ``service`` without auditing: the answer of :func:`answer_hook`.
+
+    Dry runs (the sandbox, ``cgh-cds evaluate --bundle``, population runs) call this directly, so that their
+    cards never enter the governance figures. Every card the pathway gives is returned, whatever its governance
+    mode: a population run answers "how often would it fire if it were on?".
+
+    :raises BadRequestError: the request is malformed or for another hook.
+    :raises FhirDataUnavailableError: data the pathway needs could not be obtained (412).
+    """
+    request = parse_hook_request(payload, service.hook)
+    record = load_record(
+        DataRequest(
+            hook=request.hook.value,
+            context=request.context,
+            prefetch=request.prefetch,
+            fhir_server=request.fhir_server,
+            access_token=request.access_token,
+        ),
+        service.prefetch,
+        timeout_s=settings.fhir_timeout_s,
+        session=session,
+        # Only the Observations a rule reads are read at all (vital signs and labs are most of a record), and
+        # only the Encounters that may be PT visits or are the visits of a Procedure.
+        observation_filter=observation_is_used,
+        encounter_filter=encounter_is_used,
+    )
+    advice = evaluate(record, service.moment, today, settings.thresholds)
+    rendered = render_cards(advice, cards, hook_instance=request.hook_instance, service_id=service.id)
+    response: dict[str, Any] = {"cards": rendered}
+    if record.skipped or record.notes:
+        extension: dict[str, Any] = {}
+        if record.skipped:
+            extension[SKIPPED_EXTENSION] = record.skipped
+        if record.notes:
+            extension[DATA_NOTES_EXTENSION] = list(record.notes)
+        response["extension"] = extension
+    return Answer(request, record, response)
 
 
 def _issued(card: dict[str, Any], mode: Mode, runtime: Runtime, *, service_id: str,

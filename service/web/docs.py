@@ -19,6 +19,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 from flask import Blueprint
 from flask import Flask
@@ -28,14 +29,17 @@ from flask import request
 from flask.blueprints import BlueprintSetupState
 from flask_swagger_ui import get_swaggerui_blueprint
 
+from service.content import bundles_dir as bundles_dir_of_package
 from service.content import fixtures_dir as fixtures_dir_of_package
 from service.content import openapi_path
 from service.errors import ContentError
 from service.scenarios import Scenario
 from service.scenarios import load_scenario
+from service.scenarios import roll_dates
 from service.services import SERVICES
 from service.services import discovery_document
 
+SANDBOX_PATH = "/sandbox/evaluate/{service_id}"
 DOCS_URL = "/docs"
 SPEC_URL = "/openapi.yaml"
 #: The hook call of each service (one operation per service, so that the contract can say which hook each
@@ -79,13 +83,17 @@ class OpenApiDocument:
         (the app does not start).
     """
 
-    def __init__(self, spec_path: Path | None = None, fixtures_dir: Path | None = None) -> None:
+    def __init__(
+        self, spec_path: Path | None = None, fixtures_dir: Path | None = None, bundles_dir: Path | None = None
+    ) -> None:
         spec_path = spec_path or openapi_path()
         base = yaml.load(spec_path.read_text(encoding="utf-8"), Loader=_SafeLoader)
         if not isinstance(base, dict) or "paths" not in base:
             raise ValueError(f"{spec_path} is not an OpenAPI document (no 'paths').")
         self._base: dict[str, Any] = base
         self._fixtures_dir = fixtures_dir or fixtures_dir_of_package()
+        #: Patient data as an export holds it: the request examples of the sandbox endpoint.
+        self._bundles_dir = bundles_dir or bundles_dir_of_package()
         self._lock = threading.Lock()
         self._cache: tuple[date, bytes] | None = None
 
@@ -103,6 +111,11 @@ class OpenApiDocument:
         for service_id, examples in by_service.items():
             call = document["paths"][CALL_PATHS[service_id]]["post"]["requestBody"]["content"]["application/json"]
             call["examples"] = {**call.get("examples", {}), **examples}
+        sandbox = document["paths"].get(SANDBOX_PATH, {}).get("post")
+        bundles = bundle_examples(self._bundles_dir, today)
+        if sandbox is not None and bundles:
+            body = sandbox["requestBody"]["content"]["application/json"]
+            body["examples"] = {**body.get("examples", {}), **bundles}
         discovery = document["paths"][DISCOVERY_PATH]["get"]["responses"]["200"]["content"]["application/json"]
         discovery["examples"] = {"services": {"summary": "The services of this server", "value": discovery_document()}}
         return document
@@ -140,6 +153,29 @@ def request_examples(scenarios: Iterable[Scenario], today: date) -> dict[str, di
             ),
             "value": _FlowMapping(rolled.request),
             "x-service": scenario.service,
+        }
+    return examples
+
+
+def bundle_examples(root: Path, today: date) -> dict[str, dict[str, Any]]:
+    """Named examples of the sandbox call: each Bundle of ``root``, its dates moved from its ``timestamp`` to ``today``.
+
+    A file that is not a Bundle with a ``timestamp`` date is logged and left out (the docs must still load).
+    """
+    examples: dict[str, dict[str, Any]] = {}
+    for path in sorted(root.glob("*.json")) if root.is_dir() else []:
+        try:
+            bundle = orjson.loads(path.read_bytes())
+            reference = date.fromisoformat(str(bundle["timestamp"])[:10])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("bundle skipped in the OpenAPI examples: %s (%s)", path.name, exc)
+            continue
+        examples[path.stem] = {
+            "summary": f"{path.stem} · a {bundle.get('type')} Bundle",
+            "description": (
+                f"Bundle `fhir_bundles/{path.name}`, dates moved from {reference.isoformat()} to {today.isoformat()}."
+            ),
+            "value": _FlowMapping(roll_dates(bundle, (today - reference).days)),
         }
     return examples
 
