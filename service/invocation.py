@@ -83,23 +83,7 @@ def answer_hook(
     started = time.perf_counter()
     received_at = datetime.now(UTC)
     request = parse_hook_request(payload, service.hook)
-    record = load_record(
-        DataRequest(
-            hook=request.hook.value,
-            context=request.context,
-            prefetch=request.prefetch,
-            fhir_server=request.fhir_server,
-            access_token=request.access_token,
-        ),
-        service.prefetch,
-        timeout_s=runtime.settings.fhir_timeout_s,
-        session=runtime.http,
-        page_size=FALLBACK_PAGE_SIZE,
-        # Only the Observations a rule reads are read at all (vital signs and labs are most of a record), and
-        # only the Encounters that may be PT visits or are the visits of a Procedure.
-        observation_filter=observation_is_used,
-        encounter_filter=encounter_is_used,
-    )
+    record = _record(request, service, timeout_s=runtime.settings.fhir_timeout_s, session=runtime.http)
     advice = evaluate(record, service.moment, today, runtime.settings.thresholds)
     # Governance sorts the pathway's advice (the pathway itself knows nothing of modes): "off" advice is
     # dropped before rendering and auditing; "silent" cards are rendered and audited but not returned.
@@ -170,22 +154,7 @@ def advise(
     :raises FhirDataUnavailableError: data the pathway needs could not be obtained (412).
     """
     request = parse_hook_request(payload, service.hook)
-    record = load_record(
-        DataRequest(
-            hook=request.hook.value,
-            context=request.context,
-            prefetch=request.prefetch,
-            fhir_server=request.fhir_server,
-            access_token=request.access_token,
-        ),
-        service.prefetch,
-        timeout_s=settings.fhir_timeout_s,
-        session=session,
-        # Only the Observations a rule reads are read at all (vital signs and labs are most of a record), and
-        # only the Encounters that may be PT visits or are the visits of a Procedure.
-        observation_filter=observation_is_used,
-        encounter_filter=encounter_is_used,
-    )
+    record = _record(request, service, timeout_s=settings.fhir_timeout_s, session=session)
     advice = evaluate(record, service.moment, today, settings.thresholds)
     rendered = render_cards(advice, cards, hook_instance=request.hook_instance, service_id=service.id)
     response: dict[str, Any] = {"cards": rendered}
@@ -240,3 +209,25 @@ def warm_up(app: Any) -> None:
         seen.add(scenario.service)
         advice = evaluate(record, service.moment, date.today(), runtime.settings.thresholds)
         render_cards(advice, runtime.cards, hook_instance=request.hook_instance, service_id=service.id)
+
+def _record(
+    request: HookRequest, service: CdsService, *, timeout_s: float, session: requests.Session | None
+) -> PatientRecord:
+    """The patient's data for ``request``: prefetch as sent, the rest fetched from ``fhirServer``."""
+    return load_record(
+        DataRequest(
+            hook=request.hook.value,
+            context=request.context,
+            prefetch=request.prefetch,
+            fhir_server=request.fhir_server,
+            access_token=request.access_token,
+        ),
+        service.prefetch,
+        timeout_s=timeout_s,
+        session=session,
+        page_size=FALLBACK_PAGE_SIZE,
+        # Only the Observations a rule reads are read at all (vital signs and labs are most of a record), and
+        # only the Encounters that may be PT visits or are the visits of a Procedure.
+        observation_filter=observation_is_used,
+        encounter_filter=encounter_is_used,
+    )
