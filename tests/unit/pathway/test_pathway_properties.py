@@ -303,8 +303,9 @@ def random_record(
                 )
             )
     return PatientRecord(
+        # No Patient resource now and then, but never when the caller asks for a deceased (or living) patient.
         patient=None
-        if rng.random() < 0.05
+        if deceased is None and rng.random() < 0.05
         else PatientFacts("Patient/p", _date(rng), None, rng.random() < 0.1 if deceased is None else deceased),
         conditions=tuple(
             ConditionFacts(
