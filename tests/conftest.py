@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 
 from service import create_app
 from service.config import AuthMode
@@ -25,6 +26,13 @@ FIXTURES_DIR = REPO_ROOT / "fhir_fixtures"
 #: Third-party data (origins and licences in its README.md), kept in the repository so a clone stands alone.
 REALWORLD_DIR = REPO_ROOT / "tests" / "data" / "realworld"
 REAL_COMPONENT_MARKERS = ("postgres", "browser", "fhirserver", "integration")
+
+# CI replays the same generated examples on every run, so a red CI is a reproducible finding, never a lucky draw;
+# developers' runs explore new examples each time (hypothesis' default). A failure found locally prints the
+# example to add as a regression test.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture

@@ -362,7 +362,7 @@ def random_record(
     )
 
 
-seeded = st.randoms(use_true_random=True)
+seeded = st.randoms()
 
 
 @PROPERTY

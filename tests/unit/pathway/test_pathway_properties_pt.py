@@ -115,7 +115,7 @@ def _with_gon_order(record: PatientRecord) -> PatientRecord:
 
 
 @PROPERTY
-@given(st.randoms(use_true_random=True), todays)
+@given(st.randoms(), todays)
 def test_pt_without_a_documented_region_never_escalates(rng: Random, today: date) -> None:
     record = _course(rng, today, [None])
     assert not pt_trial(record, today, LIMITS).adequate
@@ -125,7 +125,7 @@ def test_pt_without_a_documented_region_never_escalates(rng: Random, today: date
 
 
 @PROPERTY
-@given(st.randoms(use_true_random=True), todays, st.integers(min_value=0, max_value=48))
+@given(st.randoms(), todays, st.integers(min_value=0, max_value=48))
 def test_sessions_within_seven_weeks_are_never_an_adequate_trial(rng: Random, today: date, span: int) -> None:
     """However many sessions (12 in 3 weeks included), a course shorter than 8 weeks of treatment."""
     record = _course(rng, today, ["Neck", "cervical spine", None], span_days=span)
@@ -134,7 +134,7 @@ def test_sessions_within_seven_weeks_are_never_an_adequate_trial(rng: Random, to
 
 
 @PROPERTY
-@given(st.randoms(use_true_random=True), todays, st.sampled_from(list(Moment)))
+@given(st.randoms(), todays, st.sampled_from(list(Moment)))
 def test_a_course_for_another_region_never_counts(rng: Random, today: date, moment: Moment) -> None:
     """A knee (hip, shoulder, lumbar) course gives exactly the cards of the same record without it."""
     record = _course(rng, today, list(OTHER_REGIONS))

@@ -107,7 +107,7 @@ def _long_names(rng: Random, record: PatientRecord) -> PatientRecord:
 
 @PROPERTY
 @given(
-    rng=st.randoms(use_true_random=True),
+    rng=st.randoms(),
     moment=st.sampled_from(list(Moment)),
     today=st.dates(min_value=date(2015, 1, 1), max_value=date(2030, 1, 1)),
 )
