@@ -28,8 +28,6 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -55,6 +53,9 @@ from bench.workloads import small_workload
 from bench.workloads import synthea_files
 from bench.workloads import typical_workloads
 from service.config import PROJECT_ROOT
+from tests.servers import free_port
+from tests.servers import stop_process
+from tests.servers import wait_until_ready
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results.json"
@@ -141,12 +142,6 @@ def machine() -> dict[str, Any]:
         "git_commit": commit,
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def log(message: str) -> None:
@@ -405,16 +400,6 @@ def _cpu_per_request(results: Sequence[dict[str, Any]]) -> float | None:
     return round(sum(r["cpu_s"] for r in results) * 1000 / requests_, 3)
 
 
-def stop_process(process: subprocess.Popen[Any], *, timeout_s: float) -> None:
-    """SIGTERM, then SIGKILL if the process has not exited within ``timeout_s``."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -481,18 +466,8 @@ def bench_server(tmp: Path, *, workers: int | None, threads: int,
                                    start_new_session=True)
     server = Server(process, base_url, log_path)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"bench server exited {process.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if requests.get(f"{base_url}/readyz", timeout=1).status_code == 200 and server.worker_pids():
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"bench server not ready:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
+        wait_until_ready(process, f"{base_url}/readyz", log_path, name="bench server", timeout_s=90,
+                         also=server.worker_pids)
         yield server
     finally:
         stop_process(process, timeout_s=20)

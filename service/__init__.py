@@ -9,14 +9,13 @@ from __future__ import annotations
 import logging
 import uuid
 from pathlib import Path
-
-from flask import Flask
-from flask import Response
-from flask import g
-from flask import request
+from typing import TYPE_CHECKING
 
 from service.config import Settings
 from service.content import cards_dir as packaged_cards_dir
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["Settings", "create_app"]
 
@@ -27,6 +26,13 @@ def create_app(settings: Settings | None = None, *, cards_dir: Path | None = Non
     :raises ConfigError: a setting is invalid.
     :raises ContentError: card content or value sets are invalid.
     """
+    # Flask is imported here, not at the top: `import service.pathway` runs this package's __init__ and the
+    # pathway must load no web stack (tests/unit/pathway/test_import_purity.py).
+    from flask import Flask
+    from flask import Response
+    from flask import g
+    from flask import request
+
     from service.content import digest
     from service.content import value_sets_dir
     from service.fhir import make_session

@@ -19,15 +19,6 @@ EXTENSION_BASE: Final = f"{BASE}/StructureDefinition/"
 RECOMMENDATION_SYSTEM: Final = CODE_SYSTEM_BASE + "recommendation"
 #: ``card.overrideReasons[].system``.
 OVERRIDE_REASON_SYSTEM: Final = CODE_SYSTEM_BASE + "override-reason"
-#: Local outcome codes (treatment response, headache frequency, block relief), shared with ``fhir_fixtures/``.
-OUTCOME_SYSTEM: Final = CODE_SYSTEM_BASE + "outcome"
-#: Groups of a value set's includes (``valueset-category`` extension codings).
-PATHWAY_CATEGORY_SYSTEM: Final = CODE_SYSTEM_BASE + "pathway-category"
-
-
-def code_system(name: str) -> str:
-    """The canonical URL of our CodeSystem ``name``."""
-    return CODE_SYSTEM_BASE + name
 
 
 def value_set_url(name: str) -> str:

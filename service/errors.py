@@ -42,13 +42,6 @@ class UnknownServiceError(CdsServiceError, LookupError):
     code = "unknown-service"
 
 
-class MethodNotAllowedError(CdsServiceError):
-    """405: the route exists but not for this HTTP method."""
-
-    status = 405
-    code = "method-not-allowed"
-
-
 class FhirDataUnavailableError(CdsServiceError):
     """412: data the service needs was neither prefetched nor obtainable from ``fhirServer``."""
 

@@ -1,17 +1,24 @@
-"""Start the real service (``cgh-cds serve``: gunicorn) as a subprocess on a free loopback port, for tests."""
+"""Start the real service (``cgh-cds serve``: gunicorn) as a subprocess on a free loopback port, for tests.
+
+``free_port``, ``wait_until_ready`` and ``stop_process`` are also the process helpers of ``bench/cgh_bench.py``
+(one place for both).
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -23,6 +30,42 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_ready(
+    process: subprocess.Popen[bytes], ready_url: str, log_path: Path, *, name: str, timeout_s: float,
+    also: Callable[[], object] = lambda: True,
+) -> None:
+    """Poll ``ready_url`` until it answers 200 (and ``also()`` is true).
+
+    :raises RuntimeError: the process exited, or was not ready in ``timeout_s``; with the end of its log.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{_log_tail(log_path)}")
+        try:
+            if requests.get(ready_url, timeout=1).status_code == 200 and also():
+                return
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} not ready after {timeout_s}s:\n{_log_tail(log_path)}")
+        time.sleep(0.2)
+
+
+def stop_process(process: subprocess.Popen[Any], *, timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if the process has not exited within ``timeout_s``."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _log_tail(log_path: Path) -> str:
+    return log_path.read_text(errors="replace")[-6000:]
 
 
 @dataclass
@@ -79,23 +122,7 @@ def running_service(
         )
     service = RunningService(base_url, process, log_path)
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"cgh-cds serve exited with {process.returncode}:\n{service.log()}")
-            try:
-                if requests.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"cgh-cds serve not ready after {ready_timeout}s:\n{service.log()}")
-            time.sleep(0.2)
+        wait_until_ready(process, f"{base_url}/readyz", log_path, name="cgh-cds serve", timeout_s=ready_timeout)
         yield service
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout_s=20)

@@ -34,6 +34,7 @@ from marshmallow import validate
 
 from service.errors import ConfigError
 from service.pathway.advice import RecommendationId
+from service.validation import flatten_messages
 
 
 class Mode(StrEnum):
@@ -133,7 +134,7 @@ def load_governance(path: Path | None) -> Governance:
     try:
         loaded = _GovernanceSchema().load(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{where}: {what}" for where, what in _flatten(exc.messages))
+        problems = "; ".join(f"{where}: {what}" for where, what in flatten_messages(exc.messages))
         raise ConfigError(f"CGH_GOVERNANCE_FILE {path}: {problems}") from None
     return Governance(
         site={rec: Mode(mode) for rec, mode in loaded["recommendations"].items()},
@@ -143,19 +144,3 @@ def load_governance(path: Path | None) -> Governance:
         },
         source=str(path),
     )
-
-
-def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """Marshmallow's nested error dict as ``(dotted.field, message)`` pairs."""
-    if isinstance(messages, Mapping):
-        pairs: list[tuple[str, str]] = []
-        for key, value in messages.items():
-            # Dict fields report a bad key or value under {"key": [...]} / {"value": [...]}.
-            if key in {"key", "value"} and prefix:
-                pairs.extend(_flatten(value, prefix))
-            else:
-                pairs.extend(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-        return pairs
-    if isinstance(messages, list):
-        return [(prefix or "(file)", str(message)) for message in messages]
-    return [(prefix or "(file)", str(messages))]

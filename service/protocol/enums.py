@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+# One Indicator: the pathway decides urgency, and the wire format uses the same three values.
+from service.pathway.advice import Indicator
+
+__all__ = ["FeedbackOutcome", "Hook", "Indicator", "SelectionBehavior"]
+
 
 class Hook(StrEnum):
     """The hooks this service answers (CDS Hooks Library 1.0.1)."""
@@ -12,12 +17,6 @@ class Hook(StrEnum):
     ENCOUNTER_START = "encounter-start"
     ORDER_SELECT = "order-select"
     ORDER_SIGN = "order-sign"
-
-
-class Indicator(StrEnum):
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
 
 
 class FeedbackOutcome(StrEnum):

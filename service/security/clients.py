@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from marshmallow import RAISE
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validates_schema
+
 from service.errors import ConfigError
 from service.security.keys import VerificationKey
 from service.security.keys import parse_jwk
+from service.validation import flatten_messages
 
 __all__ = ["TrustedClient", "TrustedClients", "load_trusted_clients", "parse_trusted_clients"]
 
-#: Fields an entry may carry; anything else is a typo (``jwks_uri``, ``audience``) and stops start-up.
-_FIELDS = frozenset({"iss", "description", "jwks", "jwks_url", "jku_allowlist", "tenants", "audiences"})
 _LOOPBACK_NAMES = frozenset({"localhost"})
 #: Column size of the replay cache (``service.store.models.SeenJwt.iss``).
 MAX_ISS_CHARS = 512
@@ -111,85 +117,125 @@ def parse_trusted_clients(document: Any, *, where: str = "CGH_TRUSTED_CLIENTS") 
 
 
 def _parse_client(entry: Any, where: str) -> TrustedClient:
-    if not isinstance(entry, dict):
-        raise ConfigError(f"{where}: must be a JSON object with at least 'iss' and a key source.")
-    iss = entry.get("iss")
-    if not isinstance(iss, str) or not iss.strip() or iss != iss.strip() or len(iss) > MAX_ISS_CHARS:
-        raise ConfigError(
-            f"{where}: 'iss' is required: the exact issuer string of the client's tokens "
-            f"(no surrounding spaces, at most {MAX_ISS_CHARS} characters)."
+    iss = entry.get("iss") if isinstance(entry, dict) else None
+    try:
+        loaded = _ClientSchema().load(entry)
+    except ValidationError as exc:
+        if isinstance(exc.messages, Mapping) and isinstance(iss, str) and "iss" not in exc.messages:
+            where = f"{where} (iss {iss!r})"
+        problems = "; ".join(
+            message if name == "(file)" else f"'{name}' {message}" for name, message in flatten_messages(exc.messages)
         )
-    where = f"{where} (iss {iss!r})"
-    unknown = sorted(set(entry) - _FIELDS)
-    if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {unknown}; accepted fields are {sorted(_FIELDS)}.")
-    description = entry.get("description", "")
-    if not isinstance(description, str):
-        raise ConfigError(f"{where}: 'description' must be a string.")
-
-    keys = _parse_jwks(entry["jwks"], f"{where}: 'jwks'") if "jwks" in entry else {}
-    jwks_url = _url(entry["jwks_url"], f"{where}: 'jwks_url'") if "jwks_url" in entry else None
-    jku_allowlist = frozenset(_url(url, f"{where}: 'jku_allowlist'") for url in _strings(entry, "jku_allowlist", where))
-    if not keys and jwks_url is None and not jku_allowlist:
-        raise ConfigError(f"{where}: no key source; give 'jwks' (inline public keys), 'jwks_url' or 'jku_allowlist'.")
-    audiences = frozenset(_audience(a, f"{where}: 'audiences'") for a in _strings(entry, "audiences", where))
-    return TrustedClient(
-        iss=iss,
-        keys=keys,
-        jwks_url=jwks_url,
-        jku_allowlist=jku_allowlist,
-        tenants=frozenset(_strings(entry, "tenants", where)),
-        audiences=audiences,
-        description=description,
-    )
+        raise ConfigError(f"{where}: {problems}") from None
+    return TrustedClient(**loaded)
 
 
-def _strings(entry: Mapping[str, Any], name: str, where: str) -> list[str]:
-    value = entry.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"{where}: '{name}' must be a list of non-empty strings.")
-    return list(value)
+class _Iss(fields.Field[str]):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
+        if not isinstance(value, str) or not value.strip() or value != value.strip() or len(value) > MAX_ISS_CHARS:
+            raise self.make_error("required")
+        return value
 
 
-def _parse_jwks(value: Any, where: str) -> dict[str, VerificationKey]:
-    if not isinstance(value, dict) or not isinstance(value.get("keys"), list) or not value["keys"]:
-        raise ConfigError(f'{where}: must be a JWK Set: {{"keys": [<public JWK>, ...]}} with at least one key.')
-    keys: dict[str, VerificationKey] = {}
-    for index, jwk in enumerate(value["keys"]):
+class _StringList(fields.Field[frozenset[str]]):
+    """A list of non-empty strings, each passed through ``item`` (which raises ``ValueError`` with the reason)."""
+
+    def __init__(self, item: Callable[[str], str] = str, **kwargs: Any) -> None:
+        super().__init__(load_default=frozenset, **kwargs)
+        self._item = item
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ValidationError("must be a list of non-empty strings.")
         try:
-            key = parse_jwk(jwk)
+            return frozenset(self._item(v) for v in value)
         except ValueError as exc:
-            raise ConfigError(f"{where}: key #{index}: {exc}") from None
-        if key.kid in keys:
-            raise ConfigError(f"{where}: key #{index}: kid {key.kid!r} appears twice; a kid must be unique.")
-        keys[key.kid] = key
-    return keys
+            raise ValidationError(str(exc)) from None
 
 
-def _url(value: Any, where: str) -> str:
-    """A key URL: https (http only for loopback hosts), no credentials, no fragment. Kept verbatim."""
+class _KeyUrl(fields.Field[str]):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
+        try:
+            return _url(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class _Jwks(fields.Field[dict[str, VerificationKey]]):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[str, VerificationKey]:
+        if not isinstance(value, dict) or not isinstance(value.get("keys"), list) or not value["keys"]:
+            raise ValidationError('must be a JWK Set: {"keys": [<public JWK>, ...]} with at least one key.')
+        keys: dict[str, VerificationKey] = {}
+        for index, jwk in enumerate(value["keys"]):
+            try:
+                key = parse_jwk(jwk)
+            except ValueError as exc:
+                raise ValidationError(f"key #{index}: {exc}") from None
+            if key.kid in keys:
+                raise ValidationError(f"key #{index}: kid {key.kid!r} appears twice; a kid must be unique.")
+            keys[key.kid] = key
+        return keys
+
+
+class _ClientSchema(Schema):
+    """One entry of the file; a field not listed here is a typo (``jwks_uri``, ``audience``) and stops start-up."""
+
+    error_messages = {  # noqa: RUF012 - marshmallow's class-level hook
+        "unknown": "is not a known field; accepted fields are "
+        "['audiences', 'description', 'iss', 'jku_allowlist', 'jwks', 'jwks_url', 'tenants'].",
+        "type": "must be a JSON object with at least 'iss' and a key source.",
+    }
+
+    iss = _Iss(
+        required=True,
+        error_messages={
+            "required": "is required: the exact issuer string of the client's tokens "
+            f"(no surrounding spaces, at most {MAX_ISS_CHARS} characters).",
+        },
+    )
+    description = fields.String(load_default="", error_messages={"invalid": "must be a string."})
+    keys = _Jwks(data_key="jwks", load_default=dict)
+    jwks_url = _KeyUrl(load_default=None)
+    jku_allowlist = _StringList(item=lambda url: _url(url))
+    tenants = _StringList()
+    audiences = _StringList(item=lambda audience: _audience(audience))
+
+    class Meta:
+        unknown = RAISE
+
+    @validates_schema
+    def _has_a_key_source(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        if not data.get("keys") and data.get("jwks_url") is None and not data.get("jku_allowlist"):
+            raise ValidationError("no key source; give 'jwks' (inline public keys), 'jwks_url' or 'jku_allowlist'.")
+
+
+def _url(value: Any) -> str:
+    """A key URL: https (http only for loopback hosts), no credentials, no fragment. Kept verbatim.
+
+    :raises ValueError: the reason, for the caller to prefix with the entry and field.
+    """
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{where}: must be a URL string.")
+        raise ValueError("must be a URL string.")
     try:
         parts = urlsplit(value)
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise ConfigError(f"{where}: {value!r} is not a valid URL.") from None
+        raise ValueError(f"{value!r} is not a valid URL.") from None
     if not host or parts.username is not None or parts.password is not None or parts.fragment:
-        raise ConfigError(f"{where}: {value!r} must be an absolute URL with a host, no user:password, no #fragment.")
+        raise ValueError(f"{value!r} must be an absolute URL with a host, no user:password, no #fragment.")
     if parts.scheme == "https":
         return value
     if parts.scheme == "http" and is_loopback_host(host):
         return value
-    raise ConfigError(
-        f"{where}: {value!r} must use https (plain http is accepted only for loopback hosts, e.g. 127.0.0.1)."
-    )
+    raise ValueError(f"{value!r} must use https (plain http is accepted only for loopback hosts, e.g. 127.0.0.1).")
 
 
-def _audience(value: str, where: str) -> str:
+def _audience(value: str) -> str:
     if value != value.strip():
-        raise ConfigError(f"{where}: {value!r} has leading or trailing spaces.")
+        raise ValueError(f"{value!r} has leading or trailing spaces.")
     return value.rstrip("/")
 
 

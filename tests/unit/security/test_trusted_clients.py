@@ -70,7 +70,7 @@ def _error(document: Any) -> str:
         ([{"iss": " x"}], "'iss' is required"),
         ([{"iss": "x" * 600, "jwks_url": "https://a.example/j"}], "at most 512"),
         ([{"iss": "x"}], "no key source"),
-        ([{"iss": "x", "jwks_uri": "https://a.example/j"}], "unknown field(s) ['jwks_uri']"),
+        ([{"iss": "x", "jwks_uri": "https://a.example/j"}], "client #0 (iss 'x'): 'jwks_uri' is not a known field"),
         ([{"iss": "x", "jwks_url": "http://ehr.example.org/j"}], "must use https"),
         ([{"iss": "x", "jwks_url": "ftp://ehr.example.org/j"}], "must use https"),
         ([{"iss": "x", "jwks_url": "https://u:p@ehr.example.org/j"}], "no user:password"),

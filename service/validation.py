@@ -1,0 +1,27 @@
+"""Shared by the marshmallow-validated files (trusted clients, governance, card content): error messages that
+name the field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["flatten_messages"]
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Marshmallow's nested error dict as ``(dotted.field, message)`` pairs; ``(file)`` for whole-document ones."""
+    if isinstance(messages, Mapping):
+        pairs: list[tuple[str, str]] = []
+        for key, value in messages.items():
+            # Dict fields report a bad key or value under {"key": [...]} / {"value": [...]}.
+            if key in {"key", "value"} and prefix:
+                pairs.extend(flatten_messages(value, prefix))
+            elif key == "_schema":
+                pairs.extend(flatten_messages(value, prefix))
+            else:
+                pairs.extend(flatten_messages(value, f"{prefix}.{key}" if prefix else str(key)))
+        return pairs
+    if isinstance(messages, list):
+        return [pair for message in messages for pair in flatten_messages(message, prefix)]
+    return [(prefix or "(file)", str(messages))]
