@@ -185,13 +185,17 @@ def _mode_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[st
 def _date_range() -> tuple[date, date]:
     """``from`` and ``to`` (inclusive, YYYY-MM-DD, UTC days) of the query string; default the last 28 days.
 
-    :raises BadRequestError: a malformed date, ``from`` after ``to``, or a range longer than two years.
+    Every pair of valid days is answered, so that the contract (which cannot relate two parameters) states all
+    the service enforces: ``from`` after ``to`` is read as the range between them, and a range longer than
+    :data:`MAX_DAYS` keeps its last :data:`MAX_DAYS` days.
+
+    :raises BadRequestError: a malformed or empty date, or one outside 2000-01-01 .. 2999-12-31.
     """
     today = datetime.now(UTC).date()
 
     def read(name: str, default: date) -> date:
         raw = request.args.get(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
         try:
             day = date.fromisoformat(raw) if _ISO_DAY.fullmatch(raw) else None
@@ -206,9 +210,9 @@ def _date_range() -> tuple[date, date]:
     until = read("to", today)
     since = read("from", until - timedelta(days=DEFAULT_DAYS - 1))
     if since > until:
-        raise BadRequestError("query parameter 'from' must not be after 'to'")
+        since, until = until, since
     if (until - since).days + 1 > MAX_DAYS:
-        raise BadRequestError(f"the date range may cover at most {MAX_DAYS} days")
+        since = until - timedelta(days=MAX_DAYS - 1)
     return since, until
 
 

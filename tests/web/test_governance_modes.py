@@ -154,9 +154,15 @@ def test_trends_and_csv_per_recommendation_and_version(app: Flask, client: Flask
     assert all(d["shown"] == 0 for s in earlier["series"] for d in s["daily"])
 
 
-def test_a_bad_date_range_is_400(client: FlaskClient) -> None:
-    for query in ("from=2025-13-01", "from=2025-06-02&to=2025-06-01", "from=2020-01-01&to=2025-01-01",
-                  "to=0001-01-01", "from=20250601", "to=9999-12-31", "from=2025-W01-1"):
+def test_a_bad_date_is_400(client: FlaskClient) -> None:
+    for query in ("from=2025-13-01", "to=", "to=0001-01-01", "from=20250601", "to=9999-12-31", "from=2025-W01-1"):
         response = client.get(f"/analytics/trends?{query}")
         assert response.status_code == 400, query
         assert client.get(f"/analytics/recommendations.csv?{query}").status_code == 400
+
+
+def test_reversed_and_over_long_ranges_are_read_as_documented(client: FlaskClient) -> None:
+    reversed_range = client.get("/analytics/trends?from=2025-06-02&to=2025-06-01").get_json()
+    assert (reversed_range["from"], reversed_range["to"]) == ("2025-06-01", "2025-06-02")
+    long_range = client.get("/analytics/trends?from=2020-01-01&to=2025-01-01").get_json()
+    assert (long_range["from"], long_range["to"]) == ("2023-01-02", "2025-01-01")  # the last 731 days (2024 is a leap year)
