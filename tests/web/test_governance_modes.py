@@ -165,4 +165,5 @@ def test_reversed_and_over_long_ranges_are_read_as_documented(client: FlaskClien
     reversed_range = client.get("/analytics/trends?from=2025-06-02&to=2025-06-01").get_json()
     assert (reversed_range["from"], reversed_range["to"]) == ("2025-06-01", "2025-06-02")
     long_range = client.get("/analytics/trends?from=2020-01-01&to=2025-01-01").get_json()
-    assert (long_range["from"], long_range["to"]) == ("2023-01-02", "2025-01-01")  # the last 731 days (2024 is a leap year)
+    # The last 731 days (2024 is a leap year).
+    assert (long_range["from"], long_range["to"]) == ("2023-01-02", "2025-01-01")
