@@ -7,7 +7,9 @@ graceful shutdown) flushes the queue first.
 
 With a spool folder (the real server), each record is first appended to this process's spool file
 (``service.store.spool``), before the answer is sent: a worker killed outright (SIGKILL) loses nothing, the
-next worker to start writes what the database lacks. Without one (tests, in-process tools) a killed process
+next worker to start, or any live worker within ``orphan_sweep_s``, writes what the database lacks. A live
+worker's sweep is what covers a process that stopped after its replacement had started (HUP, TERM to one worker,
+recycling) with a batch it could not write. Without one (tests, in-process tools) a killed process
 may lose its last fraction of a second of audit rows. Feedback, which a client does submit, is never queued:
 it is committed before the 200.
 """
@@ -65,6 +67,7 @@ class AuditWriter:
 
     ``synchronous=True`` writes each record before :meth:`submit` returns (tests, and a fallback).
     ``spool_dir``: journal each record there first (see the module docstring); ignored when synchronous.
+    ``orphan_sweep_s``: how often the writer thread looks for spools of stopped processes to take over.
     """
 
     def __init__(
@@ -76,6 +79,7 @@ class AuditWriter:
         max_batch: int = 200,
         max_delay_s: float = 0.05,
         max_queued: int = 10_000,
+        orphan_sweep_s: float = 5.0,
         counters: AuditCounters | None = None,
     ) -> None:
         self._store = store
@@ -85,6 +89,7 @@ class AuditWriter:
         self._spool_behind = False  # a batch was dropped: the spool keeps it, so its checkpoint stays put
         self._max_batch = max_batch
         self._max_delay_s = max_delay_s
+        self._orphan_sweep_s = orphan_sweep_s
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queued)
         self._counters = counters or AuditCounters()
         self._lock = threading.Lock()
@@ -172,8 +177,17 @@ class AuditWriter:
 
     def _run(self) -> None:
         self._take_over_orphans()
+        next_sweep = time.monotonic() + self._orphan_sweep_s
         while True:
-            first = self._queue.get()
+            if time.monotonic() >= next_sweep:
+                # A process that stopped after this one started (its replacement, or a sibling recycled) may
+                # have left records in its spool: its lock is free now, so no start will come to take them.
+                self._take_over_orphans()
+                next_sweep = time.monotonic() + self._orphan_sweep_s
+            try:
+                first = self._queue.get(timeout=max(0.0, next_sweep - time.monotonic()))
+            except queue.Empty:
+                continue
             batch: list[_Queued] = []
             markers: list[threading.Event] = []
             stop = False

@@ -8,8 +8,9 @@ to the kernel, so the line survives the death of the process (not of the machine
 microseconds instead of a disk flush (``bench/run --only audit``).
 
 Each worker holds an exclusive ``flock`` on its file for its whole life; the kernel releases it when the process
-dies, however it dies. A worker that starts takes over every file whose lock it can get (an owner that is gone)
-and writes the records the database lacks, then removes the file. A checkpoint file beside each spool keeps the
+dies, however it dies. A worker that starts, and every live worker every few seconds after that, takes over each
+file whose lock it can get (an owner that is gone) and writes the records the database lacks, then removes the
+file. A checkpoint file beside each spool keeps the
 offset up to which the database has everything, so a long-lived worker truncates its spool when it is fully
 written and a take-over reads only the tail.
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC
@@ -103,6 +104,24 @@ def test_the_next_writer_recovers_every_record_of_a_killed_process(store: Store,
     assert recovered == [40]
     writer.close()
     assert list(spool_dir.iterdir()) == []  # the orphan and this writer's own (fully written) spool are gone
+
+
+def test_a_live_writer_takes_over_a_spool_left_after_it_started(store: Store, tmp_path: Path) -> None:
+    """As after HUP or TERM to one worker: the replacement starts first, the old process leaves a spool later."""
+    spool_dir = tmp_path / "spool"
+    recovered: list[int] = []
+    writer = AuditWriter(store, spool_dir=spool_dir, orphan_sweep_s=0.2,
+                         counters=AuditCounters(recovered=recovered.append))
+    writer.start()
+    writer.flush(timeout_s=10)
+    _spool_and_kill(store, spool_dir, 25)
+    deadline = time.monotonic() + 20
+    while _count(store, "cards_issued") < 25:
+        assert time.monotonic() < deadline, "the live writer did not take the spool over"
+        time.sleep(0.05)
+    assert recovered == [25] and _count(store, "invocations") == 25
+    writer.close()
+    assert list(spool_dir.iterdir()) == []
 
 
 def test_the_spool_holds_no_patient_id_in_clear(store: Store, tmp_path: Path) -> None:
