@@ -87,11 +87,6 @@ _MG_UNITS = frozenset({"mg", "milligram", "milligrams"})
 _CERVICAL_OR_THORACIC = re.compile(r"\bcervical\s*(?:or|/|and|&)\s*thoracic\b", re.IGNORECASE)
 
 
-class DiagnosisStatus(StrEnum):
-    CONFIRMED = "confirmed"
-    SUSPECTED = "suspected"
-
-
 class OrderKind(StrEnum):
     """What a drafted order is, for the order-hook rules."""
 
@@ -1698,7 +1693,6 @@ def vascular_workup(
 
 
 ABSOLUTE_TIER = "absolute"
-RELATIVE_TIER = "relative"
 
 
 def manipulation_contraindications(
@@ -1860,6 +1854,7 @@ class Facts:
 
     @property
     def pediatric(self) -> bool:
+        """Younger than 18: outside the adult pathway (docs/clinical/reference.md §2.4)."""
         return self.age is not None and self.age < 18
 
     @property
@@ -1877,10 +1872,6 @@ class Facts:
             or self.pt.completed_referrals
             or any(OrderKind.PT in order.kinds for order in self.orders)
         )
-
-
-#: Patients younger than this are outside the adult pathway (docs/clinical/reference.md §2.4).
-ADULT_AGE = 18
 
 
 def derive_facts(
