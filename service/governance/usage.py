@@ -2,11 +2,11 @@
 
 The pathway names its value sets only as ``ValueSetId.<MEMBER>`` (it holds no code literals; a unit test checks
 every string constant against the value sets), so the dependencies can be followed in the syntax tree of
-``facts.py``, ``rules.py`` and ``engine.py``:
+the ``facts`` package, ``rules.py`` and ``engine.py``:
 
 - a fact function uses the value sets it names, those of the functions and constants it names (transitively),
   and those of the order kinds it names;
-- an order kind (``OrderKind.<KIND>``) uses the value sets paired with it in the order tables of ``facts.py``
+- an order kind (``OrderKind.<KIND>``) uses the value sets paired with it in the order tables of the facts
   (``(ValueSetId.X, OrderKind.Y)`` tuples) and those of every ``if``/``for`` enclosing a statement that adds or
   removes it (``kinds.add(OrderKind.K)``, ``kinds -= {OrderKind.K}``), following the function's locals.
   Functions that classify orders are therefore not charged with every order value set: an order's value sets
@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,6 +105,14 @@ def _parse(module: ModuleType) -> ast.Module:
     return ast.parse(inspect.getsource(module))
 
 
+def _symbols(module: ModuleType) -> dict[str, ast.AST]:
+    """The top-level symbols of a module or, for a package, of it and all its modules (the facts are a package)."""
+    symbols = _top_level(_parse(module))
+    for found in pkgutil.iter_modules(getattr(module, "__path__", [])):
+        symbols.update(_symbols(importlib.import_module(f"{module.__name__}.{found.name}")))
+    return symbols
+
+
 def _kind_pairs(node: ast.AST) -> list[tuple[str, str]]:
     """``(value set id, kind)`` of every ``(ValueSetId.X, OrderKind.Y)`` pair in ``node``."""
     pairs = []
@@ -161,7 +171,7 @@ class _Analysis:
     """The closures of one reading of the pathway's source."""
 
     def __init__(self) -> None:
-        self.facts = _top_level(_parse(facts_module))
+        self.facts = _symbols(facts_module)
         self.rules = _top_level(_parse(rules_module))
         self.engine = _top_level(_parse(engine_module))
         self.tables = {name for name, node in self.facts.items() if _kind_pairs(node) and name != _DERIVE}

@@ -32,7 +32,7 @@ def test_every_value_set_of_the_pathway_is_reported() -> None:
         (ValueSetId.MANIPULATION, RecommendationId.MANIPULATION_CONTRAINDICATED),
         # Through a guard that removes a kind (treatment of opioid use disorder is not an opioid order, C12).
         (ValueSetId.OPIOID_USE_DISORDER, RecommendationId.MEDICATION_OPIOID),
-        # Through a kind set of facts.py (IMAGING_KINDS) and a kind added under an if (GON block).
+        # Through a kind set of the facts (IMAGING_KINDS) and a kind added under an if (GON block).
         (ValueSetId.NEUROVASCULAR_IMAGING, RecommendationId.IMAGING_RED_FLAG_APPROPRIATE),
         (ValueSetId.GON_BLOCK, RecommendationId.ESCALATION_PREMATURE),
         # Through a Facts field derived from another fact (pregnancy feeds botulinum-pregnancy).
