@@ -16,14 +16,13 @@ from typing import Any
 
 import orjson
 
+from service.commands.card_text import card_lines
 from service.config import ProcessSettings
 from service.content import cards_dir
 from service.content import fixtures_dir
 from service.content import openapi_path
 from service.errors import ConfigError
 from service.errors import StartupError
-
-_INDICATOR_MARK = {"critical": "!!", "warning": "! ", "info": "i "}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -315,11 +314,7 @@ def _readable(path: Path, service_id: str, status: int, body: Any) -> str:
     if not body.get("cards"):
         lines.append("  (no cards: no guidance for this patient)")
     for card in body.get("cards", []):
-        topic = card.get("source", {}).get("topic", {})
-        lines.append(f"  [{_INDICATOR_MARK.get(card['indicator'], '')}{card['indicator']}] "
-                     f"{topic.get('code')}: {card['summary']}")
-        for detail_line in card.get("detail", "").splitlines():
-            lines.append(f"      {detail_line}")
+        lines.extend(card_lines(card))
         for suggestion in card.get("suggestions", []):
             actions = ", ".join(
                 f"{a['type']} {a.get('resourceId') or a.get('resource', {}).get('resourceType', '')}"
