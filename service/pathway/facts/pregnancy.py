@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from service.fhir.record import ConditionFacts
 from service.fhir.record import PatientRecord
 from service.pathway.facts.dates import months_before
 from service.pathway.facts.findings import Finding
@@ -14,9 +15,14 @@ from service.pathway.facts.observations import _usable
 from service.pathway.facts.status import condition_date
 from service.pathway.facts.status import is_active
 from service.pathway.facts.status import is_counted
+from service.pathway.terminology import ValueSet
 from service.pathway.terminology import ValueSetId
 from service.pathway.terminology import value_set
 from service.pathway.thresholds import PathwayThresholds
+
+#: Category (and label) of a pregnancy signal and of a puerperium Condition.
+PREGNANCY = "pregnancy"
+PUERPERIUM = "puerperium"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,16 +71,7 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
         and not puerperium_vs.contains_any(c.codings)
         and current(condition_date(c))
     ]
-    evidence = [
-        Finding(
-            "pregnancy",
-            "pregnancy",
-            c.ref,
-            resource_label(c.codings, c.text, pregnancy_vs.matching(c.codings)),
-            condition_date(c),
-        )
-        for c in signals
-    ]
+    evidence = [_condition_signal(PREGNANCY, c, pregnancy_vs) for c in signals]
     status_vs = value_set(ValueSetId.PREGNANCY_STATUS_OBSERVATION)
     latest = _latest(
         o
@@ -84,8 +81,8 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
     if latest is not None and pregnancy_vs.contains_any(latest.value_codings) and current(latest.effective):
         evidence.append(
             Finding(
-                "pregnancy",
-                "pregnancy",
+                PREGNANCY,
+                PREGNANCY,
                 latest.ref,
                 resource_label(latest.value_codings, latest.value_text),
                 latest.effective,
@@ -104,14 +101,17 @@ def pregnancy(record: PatientRecord, today: date, thresholds: PathwayThresholds)
         elapsed = (today - when).days // 7 if when is not None and when <= today else 0
         gest_weeks = weeks + elapsed
     puerperium = [
-        Finding(
-            "puerperium",
-            "puerperium",
-            c.ref,
-            resource_label(c.codings, c.text, puerperium_vs.matching(c.codings)),
-            condition_date(c),
-        )
-        for c in active
-        if puerperium_vs.contains_any(c.codings)
+        _condition_signal(PUERPERIUM, c, puerperium_vs) for c in active if puerperium_vs.contains_any(c.codings)
     ]
     return Pregnancy(bool(evidence), gest_weeks, tuple(evidence), tuple(puerperium))
+
+
+def _condition_signal(category: str, condition: ConditionFacts, vs: ValueSet) -> Finding:
+    """A pregnancy or puerperium Condition as a finding, named by its coding in ``vs``."""
+    return Finding(
+        category,
+        category,
+        condition.ref,
+        resource_label(condition.codings, condition.text, vs.matching(condition.codings)),
+        condition_date(condition),
+    )
