@@ -7,7 +7,6 @@ Chromium: a wrong token is refused, the right one fills the table with the overr
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,15 +19,14 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.config import AuthMode
 from service.config import Settings
 from service.scenarios import iter_scenarios
 from tests.browser.conftest import WAIT_S
 from tests.browser.conftest import require_browser
 from tests.conftest import FIXTURES_DIR
+from tests.live_app import live_app
 
 pytestmark = pytest.mark.browser
 
@@ -49,22 +47,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, signing_key: ec.Ellipt
     public = json.loads(ECAlgorithm.to_jwk(signing_key.public_key()))
     clients = folder / "trusted-clients.json"
     clients.write_text(json.dumps([{"iss": ISSUER, "jwks": {"keys": [{**public, "kid": KID, "use": "sig"}]}}]))
-    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(Settings(
+    with live_app(lambda base_url: Settings(
         auth=AuthMode.REQUIRED, trusted_clients_path=clients, public_base_url=base_url, admin_token=ADMIN_TOKEN,
         database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder,
-    ))
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    ), name="analytics-server") as (base_url, _):
         yield base_url
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["cgh_runtime"].audit.close()
-        app.extensions["cgh_runtime"].store.dispose()
 
 
 def _post(base_url: str, path: str, body: Any, key: ec.EllipticCurvePrivateKey) -> requests.Response:

@@ -14,7 +14,6 @@ import copy
 import json
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,14 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.config import AuthMode
 from service.config import Settings
 from service.web import preview
 from tests.browser.conftest import WAIT_S
 from tests.browser.conftest import require_browser
 from tests.conftest import FIXTURES_DIR
+from tests.live_app import live_app
 
 pytestmark = pytest.mark.browser
 
@@ -72,25 +70,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     public = json.loads(ECAlgorithm.to_jwk(key.public_key()))
     clients = folder / "trusted-clients.json"
     clients.write_text(json.dumps([{"iss": "https://ehr.example.org", "jwks": {"keys": [{**public, "kid": "k"}]}}]))
-    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(Settings(
-        auth=AuthMode.REQUIRED, trusted_clients_path=clients, public_base_url=base_url, admin_token=ADMIN_TOKEN,
-        database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder,
-    ))
-    server.app = app
     original = preview.FIXTURES_DIR
     preview.FIXTURES_DIR = fixtures
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield base_url
+        with live_app(lambda base_url: Settings(
+            auth=AuthMode.REQUIRED, trusted_clients_path=clients, public_base_url=base_url, admin_token=ADMIN_TOKEN,
+            database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder,
+        ), name="gallery-server") as (base_url, _):
+            yield base_url
     finally:
         preview.FIXTURES_DIR = original
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["cgh_runtime"].audit.close()
-        app.extensions["cgh_runtime"].store.dispose()
 
 
 def _open_with_token(browser: Any, base_url: str) -> Any:
