@@ -25,6 +25,7 @@ from service.config import Settings
 from service.scenarios import iter_scenarios
 from tests.browser.conftest import WAIT_S
 from tests.browser.conftest import require_browser
+from tests.browser.conftest import submit_admin_token
 from tests.conftest import FIXTURES_DIR
 from tests.live_app import live_app
 
@@ -84,15 +85,12 @@ def test_admin_sees_override_rates_after_typing_the_token(
 
     browser.get(f"{live_server}/analytics/")
     wait = WebDriverWait(browser, WAIT_S)
-    token_field = wait.until(expected_conditions.visibility_of_element_located((By.ID, "token")))
-    token_field.send_keys("not-the-token")
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "token")))
+    submit_admin_token(browser, "not-the-token")
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "not accepted"))
     assert not browser.find_element(By.ID, "figures").is_displayed()
 
-    token_field.clear()
-    token_field.send_keys(ADMIN_TOKEN)
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    submit_admin_token(browser, ADMIN_TOKEN)
     row = wait.until(expected_conditions.visibility_of_element_located(
         (By.CSS_SELECTOR, 'tr[data-recommendation="pt-first-line"]')))
     cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
@@ -123,10 +121,7 @@ def test_admin_downloads_the_terminology_report_with_the_token(live_server: str,
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Enter the admin token"))
     assert browser.execute_script("return window.savedReports.length") == 0
 
-    token_field = browser.find_element(By.ID, "token")
-    token_field.clear()
-    token_field.send_keys(ADMIN_TOKEN)
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    submit_admin_token(browser, ADMIN_TOKEN)
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Updated"))
     markdown_link.click()
     browser.find_element(By.LINK_TEXT, "CSV").click()

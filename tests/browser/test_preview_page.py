@@ -28,6 +28,7 @@ from service.config import Settings
 from service.web import preview
 from tests.browser.conftest import WAIT_S
 from tests.browser.conftest import require_browser
+from tests.browser.conftest import submit_admin_token
 from tests.conftest import FIXTURES_DIR
 from tests.live_app import live_app
 
@@ -89,14 +90,11 @@ def _open_with_token(browser: Any, base_url: str) -> Any:
 
     browser.get(f"{base_url}/preview/")
     wait = WebDriverWait(browser, WAIT_S)
-    token = wait.until(expected_conditions.visibility_of_element_located((By.ID, "token")))
-    token.send_keys("not-the-token")
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "token")))
+    submit_admin_token(browser, "not-the-token")
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "refused"))
     assert browser.find_elements(By.CSS_SELECTOR, ".card") == []
-    token.clear()
-    token.send_keys(ADMIN_TOKEN)
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    submit_admin_token(browser, ADMIN_TOKEN)
     wait.until(lambda driver: driver.execute_script("return document.body.dataset.ready") == "true")
     return wait
 
