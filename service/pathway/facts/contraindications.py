@@ -29,7 +29,7 @@ from service.pathway.facts.status import _status
 from service.pathway.facts.status import condition_date
 from service.pathway.facts.status import is_active
 from service.pathway.facts.wording import _CERVICAL
-from service.pathway.facts.wording import _CONDITION_CODE_SYSTEMS
+from service.pathway.facts.wording import _CLINICAL_SYSTEMS
 from service.pathway.terminology import ValueSetId
 from service.pathway.terminology import has_coding_in
 from service.pathway.terminology import value_set
@@ -129,7 +129,7 @@ def manipulation_contraindications(
     history_vs = value_set(ValueSetId.MANIPULATION_HISTORY_CONTRAINDICATIONS)
     arthrodesis_vs = value_set(ValueSetId.ARTHRODESIS_STATUS)
     for condition in counted:
-        uncoded = not has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS)
+        uncoded = not has_coding_in(condition.codings, _CLINICAL_SYSTEMS)
         if uncoded or history_vs.contains_any(condition.codings):
             findings.extend(_as_history(f, condition, today) for f in safety_findings((condition,), history_vs))
         if arthrodesis_vs.contains_any(condition.codings) and _CERVICAL.search(

@@ -16,7 +16,7 @@ from service.pathway.facts.status import _status
 from service.pathway.facts.status import condition_date
 from service.pathway.facts.status import is_active
 from service.pathway.facts.status import is_counted
-from service.pathway.facts.wording import _CONDITION_CODE_SYSTEMS
+from service.pathway.facts.wording import _CLINICAL_SYSTEMS
 from service.pathway.terminology import ValueSet
 from service.pathway.terminology import ValueSetId
 from service.pathway.terminology import has_coding_in
@@ -84,7 +84,7 @@ def is_excluded(condition: ConditionFacts) -> bool:
     exclusions = value_set(ValueSetId.RED_FLAG_EXCLUSIONS)
     if exclusions.contains_any(condition.codings):
         return True
-    if has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS):
+    if has_coding_in(condition.codings, _CLINICAL_SYSTEMS):
         return False
     return exclusions.name_hit(*_condition_texts(condition)) is not None
 
@@ -103,7 +103,7 @@ def safety_findings(conditions: Iterable[ConditionFacts], vs: ValueSet) -> list[
     findings: list[Finding] = []
     for condition in conditions:
         coded = _condition_findings((condition,), vs)
-        if coded or has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS):
+        if coded or has_coding_in(condition.codings, _CLINICAL_SYSTEMS):
             findings.extend(coded)
             continue
         hit = vs.name_hit(*_condition_texts(condition))
@@ -124,7 +124,7 @@ def safety_findings(conditions: Iterable[ConditionFacts], vs: ValueSet) -> list[
 
 def _history_worded(condition: ConditionFacts) -> bool:
     """Recognised by name only, with text that records a past problem (never true for a coded Condition)."""
-    if has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS):
+    if has_coding_in(condition.codings, _CLINICAL_SYSTEMS):
         return False
     return any(text and _HISTORY_WORDING.search(text) for text in _condition_texts(condition))
 

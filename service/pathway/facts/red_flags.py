@@ -25,7 +25,7 @@ from service.pathway.facts.pregnancy import Pregnancy
 from service.pathway.facts.status import condition_date
 from service.pathway.facts.status import is_active
 from service.pathway.facts.status import is_counted
-from service.pathway.facts.wording import _CONDITION_CODE_SYSTEMS
+from service.pathway.facts.wording import _CLINICAL_SYSTEMS
 from service.pathway.terminology import ValueSetId
 from service.pathway.terminology import has_coding_in
 from service.pathway.terminology import value_set
@@ -98,7 +98,7 @@ def imaging_history(
     label = history_vs.category_label(MALIGNANCY_HISTORY) or MALIGNANCY_HISTORY
     findings: list[Finding] = []
     for condition in counted:
-        uncoded = not has_coding_in(condition.codings, _CONDITION_CODE_SYSTEMS)
+        uncoded = not has_coding_in(condition.codings, _CLINICAL_SYSTEMS)
         status = history_status(condition, today)
         if uncoded or history_vs.contains_any(condition.codings):
             # Z85.- already says "history": the status only qualifies it ("history of malignancy (resolved)").

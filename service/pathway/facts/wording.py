@@ -11,7 +11,6 @@ from service.fhir.coding import SNOMED
 
 #: The neck named in words: "cervical", "neck", a cervical level (C5, C5-C6, C5/6).
 _CERVICAL = re.compile(r"\b(?:cervical|neck|c[0-7](?:[-/]c?[0-7])?)\b", re.IGNORECASE)
-#: Systems whose codes decide on their own; free text is read only for resources without them (revision-2 §3).
-_CLINICAL_SYSTEMS = (ICD10CM, ICD10, SNOMED)
-#: Systems whose coding on a Condition decides by code alone: the name fallback applies only without them.
-_CONDITION_CODE_SYSTEMS = frozenset({ICD10CM, ICD10, SNOMED})
+#: Systems whose codes decide on their own (on a Condition, a reason, a PT region): free text and the name fallback
+#: are read only for resources without them (revision-2 §3).
+_CLINICAL_SYSTEMS = frozenset({ICD10CM, ICD10, SNOMED})
