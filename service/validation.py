@@ -1,5 +1,12 @@
 """Shared by the marshmallow-validated files (trusted clients, governance, card content, fixtures): error
-messages that name the field."""
+messages that name the field.
+
+Files read once (at start-up, by ``cgh-cds check`` or by a test) are checked by marshmallow schemas, which say
+what is wrong with every field at once. The FHIR elements of each request are not: they are read by the
+hand-written readers of ``service/fhir/elements.py``, whose fast paths profiling justified (they run for every
+resource of every request; bench/README.md, "Record building"), and are checked against the fhir.resources
+models by tests/unit/fhir/test_elements_fast_paths.py.
+"""
 
 from __future__ import annotations
 

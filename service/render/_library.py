@@ -5,6 +5,9 @@ Everything that can be checked without a patient is checked here, so a broken ca
 limited to the catalogue facts of that id, text for every catalogue note, labels for every trigger role and
 suggestion, summaries that fit the 139-character budget, resolvable evidence and override-reason codes,
 absolute https URLs, no raw HTML. Errors are ``ContentError`` naming the file, the field and the fix.
+
+The shape of each file (keys, types, plain text, URLs) is the marshmallow schemas' of ``_schemas``; what is
+checked here depends on the recommendation's contract (``_contract``) or on another file.
 """
 
 from __future__ import annotations

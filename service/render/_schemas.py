@@ -72,10 +72,11 @@ class _Text(fields.Field[str]):
     def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.make_error("invalid")
-        problems = plain_text_problems(value) if self._plain else []
+        text = value.strip()
+        problems = plain_text_problems(text) if self._plain else []
         if problems:
             raise ValidationError("; ".join(problems))
-        return value.strip()
+        return text
 
 
 class _HttpsUrl(_Text):
