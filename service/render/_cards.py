@@ -28,10 +28,10 @@ from service.render._contract import DELETE_ORDERS_WITH_PT_REFERRAL
 from service.render._contract import REPLACE_WITH_PT_REFERRAL
 from service.render._contract import plan
 from service.render._decisions import one_card_per_decision
-from service.render._library import GON_BLOCK
-from service.render._library import PT_REFERRAL
 from service.render._library import CardContent
 from service.render._library import CardLibrary
+from service.render._orders import GON_BLOCK
+from service.render._orders import PT_REFERRAL
 from service.render._orders import validated_service_request
 from service.render._text import fit_summary
 from service.render._text import markdown_inline
