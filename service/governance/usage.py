@@ -2,7 +2,7 @@
 
 The pathway names its value sets only as ``ValueSetId.<MEMBER>`` (it holds no code literals; a unit test checks
 every string constant against the value sets), so the dependencies can be followed in the syntax tree of
-``facts.py``, ``rules.py`` and ``engine.py``:
+``facts.py``, the ``rules`` package and ``engine.py``:
 
 - a fact function uses the value sets it names, those of the functions and constants it names (transitively),
   and those of the order kinds it names;
@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,6 +105,14 @@ def _parse(module: ModuleType) -> ast.Module:
     return ast.parse(inspect.getsource(module))
 
 
+def _package_top_level(package: ModuleType) -> dict[str, ast.AST]:
+    """The top-level symbols of a package and of every module in it (the rules: one module per rule)."""
+    symbols = _top_level(_parse(package))
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda item: item.name):
+        symbols.update(_top_level(_parse(importlib.import_module(f"{package.__name__}.{info.name}"))))
+    return symbols
+
+
 def _kind_pairs(node: ast.AST) -> list[tuple[str, str]]:
     """``(value set id, kind)`` of every ``(ValueSetId.X, OrderKind.Y)`` pair in ``node``."""
     pairs = []
@@ -162,7 +172,7 @@ class _Analysis:
 
     def __init__(self) -> None:
         self.facts = _top_level(_parse(facts_module))
-        self.rules = _top_level(_parse(rules_module))
+        self.rules = _package_top_level(rules_module)
         self.engine = _top_level(_parse(engine_module))
         self.tables = {name for name, node in self.facts.items() if _kind_pairs(node) and name != _DERIVE}
         self.producers = {

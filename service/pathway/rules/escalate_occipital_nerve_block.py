@@ -1,0 +1,35 @@
+"""The rule of ``escalate-occipital-nerve-block``: when it fires and what it hands to its card."""
+
+from __future__ import annotations
+
+from service.pathway.advice import Advice
+from service.pathway.advice import Indicator
+from service.pathway.advice import RecommendationId
+from service.pathway.advice import SuggestionKind
+from service.pathway.facts import Facts
+from service.pathway.rules._common import _advice
+from service.pathway.rules._common import _failed_trial
+from service.pathway.rules._common import _observations
+from service.pathway.rules._common import _pt_sessions
+from service.pathway.rules._common import _pt_values
+
+
+def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
+    """R9 ``escalate-occipital-nerve-block`` (docs/clinical/reference.md §2.3 R9; docs/clinical/pathway.md step 2).
+
+    When: no red flag, adequate PT trial, documented inadequate response, and no GON block (nor a later step)
+    done yet.
+    Then: info: consider a greater occipital nerve block (short-term relief; its relief can support, never
+    establish, the diagnosis: revision-2 §2); suggest the block order citing the CGH Condition.
+    """
+    if not _failed_trial(facts) or facts.steps.step2_done or facts.steps.step3_done:
+        return None
+    return _advice(
+        facts,
+        RecommendationId.ESCALATE_OCCIPITAL_NERVE_BLOCK,
+        Indicator.INFO,
+        values={**_pt_values(facts), "response": facts.outcome.response or ""},
+        notes=[] if facts.pt.exercise_documented else ["exercise-not-documented"],
+        triggers=[*_pt_sessions(facts), *_observations(facts.outcome.observations)],
+        suggestions=[SuggestionKind.CREATE_GON_BLOCK],
+    )
