@@ -28,11 +28,11 @@ from service.fhir.coding import CPT
 from service.fhir.coding import HCPCS
 from service.fhir.coding import LOINC
 from service.fhir.coding import SNOMED
-from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
 from service.pathway.gaps import AFFECTED as GAP_AFFECTED
 from service.render._contract import CONTRACTS
 from service.render._contract import CardContract
+from service.render._contract import contract_suggestion_keys
 from service.render._orders import OrderTemplate
 from service.render._orders import validated_service_request
 from service.render._text import SUMMARY_FIELD_ROOM
@@ -70,7 +70,6 @@ _CARD_KEYS: Final = frozenset(
         "id",
         "title",
         "version",
-        "indicator",
         "source",
         "summary",
         "detail",
@@ -86,7 +85,6 @@ _REQUIRED_CARD_KEYS: Final = (
     "id",
     "title",
     "version",
-    "indicator",
     "source",
     "summary",
     "detail",
@@ -133,7 +131,6 @@ class CardContent:
     recommendation: RecommendationId
     title: str
     version: str
-    indicator: Indicator
     source_label: str
     source_url: str
     summary: Template
@@ -209,7 +206,7 @@ def load_card_library(path: Path) -> CardLibrary:
     common_roles, orders, blank_fact, data_gaps = _load_common(path / COMMON_FILE)
     cards = {
         rec: _load_card(path / f"{rec.value}.yaml", rec, evidence, reasons, common_roles)
-        for rec in RecommendationId
+        for rec in CONTRACTS
     }
     return CardLibrary(
         cards=MappingProxyType(cards),
@@ -355,12 +352,6 @@ def _load_card(
     version = str(data["version"])
     if not _SEMVER.match(version):
         raise ContentError(f"{file}: version {version!r} must be semantic (MAJOR.MINOR.PATCH), e.g. 1.0.0")
-    try:
-        indicator = Indicator(data["indicator"])
-    except ValueError:
-        raise ContentError(
-            f"{file}: indicator {data['indicator']!r} must be one of {[i.value for i in Indicator]}"
-        ) from None
     source = _mapping(file, "source", data["source"])
     _only_keys(file, "source", source, {"label", "url"})
     source_label = _text(file, "source.label", source.get("label"))
@@ -380,7 +371,6 @@ def _load_card(
         recommendation=rec,
         title=title,
         version=version,
-        indicator=indicator,
         source_label=source_label,
         source_url=source_url,
         summary=summary,
@@ -530,7 +520,7 @@ def _override_reasons(file: Path, raw: Any, reasons: Mapping[str, str]) -> tuple
 
 def _suggestions(file: Path, raw: Any, contract: CardContract) -> dict[str, SuggestionContent]:
     entries = {} if raw is None else _mapping(file, "suggestions", raw)
-    required = contract.suggestion_keys
+    required = contract_suggestion_keys(contract)
     missing = [key for key in required if key not in entries]
     if missing:
         raise ContentError(f"{file}: missing suggestion label(s) for {', '.join(missing)}")

@@ -32,6 +32,15 @@ RECORD_REVIEW = frozenset({Moment.RECORD_REVIEW})
 
 ORDER_MOMENTS = frozenset({Moment.ORDER_SELECT, Moment.ORDER_SIGN})
 
+#: The recommendations that suppress others (their ``suppresses_when``), for ``suppressed_by``.
+OUT_OF_SCOPE_PEDIATRIC = RecommendationId("out-of-scope-pediatric")
+RED_FLAGS = RecommendationId("red-flags")
+
+#: The optional prefetch keys the PT course, its outcome and the steps taken are read from (issue 16):
+#: procedures, encounters and service requests (the trial, the steps, a pending vascular study) and
+#: observations (the outcome, block relief, pregnancy status).
+PT_COURSE_KEYS = frozenset({"encounters", "observations", "procedures", "servicerequests"})
+
 
 #: Suggestions that create a referral or order, which cites the CGH Condition as its reason.
 _REFERRAL_SUGGESTIONS = frozenset(

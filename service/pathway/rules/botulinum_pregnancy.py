@@ -5,8 +5,11 @@ from __future__ import annotations
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
 from service.pathway.facts import OrderKind
+from service.pathway.rules._common import ORDER_MOMENTS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _findings
 from service.pathway.rules._common import _order_list
@@ -24,9 +27,20 @@ def botulinum_pregnancy(facts: Facts) -> Advice | None:
         return None
     return _advice(
         facts,
-        RecommendationId.BOTULINUM_PREGNANCY,
+        DECLARATION.id,
         Indicator.WARNING,
         values={"orders": _order_list(orders)},
         triggers=[*_orders(orders), *_findings(facts.pregnancy.evidence, "pregnancy")],
         orders=orders,
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("botulinum-pregnancy"),
+    number="R11c",
+    order=180,
+    moments=ORDER_MOMENTS,
+    judge=botulinum_pregnancy,
+    contract=CardContract(facts=("orders",), roles=("pregnancy",)),
+    data_keys=frozenset({"observations"}),
+)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import MEDICATION_OVERUSE
 from service.pathway.facts import MIGRAINE
 from service.pathway.facts import SIH
 from service.pathway.facts import Facts
+from service.pathway.rules._common import RECORD_REVIEW
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _findings
 from service.pathway.rules._common import _join
@@ -35,9 +38,21 @@ def differential_diagnosis(facts: Facts) -> Advice | None:
     )
     return _advice(
         facts,
-        RecommendationId.DIFFERENTIAL_DIAGNOSIS,
+        DECLARATION.id,
         Indicator.WARNING if orthostatic or overuse else Indicator.INFO,
         values={"differentials": _join(f.label for f in facts.differentials)},
         notes=notes,
         triggers=_findings(facts.differentials, "differential"),
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("differential-diagnosis"),
+    number="R3",
+    order=30,
+    moments=RECORD_REVIEW,
+    judge=differential_diagnosis,
+    contract=CardContract(
+        facts=("differentials",), notes=("orthostatic", "medication-overuse", "migraine"), roles=("differential",)
+    ),
+)

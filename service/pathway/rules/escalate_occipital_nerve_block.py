@@ -6,7 +6,13 @@ from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
 from service.pathway.advice import SuggestionKind
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
+from service.pathway.rules._common import OUT_OF_SCOPE_PEDIATRIC
+from service.pathway.rules._common import PT_COURSE_KEYS
+from service.pathway.rules._common import RECORD_REVIEW
+from service.pathway.rules._common import RED_FLAGS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _failed_trial
 from service.pathway.rules._common import _observations
@@ -26,10 +32,28 @@ def escalate_occipital_nerve_block(facts: Facts) -> Advice | None:
         return None
     return _advice(
         facts,
-        RecommendationId.ESCALATE_OCCIPITAL_NERVE_BLOCK,
+        DECLARATION.id,
         Indicator.INFO,
         values={**_pt_values(facts), "response": facts.outcome.response or ""},
         notes=[] if facts.pt.exercise_documented else ["exercise-not-documented"],
         triggers=[*_pt_sessions(facts), *_observations(facts.outcome.observations)],
         suggestions=[SuggestionKind.CREATE_GON_BLOCK],
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("escalate-occipital-nerve-block"),
+    number="R9",
+    order=80,
+    moments=RECORD_REVIEW,
+    judge=escalate_occipital_nerve_block,
+    contract=CardContract(
+        facts=("pt_weeks", "pt_sessions", "response"),
+        notes=("exercise-not-documented",),
+        roles=("pt-session", "outcome"),
+        suggestions=(SuggestionKind.CREATE_GON_BLOCK,),
+    ),
+    suppressed_by=(OUT_OF_SCOPE_PEDIATRIC, RED_FLAGS),
+    data_keys=PT_COURSE_KEYS,
+    escalation=True,
+)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import ESCALATION_KINDS
 from service.pathway.facts import DraftOrder
 from service.pathway.facts import Facts
 from service.pathway.facts import OrderKind
+from service.pathway.rules._common import ORDER_MOMENTS
+from service.pathway.rules._common import PT_COURSE_KEYS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _join
 from service.pathway.rules._common import _observations
@@ -77,7 +83,7 @@ def escalation_premature(facts: Facts) -> Advice | None:
     early = list(dict.fromkeys(early))
     return _advice(
         facts,
-        RecommendationId.ESCALATION_PREMATURE,
+        DECLARATION.id,
         Indicator.WARNING,
         values={"orders": _join((o.label for o in early), "; "), "missing": _join(missing, "; "), **values},
         notes=notes,
@@ -89,3 +95,19 @@ def escalation_premature(facts: Facts) -> Advice | None:
         ],
         orders=early,
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("escalation-premature"),
+    number="R9b/R10b/R11b",
+    order=170,
+    moments=ORDER_MOMENTS,
+    judge=escalation_premature,
+    contract=CardContract(
+        facts=("orders", "missing"),
+        notes=("current-step-working", "gon-block", "percutaneous", "refractory"),
+        note_facts=MappingProxyType({"current-step-working": ("latest_response",)}),
+        roles=("pt-session", "prior-procedure", "outcome"),
+    ),
+    data_keys=PT_COURSE_KEYS,
+)

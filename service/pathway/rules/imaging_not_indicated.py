@@ -6,8 +6,13 @@ from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
 from service.pathway.advice import SuggestionKind
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
 from service.pathway.facts import OrderKind
+from service.pathway.rules._common import ORDER_MOMENTS
+from service.pathway.rules._common import OUT_OF_SCOPE_PEDIATRIC
+from service.pathway.rules._common import RED_FLAGS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _order_list
 from service.pathway.rules._common import _orders
@@ -29,7 +34,7 @@ def imaging_not_indicated(facts: Facts) -> Advice | None:
     suggestions = [SuggestionKind.DELETE_ORDERS] + ([SuggestionKind.CREATE_PT_REFERRAL] if no_pt else [])
     return _advice(
         facts,
-        RecommendationId.IMAGING_NOT_INDICATED,
+        DECLARATION.id,
         Indicator.WARNING,
         values={"orders": _order_list(orders)},
         notes=["no-pt-yet"] if no_pt else [],
@@ -37,3 +42,19 @@ def imaging_not_indicated(facts: Facts) -> Advice | None:
         orders=orders,
         suggestions=suggestions,
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("imaging-not-indicated"),
+    number="R4",
+    order=110,
+    moments=ORDER_MOMENTS,
+    judge=imaging_not_indicated,
+    contract=CardContract(
+        facts=("orders",),
+        notes=("no-pt-yet",),
+        suggestions=(SuggestionKind.DELETE_ORDERS, SuggestionKind.CREATE_PT_REFERRAL),
+    ),
+    suppressed_by=(OUT_OF_SCOPE_PEDIATRIC, RED_FLAGS),
+    data_keys=frozenset({"observations", "servicerequests"}),
+)

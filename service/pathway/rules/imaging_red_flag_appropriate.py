@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import HEAD_INJURY
 from service.pathway.facts import IMAGING_KINDS
 from service.pathway.facts import IMMUNOSUPPRESSION
@@ -15,6 +19,7 @@ from service.pathway.facts import TRAUMA
 from service.pathway.facts import DraftOrder
 from service.pathway.facts import Facts
 from service.pathway.facts import Finding
+from service.pathway.rules._common import ORDER_MOMENTS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _findings
 from service.pathway.rules._common import _join
@@ -91,10 +96,34 @@ def imaging_red_flag_appropriate(facts: Facts) -> Advice | None:
         notes.append("history-only")
     return _advice(
         facts,
-        RecommendationId.IMAGING_RED_FLAG_APPROPRIATE,
+        DECLARATION.id,
         Indicator.INFO,
         values=values,
         notes=notes,
         triggers=[*_findings(flags, "red-flag"), *_orders(orders)],
         orders=orders,
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("imaging-red-flag-appropriate"),
+    number="R4b",
+    order=120,
+    moments=ORDER_MOMENTS,
+    judge=imaging_red_flag_appropriate,
+    contract=CardContract(
+        facts=("red_flags", "orders"),
+        notes=(
+            "preferred-study",
+            "cervical-trauma",
+            "head-injury",
+            "vascular-imaging",
+            "sah",
+            "mri-flags",
+            "pregnancy-mri",
+            "history-only",
+        ),
+        note_facts=MappingProxyType({"preferred-study": ("preferred_study",)}),
+        roles=("red-flag",),
+    ),
+)

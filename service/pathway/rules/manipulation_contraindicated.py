@@ -6,11 +6,14 @@ from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
 from service.pathway.advice import SuggestionKind
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import DISSECTION_WORKUP
 from service.pathway.facts import OTHER_REGION
 from service.pathway.facts import Facts
 from service.pathway.facts import Finding
 from service.pathway.facts import OrderKind
+from service.pathway.rules._common import ORDER_MOMENTS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _findings
 from service.pathway.rules._common import _join
@@ -65,7 +68,7 @@ def manipulation_contraindicated(facts: Facts) -> Advice | None:
         notes.append("other-region")
     return _advice(
         facts,
-        RecommendationId.MANIPULATION_CONTRAINDICATED,
+        DECLARATION.id,
         Indicator.CRITICAL if absolute else Indicator.WARNING,
         values={"reasons": _join(reasons), "orders": _order_list(orders), "manipulation": _manipulation_name(orders)},
         notes=notes,
@@ -77,3 +80,19 @@ def manipulation_contraindicated(facts: Facts) -> Advice | None:
         orders=orders,
         suggestions=[SuggestionKind.REPLACE_WITH_PT_REFERRAL],
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("manipulation-contraindicated"),
+    number="R7",
+    order=130,
+    moments=ORDER_MOMENTS,
+    judge=manipulation_contraindicated,
+    contract=CardContract(
+        facts=("reasons", "orders", "manipulation"),
+        notes=(ABSOLUTE, RELATIVE, "workup", "other-region"),
+        roles=("contraindication", "red-flag"),
+        suggestions=(SuggestionKind.REPLACE_WITH_PT_REFERRAL,),
+    ),
+    data_keys=frozenset({"medicationrequests"}),
+)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
 from service.pathway.facts import OrderKind
+from service.pathway.rules._common import ORDER_MOMENTS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _manipulation_name
 from service.pathway.rules._common import _order_list
@@ -26,9 +29,20 @@ def manipulation_risk(facts: Facts) -> Advice | None:
         return None
     return _advice(
         facts,
-        RecommendationId.MANIPULATION_RISK,
+        DECLARATION.id,
         Indicator.INFO,
         values={"orders": _order_list(orders), "manipulation": _manipulation_name(orders)},
         triggers=_orders(orders),
         orders=orders,
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("manipulation-risk"),
+    number="R7b",
+    order=140,
+    moments=ORDER_MOMENTS,
+    judge=manipulation_risk,
+    contract=CardContract(facts=("orders", "manipulation")),
+    data_keys=frozenset({"medicationrequests"}),
+)

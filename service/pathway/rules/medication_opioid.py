@@ -5,8 +5,11 @@ from __future__ import annotations
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
 from service.pathway.facts import OrderKind
+from service.pathway.rules._common import ORDER_MOMENTS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _order_list
 from service.pathway.rules._common import _orders
@@ -37,10 +40,20 @@ def medication_opioid(facts: Facts) -> Advice | None:
         notes.append("butalbital")
     return _advice(
         facts,
-        RecommendationId.MEDICATION_OPIOID,
+        DECLARATION.id,
         indicator,
         values={"medications": _order_list(orders)},
         notes=notes,
         triggers=_orders(orders),
         orders=orders,
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("medication-opioid"),
+    number="R8",
+    order=150,
+    moments=ORDER_MOMENTS,
+    judge=medication_opioid,
+    contract=CardContract(facts=("medications",), notes=("codeine-tramadol-child", "butalbital")),
+)

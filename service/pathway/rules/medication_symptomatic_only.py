@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
 from service.pathway.facts import OrderKind
+from service.pathway.rules._common import ORDER_MOMENTS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _findings
 from service.pathway.rules._common import _order_list
@@ -46,10 +51,25 @@ def medication_symptomatic_only(facts: Facts) -> Advice | None:
     pregnancy_triggers = _findings(facts.pregnancy.evidence, "pregnancy") if notes else []
     return _advice(
         facts,
-        RecommendationId.MEDICATION_SYMPTOMATIC_ONLY,
+        DECLARATION.id,
         Indicator.WARNING if nsaid_warning else Indicator.INFO,
         values=values,
         notes=notes,
         triggers=[*_orders(orders), *pregnancy_triggers],
         orders=orders,
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("medication-symptomatic-only"),
+    number="R8b",
+    order=160,
+    moments=ORDER_MOMENTS,
+    judge=medication_symptomatic_only,
+    contract=CardContract(
+        facts=("medications",),
+        notes=("nsaid-pregnancy", "nsaid-pregnancy-weeks-unknown", "aspirin-prophylaxis"),
+        note_facts=MappingProxyType({"nsaid-pregnancy": ("gest_weeks",)}),
+        roles=("pregnancy",),
+    ),
+)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
+from service.pathway.rules._common import OUT_OF_SCOPE_PEDIATRIC
+from service.pathway.rules._common import PT_COURSE_KEYS
+from service.pathway.rules._common import RECORD_REVIEW
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _pt_notes
 from service.pathway.rules._common import _pt_sessions
@@ -29,7 +34,7 @@ def pt_document_response(facts: Facts) -> Advice | None:
     if pt.sessions == 0 and pt.completed_referrals:
         return _advice(
             facts,
-            RecommendationId.PT_DOCUMENT_RESPONSE,
+            DECLARATION.id,
             Indicator.INFO,
             values=_pt_values(facts),
             notes=["course-completed"],
@@ -40,9 +45,25 @@ def pt_document_response(facts: Facts) -> Advice | None:
         return None
     return _advice(
         facts,
-        RecommendationId.PT_DOCUMENT_RESPONSE,
+        DECLARATION.id,
         Indicator.INFO,
         values=_pt_values(facts),
         notes=([] if outcome.has_data else ["no-outcome"]) + _pt_notes(facts),
         triggers=_pt_sessions(facts),
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("pt-document-response"),
+    number="2.2",
+    order=70,
+    moments=RECORD_REVIEW,
+    judge=pt_document_response,
+    contract=CardContract(
+        facts=("pt_weeks", "pt_sessions"),
+        notes=("course-completed", "region-not-documented", "no-outcome", "exercise-not-documented"),
+        roles=("pt-session", "pt-referral"),
+    ),
+    suppressed_by=(OUT_OF_SCOPE_PEDIATRIC,),
+    data_keys=PT_COURSE_KEYS,
+)

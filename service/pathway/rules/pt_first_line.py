@@ -7,9 +7,15 @@ from service.pathway.advice import Indicator
 from service.pathway.advice import Moment
 from service.pathway.advice import RecommendationId
 from service.pathway.advice import SuggestionKind
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import ESCALATION_KINDS
 from service.pathway.facts import DraftOrder
 from service.pathway.facts import Facts
+from service.pathway.rules._common import ALL_MOMENTS
+from service.pathway.rules._common import OUT_OF_SCOPE_PEDIATRIC
+from service.pathway.rules._common import PT_COURSE_KEYS
+from service.pathway.rules._common import RED_FLAGS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _orders
 from service.pathway.rules._common import _prior_steps
@@ -41,10 +47,26 @@ def pt_first_line(facts: Facts) -> Advice | None:
         notes.append("escalation-ordered")
     return _advice(
         facts,
-        RecommendationId.PT_FIRST_LINE,
+        DECLARATION.id,
         Indicator.INFO,
         notes=notes,
         triggers=[*_procedures(prior, "prior-procedure"), *_orders(escalations)],
         orders=escalations,
         suggestions=[SuggestionKind.CREATE_PT_REFERRAL],
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("pt-first-line"),
+    number="R5",
+    order=50,
+    moments=ALL_MOMENTS,
+    judge=pt_first_line,
+    contract=CardContract(
+        notes=("prior-block", "escalation-ordered", "other-region"),
+        roles=("prior-procedure",),
+        suggestions=(SuggestionKind.CREATE_PT_REFERRAL,),
+    ),
+    suppressed_by=(OUT_OF_SCOPE_PEDIATRIC, RED_FLAGS),
+    data_keys=PT_COURSE_KEYS,
+)

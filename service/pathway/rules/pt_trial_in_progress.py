@@ -5,7 +5,12 @@ from __future__ import annotations
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
+from service.pathway.rules._common import OUT_OF_SCOPE_PEDIATRIC
+from service.pathway.rules._common import PT_COURSE_KEYS
+from service.pathway.rules._common import RECORD_REVIEW
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _iso
 from service.pathway.rules._common import _pt_notes
@@ -28,7 +33,7 @@ def pt_trial_in_progress(facts: Facts) -> Advice | None:
     limits = facts.thresholds
     return _advice(
         facts,
-        RecommendationId.PT_TRIAL_IN_PROGRESS,
+        DECLARATION.id,
         Indicator.INFO,
         values={
             **_pt_values(facts),
@@ -40,3 +45,19 @@ def pt_trial_in_progress(facts: Facts) -> Advice | None:
         notes=(["stopped"] if pt.stopped else []) + _pt_notes(facts),
         triggers=_pt_sessions(facts),
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("pt-trial-in-progress"),
+    number="R6",
+    order=60,
+    moments=RECORD_REVIEW,
+    judge=pt_trial_in_progress,
+    contract=CardContract(
+        facts=("pt_weeks", "pt_sessions", "pt_first", "pt_last", "min_weeks", "min_sessions"),
+        notes=("stopped", "region-not-documented", "exercise-not-documented"),
+        roles=("pt-session",),
+    ),
+    suppressed_by=(OUT_OF_SCOPE_PEDIATRIC,),
+    data_keys=PT_COURSE_KEYS,
+)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
+from service.pathway.rules._common import OUT_OF_SCOPE_PEDIATRIC
+from service.pathway.rules._common import PT_COURSE_KEYS
+from service.pathway.rules._common import RECORD_REVIEW
+from service.pathway.rules._common import RED_FLAGS
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _failed_trial
 from service.pathway.rules._common import _observations
@@ -24,8 +30,21 @@ def refractory_options(facts: Facts) -> Advice | None:
         return None
     return _advice(
         facts,
-        RecommendationId.REFRACTORY_OPTIONS,
+        DECLARATION.id,
         Indicator.INFO,
         values={"response": facts.outcome.response or ""},
         triggers=[*_procedures(_prior_steps(facts), "prior-procedure"), *_observations(facts.outcome.observations)],
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("refractory-options"),
+    number="R11",
+    order=100,
+    moments=RECORD_REVIEW,
+    judge=refractory_options,
+    contract=CardContract(facts=("response",), roles=("prior-procedure", "outcome")),
+    suppressed_by=(OUT_OF_SCOPE_PEDIATRIC, RED_FLAGS),
+    data_keys=PT_COURSE_KEYS,
+    escalation=True,
+)

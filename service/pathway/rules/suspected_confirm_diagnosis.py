@@ -5,7 +5,12 @@ from __future__ import annotations
 from service.pathway.advice import Advice
 from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
+from service.pathway.declaration import CardContract
+from service.pathway.declaration import Recommendation
 from service.pathway.facts import Facts
+from service.pathway.rules._common import OUT_OF_SCOPE_PEDIATRIC
+from service.pathway.rules._common import PT_COURSE_KEYS
+from service.pathway.rules._common import RECORD_REVIEW
 from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _condition_triggers
 from service.pathway.rules._common import _join
@@ -27,7 +32,7 @@ def suspected_confirm_diagnosis(facts: Facts) -> Advice | None:
         return None
     return _advice(
         facts,
-        RecommendationId.SUSPECTED_CONFIRM_DIAGNOSIS,
+        DECLARATION.id,
         Indicator.INFO,
         values={"basis": _join(diagnosis.basis)},
         notes=["block-supports"] if blocks.supports else [],
@@ -36,3 +41,17 @@ def suspected_confirm_diagnosis(facts: Facts) -> Advice | None:
             *_procedures(blocks.supporting, "diagnostic-block"),
         ],
     )
+
+
+DECLARATION = Recommendation(
+    id=RecommendationId("suspected-confirm-diagnosis"),
+    number="R12",
+    order=40,
+    moments=RECORD_REVIEW,
+    judge=suspected_confirm_diagnosis,
+    contract=CardContract(
+        facts=("basis",), notes=("block-supports",), roles=("cervical-disorder", "diagnostic-block")
+    ),
+    suppressed_by=(OUT_OF_SCOPE_PEDIATRIC,),
+    data_keys=PT_COURSE_KEYS,
+)
