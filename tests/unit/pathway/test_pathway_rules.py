@@ -8,7 +8,6 @@ roles and suggestions its declaration (``service/pathway/rules/``) lets its card
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -68,7 +67,6 @@ from tests.unit.pathway.builders import weekly_sessions
 from tests.unit.pathway.builders import weeks_ago
 
 R = RecommendationId
-CATALOGUE = Path(__file__).resolve().parents[3] / "service" / "pathway" / "CATALOGUE.md"
 
 
 #: What each recommendation's rule may hand to its card, from the declarations beside the rules.
