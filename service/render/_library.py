@@ -65,31 +65,8 @@ COMMON_FILE: Final = "_common.yaml"
 
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 _CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_CARD_KEYS: Final = frozenset(
-    {
-        "id",
-        "title",
-        "version",
-        "source",
-        "summary",
-        "detail",
-        "notes",
-        "roles",
-        "evidence",
-        "grading",
-        "override_reasons",
-        "suggestions",
-    }
-)
-_REQUIRED_CARD_KEYS: Final = (
-    "id",
-    "title",
-    "version",
-    "source",
-    "summary",
-    "detail",
-    "evidence",
-)
+_REQUIRED_CARD_KEYS: Final = ("id", "title", "version", "source", "summary", "detail", "evidence")
+_CARD_KEYS: Final = frozenset({*_REQUIRED_CARD_KEYS, "notes", "roles", "grading", "override_reasons", "suggestions"})
 _TITLE_MAX: Final = 90
 #: An evidence link label names its year, or "current" for a living document (issue 15: evidence once).
 _DATED_LABEL = re.compile(r"\b(?:19|20)\d\d\b|\bcurrent\b")
