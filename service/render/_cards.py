@@ -45,7 +45,7 @@ UUID_NAMESPACE: Final = uuid.UUID("a567a334-c231-5629-82ff-8eabdfa7548a")
 
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 _PATIENT_REF = re.compile(r"^Patient/[A-Za-z0-9\-.]{1,64}$")
-_CATALOGUE_ORDER: Final = {rec: index for index, rec in enumerate(RecommendationId)}
+_CATALOGUE_ORDER: Final = {rec: index for index, rec in enumerate(CONTRACTS)}
 #: Lines of "Why this card"; the rest are counted by resource type ("and 4 more: 3 Procedure, 1 Observation").
 _WHY_LINES: Final = 5
 #: Roles whose triggers are one course of treatment, shown as one line (count, date range, what was done).

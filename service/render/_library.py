@@ -23,10 +23,10 @@ from urllib.parse import quote
 
 from service import canonical
 from service.errors import ContentError
-from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
 from service.render._contract import CONTRACTS
 from service.render._contract import CardContract
+from service.render._contract import contract_suggestion_keys
 from service.render._orders import ORDER_KEYS
 from service.render._orders import OrderTemplate
 from service.render._orders import validated_service_request
@@ -92,7 +92,6 @@ class CardContent:
     recommendation: RecommendationId
     title: str
     version: str
-    indicator: Indicator
     source_label: str
     source_url: str
     summary: Template
@@ -168,7 +167,7 @@ def load_card_library(path: Path) -> CardLibrary:
     common_roles, orders, blank_fact, data_gaps = _load_common(path / COMMON_FILE)
     cards = {
         rec: _load_card(path / f"{rec.value}.yaml", rec, evidence, reasons, common_roles)
-        for rec in RecommendationId
+        for rec in CONTRACTS
     }
     return CardLibrary(
         cards=MappingProxyType(cards),
@@ -237,7 +236,6 @@ def _load_card(
         recommendation=rec,
         title=data["title"],
         version=data["version"],
-        indicator=Indicator(data["indicator"]),
         source_label=data["source"]["label"],
         source_url=data["source"]["url"],
         summary=summary,
@@ -364,7 +362,7 @@ def _override_reasons(file: Path, codes: tuple[str, ...], reasons: Mapping[str, 
 def _suggestions(
     file: Path, entries: Mapping[str, Mapping[str, Any]], contract: CardContract
 ) -> dict[str, SuggestionContent]:
-    required = contract.suggestion_keys
+    required = contract_suggestion_keys(contract)
     missing = [key for key in required if key not in entries]
     if missing:
         raise ContentError(f"{file}: missing suggestion label(s) for {', '.join(missing)}")

@@ -31,7 +31,6 @@ from service.fhir.coding import CPT
 from service.fhir.coding import HCPCS
 from service.fhir.coding import LOINC
 from service.fhir.coding import SNOMED
-from service.pathway.advice import Indicator
 from service.pathway.gaps import AFFECTED as GAP_AFFECTED
 from service.render._orders import ORDER_KEYS
 from service.render._text import plain_text_problems
@@ -221,10 +220,6 @@ class _CardSchema(_ContentSchema):
     version = _Text(
         required=True,
         validate=validate.Regexp(_SEMVER, error="{input!r} must be semantic (MAJOR.MINOR.PATCH), e.g. 1.0.0"),
-    )
-    indicator = _Text(
-        required=True,
-        validate=validate.OneOf([i.value for i in Indicator], error="{input!r} must be one of {choices}"),
     )
     source = _Nested(_SourceSchema, required=True)
     summary = _Text(required=True)
