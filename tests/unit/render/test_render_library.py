@@ -187,7 +187,7 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "typo-key",
         "red-flags.yaml",
         _set("sumary", value="x"),
-        r"red-flags\.yaml: sumary is not a known key; allowed: detail, evidence, grading, id, indicator, notes, ",
+        r"red-flags\.yaml: sumary is not a known key; allowed: detail, evidence, grading, id, notes, ",
     ),
     ("missing-title", "red-flags.yaml", _delete("title"), r"red-flags\.yaml: title is required"),
     ("empty-title", "red-flags.yaml", _set("title", value=""), r"red-flags\.yaml: title must be a non-empty string"),
@@ -208,7 +208,7 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     ),
     ("bad-version", "red-flags.yaml", _set("version", value="v1"), r"version 'v1' must be semantic"),
     # The rule chooses the urgency; a card file has no indicator (issue 12: the field did nothing).
-    ("indicator-is-the-rules", "red-flags.yaml", _set("indicator", value="info"), r"unknown key\(s\) indicator"),
+    ("indicator-is-the-rules", "red-flags.yaml", _set("indicator", value="info"), r"indicator is not a known key"),
     ("id-mismatch", "red-flags.yaml", _set("id", value="red-flag"), r"id 'red-flag' must equal the file name"),
     (
         "missing-role-label",
