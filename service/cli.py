@@ -1,4 +1,4 @@
-"""The ``cgh-cds`` command line: serve, check, evaluate, replay, terminology."""
+"""The ``cgh-cds`` command line: serve, check, evaluate, replay, terminology, catalogue."""
 
 from __future__ import annotations
 
@@ -108,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     terminology.add_argument("--format", choices=["md", "csv"], default="md", dest="report_format")
     terminology.add_argument("--output", type=Path, help="write the report to this file (default: standard output)")
 
+    catalogue = commands.add_parser(
+        "catalogue", help="print service/pathway/CATALOGUE.md, generated from the rules' declarations"
+    )
+    catalogue.add_argument("--write", action="store_true", help="write it to service/pathway/CATALOGUE.md")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -120,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "terminology":
             return _terminology(args)
+        if args.command == "catalogue":
+            return _catalogue(args)
         if args.command == "population":
             from service.commands import population as population_command
 
@@ -132,6 +139,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as exc:
         print(f"cgh-cds: {exc}", file=sys.stderr)
         return 2
+
+
+def _catalogue(args: argparse.Namespace) -> int:
+    from service.pathway.catalogue import CATALOGUE_PATH
+    from service.pathway.catalogue import catalogue_markdown
+
+    text = catalogue_markdown()
+    if args.write:
+        CATALOGUE_PATH.write_text(text, encoding="utf-8")
+        print(f"wrote {CATALOGUE_PATH}")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -61,7 +61,7 @@ def test_unrelated_rules_are_not_listed(vs_id: ValueSetId, recommendation: Recom
 
 
 def test_the_engine_red_flag_suppression_is_listed_as_such() -> None:
-    suppressed = {rule.recommendation.value for rule in RULES if rule.red_flag_suppressed}
+    suppressed = {rule.id.value for rule in RULES if "red-flags" in rule.suppressed_by}
     via_engine = {ref.recommendation for ref in rules_by_value_set()[ValueSetId.RED_FLAGS.value] if ref.via}
     assert suppressed and suppressed <= via_engine | _direct(ValueSetId.RED_FLAGS)
     assert RuleRef("R5", "pt-first-line", "engine").label == "R5 pt-first-line (engine)"
@@ -69,4 +69,4 @@ def test_the_engine_red_flag_suppression_is_listed_as_such() -> None:
 
 def test_every_rule_uses_some_value_set() -> None:
     used = {ref.recommendation for refs in rules_by_value_set().values() for ref in refs}
-    assert used == {rule.recommendation.value for rule in RULES}
+    assert used == {rule.id.value for rule in RULES}
