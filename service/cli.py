@@ -109,9 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     terminology.add_argument("--output", type=Path, help="write the report to this file (default: standard output)")
 
     catalogue = commands.add_parser(
-        "catalogue", help="print service/pathway/CATALOGUE.md, generated from the rules' declarations"
+        "catalogue", help="the advice catalogue (what each rule hands to its card), from the rules' declarations"
     )
-    catalogue.add_argument("--write", action="store_true", help="write it to service/pathway/CATALOGUE.md")
+    catalogue.add_argument("--output", type=Path, help="write it to this file (default: standard output)")
 
     args = parser.parse_args(argv)
     try:
@@ -142,13 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _catalogue(args: argparse.Namespace) -> int:
-    from service.pathway.catalogue import CATALOGUE_PATH
     from service.pathway.catalogue import catalogue_markdown
 
     text = catalogue_markdown()
-    if args.write:
-        CATALOGUE_PATH.write_text(text, encoding="utf-8")
-        print(f"wrote {CATALOGUE_PATH}")
+    if args.output is not None:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
     return 0

@@ -1,8 +1,8 @@
-"""``service/pathway/CATALOGUE.md``, generated from the recommendations' declarations (``cgh-cds catalogue``).
+"""The advice catalogue, generated from the recommendations' declarations (``cgh-cds catalogue``).
 
 The catalogue is the people's view of the contract between the rules and the card files; the code's view is
-the declarations themselves, so the document is written from them and never by hand (a unit test compares the
-committed file with this output).
+the declarations themselves. The document is printed from them on demand and is not committed: a committed
+copy would be one more file to regenerate (and to review) with every new recommendation, and could go stale.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterable
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Final
 
 from service.pathway.advice import Moment
@@ -18,14 +17,11 @@ from service.pathway.declaration import COMMON_ROLES
 from service.pathway.declaration import Recommendation
 from service.pathway.rules import RULES
 
-#: Where the committed catalogue lives, beside the pathway it describes.
-CATALOGUE_PATH: Final = Path(__file__).with_name("CATALOGUE.md")
-
 _INTRO: Final = """\
 # Advice catalogue: what each rule hands to its card
 
-Generated from the declarations in `service/pathway/rules/` by `cgh-cds catalogue --write`: do not edit it by
-hand (a unit test checks that it is current). It is the contract between the rules and the card files in
+Generated from the declarations in `service/pathway/rules/` by `cgh-cds catalogue`: print it again rather
+than edit it. It is the contract between the rules and the card files in
 `cards/`. For each recommendation id: the hook moments its rule runs at, the recommendations that suppress it,
 the `Advice.facts` keys the rule always supplies (text values, already formatted), the `Advice.notes` it may
 add (each names an optional paragraph the card file must define; a fact in parentheses is present only with

@@ -56,7 +56,7 @@ _DESCRIPTION_MAX: Final = 200
 
 
 class AdviceContractError(CdsServiceError):
-    """500: the pathway handed the renderer advice that breaks ``CATALOGUE.md`` (a programming error).
+    """500: the pathway handed the renderer advice that breaks its declaration's card contract (a programming error).
 
     Raised for a missing fact (a blank one is shown as the library's ``blank_fact``), an unknown note or
     trigger role, a suggestion the card cannot offer, or two pieces of advice with the same recommendation
@@ -166,15 +166,17 @@ def _check(advice: Advice, content: CardContent) -> None:
     contract = CONTRACTS[advice.recommendation]
     unknown_notes = [note for note in advice.notes if note not in content.notes]
     if unknown_notes:
-        raise AdviceContractError(f"{rec}: unknown note(s) {', '.join(unknown_notes)} (CATALOGUE.md)")
+        raise AdviceContractError(
+            f"{rec}: unknown note(s) {', '.join(unknown_notes)} (its declaration; cgh-cds catalogue)"
+        )
     needed = [*contract.facts, *(f for note in advice.notes for f in contract.note_facts.get(note, ()))]
     missing = [fact for fact in needed if not isinstance(advice.facts.get(fact), str)]
     if missing:
-        raise AdviceContractError(f"{rec}: missing fact(s) {', '.join(missing)} (CATALOGUE.md)")
+        raise AdviceContractError(f"{rec}: missing fact(s) {', '.join(missing)} (its declaration; cgh-cds catalogue)")
     roles = [trigger.role for trigger in advice.triggers if trigger.role not in content.roles]
     if roles:
         raise AdviceContractError(
-            f"{rec}: unknown trigger role(s) {', '.join(sorted(set(roles)))} (CATALOGUE.md)"
+            f"{rec}: unknown trigger role(s) {', '.join(sorted(set(roles)))} (its declaration; cgh-cds catalogue)"
         )
 
 
@@ -256,7 +258,7 @@ def _suggestions(
         spec = content.suggestions.get(key)
         if spec is None:
             raise AdviceContractError(
-                f"{advice.recommendation.value}: the card cannot offer {key} (CATALOGUE.md)"
+                f"{advice.recommendation.value}: the card cannot offer {key} (its declaration; cgh-cds catalogue)"
             )
         actions = _actions(key, advice, library, spec.delete_description)
         if actions:

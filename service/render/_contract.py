@@ -1,7 +1,7 @@
 """What each recommendation's card may use: the contracts its rule declares, and how suggestions are offered.
 
 :data:`CONTRACTS` is derived from the declarations beside the rules (``service/pathway/rules/``; the catalogue
-document ``service/pathway/CATALOGUE.md`` is generated from the same declarations). The card loader checks
+document printed by ``cgh-cds catalogue`` is generated from the same declarations). The card loader checks
 every card file against it at start-up (a template may use only the facts listed for its id; every listed
 note needs text; every trigger role a rule uses needs a label; every suggestion a rule may request needs a
 label), and the renderer checks each ``Advice`` against it.
@@ -61,7 +61,7 @@ def plan(kinds: tuple[SuggestionKind, ...] | frozenset[SuggestionKind]) -> tuple
 def _reachable(allowed: tuple[SuggestionKind, ...]) -> list[tuple[SuggestionKind, ...]]:
     """The kind combinations a rule can request: each allowed kind alone, and all of them together.
 
-    A PT referral on a card that deletes orders is only ever requested with the deletion (CATALOGUE.md:
+    A PT referral on a card that deletes orders is only ever requested with the deletion (the catalogue:
     "delete-orders (+ create-pt-referral when no PT yet)"), so it is not reachable alone there.
     """
     combos: list[tuple[SuggestionKind, ...]] = [tuple(allowed)] if allowed else []

@@ -282,7 +282,7 @@ def _template(file: Path, where: str, text: str, facts: frozenset[str], rec: Rec
             allowed = ", ".join(sorted(facts)) or "none"
             raise ContentError(
                 f"{file}: {where} uses unknown placeholder {{{name}}}: {rec.value} facts are {allowed} "
-                "(service/pathway/CATALOGUE.md)"
+                "(the declaration in service/pathway/rules/; `cgh-cds catalogue` lists them all)"
             )
     return template
 
@@ -294,7 +294,7 @@ def _notes(
     if missing:
         raise ContentError(
             f"{file}: missing text for note(s) {', '.join(missing)}; the rule for {rec.value} may add them "
-            "(service/pathway/CATALOGUE.md), so each needs a paragraph under 'notes'"
+            "(its declaration; `cgh-cds catalogue`), so each needs a paragraph under 'notes'"
         )
     extra = sorted(str(name) for name in entries if name not in contract.notes)
     if extra:

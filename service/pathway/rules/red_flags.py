@@ -17,7 +17,7 @@ from service.pathway.rules._common import _advice
 from service.pathway.rules._common import _findings
 from service.pathway.rules._common import _join
 
-#: Red-flag categories -> red-flags card notes (CATALOGUE.md).
+#: Red-flag categories -> red-flags card notes (declared below).
 _RED_FLAG_NOTES: tuple[tuple[frozenset[str], str], ...] = (
     (frozenset({"dissection"}), "dissection-suspected"),
     (frozenset({NEW_ONSET_OLDER_ADULT}), "new-onset-older-adult"),
