@@ -46,7 +46,8 @@ def test_swagger_ui_evaluates_the_shipped_bundle(sandbox_server: str, browser: A
     operation = wait.until(lambda d: d.find_element(By.ID, OPERATION))
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", operation)
     operation.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
-    operation.find_element(By.CSS_SELECTOR, "button.try-out__btn").click()
+    # Swagger UI renders the opened operation's body asynchronously: wait for its "Try it out" button.
+    wait.until(lambda d: operation.find_element(By.CSS_SELECTOR, "button.try-out__btn")).click()
     service_param = wait.until(
         lambda d: operation.find_element(By.CSS_SELECTOR, "tr[data-param-name='service_id'] select")
     )
