@@ -37,8 +37,8 @@ from bench.server import worker_memory
 from bench.workloads import Workload
 from bench.workloads import iter_synthea
 from bench.workloads import typical_workloads
+from devtools.processes import stop_process
 from service.config import PROJECT_ROOT
-from tests.servers import stop_process
 
 # ---------------------------------------------------------------------------------------------- fallback
 

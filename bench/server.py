@@ -16,25 +16,12 @@ import requests
 
 from bench.inproc import check_workload
 from bench.workloads import Workload
+from devtools.processes import child_pids
+from devtools.processes import cpu_seconds
+from devtools.processes import free_port
+from devtools.processes import stop_process
+from devtools.processes import wait_until_ready
 from service.config import PROJECT_ROOT
-from tests.servers import free_port
-from tests.servers import stop_process
-from tests.servers import wait_until_ready
-
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _stat_ticks(pid: int, *, with_children: bool) -> int:
-    """utime + stime (and cutime + cstime) of ``pid`` in clock ticks; 0 if it has gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0
-    fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) ": field 3 (state) is fields[0]
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of proc(5))
-    if with_children:
-        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
-    return ticks
 
 
 @dataclasses.dataclass
@@ -44,23 +31,11 @@ class Server:
     log_path: Path
 
     def worker_pids(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(pid) for pid in path.read_text().split()]
-        except OSError:
-            return []
+        return child_pids(self.process.pid)
 
     def cpu_s(self) -> float:
-        """CPU seconds (user + system) used so far by the master and its workers, live or reaped.
-
-        From ``/proc/<pid>/stat``: the master's utime + stime + cutime + cstime (the last two hold the workers
-        it has already reaped, e.g. recycled by ``max_requests``) plus each live worker's utime + stime. The
-        difference over a run, divided by the requests answered, is the server's CPU per request: unlike
-        req/s, it does not move when the neighbours (or the load tool) take the cores.
-        """
-        master = _stat_ticks(self.process.pid, with_children=True)
-        workers = sum(_stat_ticks(pid, with_children=False) for pid in self.worker_pids())
-        return (master + workers) / _CLOCK_TICKS
+        """CPU seconds used so far by the master and its workers (``devtools.processes.cpu_seconds``)."""
+        return cpu_seconds(self.process.pid)
 
 
 @contextmanager
