@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import shutil
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +44,7 @@ from bench.http_load import row_problems
 from bench.inproc import inproc_section
 from bench.report import evaluate_targets
 from bench.report import render_table
+from bench.wrk import ensure_wrk
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -54,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="also write pyinstrument profiles of the typical and largest cases to bench/profiles/")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--no-install", action="store_true",
+                        help="do not apt-get install wrk when it is missing (it is installed only when run as root)")
     args = parser.parse_args(argv)
     sections = {s.strip() for s in args.only.split(",") if s.strip()}
     budget = Budget.for_mode(args.quick)
@@ -68,8 +71,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["inprocess"], problems = inproc_section(budget, profile=args.profile)
         results["problems"] += problems
     if "http" in sections:
-        if shutil.which("wrk") is None:
-            results["skipped"].append("http: wrk not installed (apt-get install -y wrk)")
+        wrk = ensure_wrk(may_install=not args.no_install and os.geteuid() == 0)
+        log(f"  {wrk.note}")
+        results["wrk"] = wrk.note
+        if wrk.path is None:
+            results["skipped"].append(f"http: {wrk.note}")
         else:
             log("HTTP ...")
             results["http"], results["memory_http"], problems = http_section(budget)

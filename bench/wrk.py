@@ -2,14 +2,64 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.server import Server
 
-# -------------------------------------------------------------------------------------------------- HTTP
+#: Debian's package of wrk (the HTTP section's load generator).
+WRK_PACKAGE = "wrk"
+_APT_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class WrkLookup:
+    """Where ``wrk`` is (``path``), or None, and what was done to find it, in one line for the report."""
+
+    path: str | None
+    note: str
+
+
+def ensure_wrk(*, may_install: bool) -> WrkLookup:
+    """Find ``wrk`` on PATH; if missing and ``may_install`` (root with apt-get), install Debian's package.
+
+    ``apt-get install -y wrk`` is tried first; if it fails (no package lists yet, e.g. a fresh container), once
+    more after ``apt-get update``. Never raises: without wrk the HTTP section is skipped and ``note`` says why
+    and which command would fix it.
+    """
+    found = shutil.which("wrk")
+    if found is not None:
+        return WrkLookup(found, f"wrk found at {found}")
+    manual = f"install it as root: apt-get install -y {WRK_PACKAGE}"
+    if not may_install:
+        return WrkLookup(None, f"wrk not installed and not installing it (not root, or --no-install); {manual}")
+    apt_get = shutil.which("apt-get")
+    if apt_get is None:
+        return WrkLookup(None, "wrk not installed and apt-get is not available (not Debian/Ubuntu): install the "
+                               "wrk package of this system and run again")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    attempts = [[apt_get, "install", "-y", "--no-install-recommends", WRK_PACKAGE]]
+    attempts += [[apt_get, "update"], attempts[0]]
+    failure = ""
+    for command in attempts:
+        try:
+            completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=_APT_TIMEOUT_S,
+                                       check=False)
+        except subprocess.TimeoutExpired:
+            failure = f"`{' '.join(command[1:])}` did not finish in {_APT_TIMEOUT_S} s"
+            continue
+        if completed.returncode != 0:
+            last = (completed.stderr.strip() or completed.stdout.strip()).splitlines()[-1:] or ["no output"]
+            failure = f"`apt-get {' '.join(command[1:])}` exited {completed.returncode}: {last[0][:200]}"
+        elif command[1] == "install" and (found := shutil.which("wrk")) is not None:
+            return WrkLookup(found, f"wrk installed with apt-get ({found})")
+    return WrkLookup(None, f"wrk not installed and installing it failed ({failure}); {manual}")
+
 
 #: POSTs the body file; counts the answers by HTTP status and prints them at the end ("STATUS <code> <count>"),
 #: so a non-2xx row says which status it got.
