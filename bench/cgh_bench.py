@@ -53,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", default="inproc,http,fallback,audit,auth",
                         help="comma-separated sections: inproc, http, fallback, audit, auth (default: all)")
     parser.add_argument("--profile", action="store_true",
-                        help="also write pyinstrument profiles of the typical and largest cases to bench/profiles/")
+                        help="also write pyinstrument profiles to bench/profiles/: in-process cases, and the HTTP path "
+                             "with auth off and on (bench/http_profile.py)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--no-install", action="store_true",
                         help="do not apt-get install wrk when it is missing (it is installed only when run as root)")
@@ -87,6 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             results["problems"] += problems
         except RuntimeError as error:
             results["skipped"].append(f"fallback: {error}")
+    if args.profile:
+        from bench.http_profile import http_profile_section
+
+        log("HTTP path profile (auth off, ES384, RS384) ...")
+        results["http_profile"] = http_profile_section(quick=args.quick)
     if "audit" in sections:
         from bench.audit_cost import audit_section
 

@@ -115,6 +115,10 @@ def render_table(results: dict[str, Any]) -> str:
         if results.get(key):
             lines += ["", f"Workers after load ({key.removeprefix('memory_')}): " + "; ".join(
                 f"pid {w['pid']} peak RSS {w['peak_rss_mb']} MB, PSS {w['pss_mb']} MB" for w in results[key])]
+    if results.get("http_profile"):
+        from bench.http_profile import render_profile
+
+        lines += ["", *render_profile(results["http_profile"])]
     if results.get("audit"):
         from bench.audit_cost import render
 
