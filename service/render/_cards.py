@@ -29,10 +29,10 @@ from service.render._contract import DELETE_ORDERS_WITH_PT_REFERRAL
 from service.render._contract import REPLACE_WITH_PT_REFERRAL
 from service.render._contract import plan
 from service.render._decisions import one_card_per_decision
-from service.render._library import GON_BLOCK
-from service.render._library import PT_REFERRAL
 from service.render._library import CardContent
 from service.render._library import CardLibrary
+from service.render._orders import GON_BLOCK
+from service.render._orders import PT_REFERRAL
 from service.render._orders import validated_service_request
 from service.render._text import fit_summary
 from service.render._text import markdown_inline
@@ -61,7 +61,7 @@ def card_uuid(name: str) -> str:
 
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 _PATIENT_REF = re.compile(r"^Patient/[A-Za-z0-9\-.]{1,64}$")
-_CATALOGUE_ORDER: Final = {rec: index for index, rec in enumerate(RecommendationId)}
+_CATALOGUE_ORDER: Final = {rec: index for index, rec in enumerate(CONTRACTS)}
 #: Lines of "Why this card"; the rest are counted by resource type ("and 4 more: 3 Procedure, 1 Observation").
 _WHY_LINES: Final = 5
 #: Roles whose triggers are one course of treatment, shown as one line (count, date range, what was done).

@@ -1,0 +1,58 @@
+"""The declarations beside the rules: the registry, the derived ids and the generated catalogue (issue 12)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from service.errors import ContentError
+from service.pathway import RecommendationId
+from service.pathway.catalogue import CATALOGUE_PATH
+from service.pathway.catalogue import catalogue_markdown
+from service.pathway.rules import RULES
+from service.pathway.rules import _checked
+
+BY_ID = {rule.id.value: rule for rule in RULES}
+
+
+def test_committed_catalogue_is_the_generated_one() -> None:
+    assert CATALOGUE_PATH.read_text(encoding="utf-8") == catalogue_markdown(), (
+        "service/pathway/CATALOGUE.md is out of date: run `cgh-cds catalogue --write`"
+    )
+
+
+def test_catalogue_lists_every_recommendation_once_in_evaluation_order() -> None:
+    lines = catalogue_markdown().splitlines()
+    rows = [line.split("|")[1].strip().strip("`") for line in lines if line.startswith("| `")]
+    assert rows == [rule.id.value for rule in RULES]
+
+
+def test_ids_are_derived_from_the_rule_modules() -> None:
+    assert {rule.id for rule in RULES} == set(RecommendationId)
+    assert RecommendationId("pt-first-line") is BY_ID["pt-first-line"].id
+    with pytest.raises(ValueError):
+        RecommendationId("no-such-recommendation")
+
+
+def test_each_rule_module_declares_its_own_id() -> None:
+    for rule in RULES:
+        assert rule.judge.__module__ == f"service.pathway.rules.{rule.id.value.replace('-', '_')}"
+
+
+def test_duplicate_order_is_rejected() -> None:
+    clash = dataclasses.replace(BY_ID["manipulation-risk"], order=BY_ID["red-flags"].order)
+    with pytest.raises(ContentError, match="share order"):
+        _checked([BY_ID["red-flags"], clash])
+
+
+def test_suppressor_without_a_condition_is_rejected() -> None:
+    wrong = dataclasses.replace(BY_ID["manipulation-risk"], suppressed_by=(BY_ID["medication-opioid"].id,))
+    with pytest.raises(ContentError, match="declares no suppresses_when"):
+        _checked([BY_ID["medication-opioid"], wrong])
+
+
+def test_unknown_data_key_is_rejected() -> None:
+    wrong = dataclasses.replace(BY_ID["manipulation-risk"], data_keys=frozenset({"allergies"}))
+    with pytest.raises(ContentError, match="unknown prefetch key"):
+        _checked([wrong])
