@@ -29,14 +29,14 @@ import requests
 from cryptography.hazmat.primitives import serialization
 
 from bench.bench_app import FLOOR_PATH
-from bench.cgh_bench import CONCURRENCY
-from bench.cgh_bench import Server
-from bench.cgh_bench import bench_server
-from bench.cgh_bench import check_workload
-from bench.cgh_bench import log
+from bench.common import CONCURRENCY
+from bench.common import log
+from bench.inproc import check_workload
 from bench.jwt_cost import ALGORITHMS
 from bench.jwt_cost import ISS
 from bench.jwt_cost import ClientKey
+from bench.server import Server
+from bench.server import bench_server
 from bench.workloads import Workload
 from bench.workloads import typical_workloads
 from service.config import PROJECT_ROOT

@@ -1,71 +1,27 @@
 """Start the real service (``cgh-cds serve``: gunicorn) as a subprocess on a free loopback port, for tests.
 
-``free_port``, ``wait_until_ready`` and ``stop_process`` are also the process helpers of ``bench/cgh_bench.py``
-(one place for both).
+The process helpers (free port, readiness, stop, workers from /proc) are ``devtools.processes``, shared with
+``bench/``.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import requests
+from devtools.processes import child_pids
+from devtools.processes import free_port
+from devtools.processes import stop_process
+from devtools.processes import wait_until_ready
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLI = Path(sys.executable).parent / "cgh-cds"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_ready(
-    process: subprocess.Popen[bytes], ready_url: str, log_path: Path, *, name: str, timeout_s: float,
-    also: Callable[[], object] = lambda: True,
-) -> None:
-    """Poll ``ready_url`` until it answers 200 (and ``also()`` is true).
-
-    :raises RuntimeError: the process exited, or was not ready in ``timeout_s``; with the end of its log.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}:\n{_log_tail(log_path)}")
-        try:
-            if requests.get(ready_url, timeout=1).status_code == 200 and also():
-                return
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{name} not ready after {timeout_s}s:\n{_log_tail(log_path)}")
-        time.sleep(0.2)
-
-
-def stop_process(process: subprocess.Popen[Any], *, timeout_s: float) -> None:
-    """SIGTERM, then SIGKILL if the process has not exited within ``timeout_s``."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _log_tail(log_path: Path) -> str:
-    return log_path.read_text(errors="replace")[-6000:]
 
 
 @dataclass
@@ -79,8 +35,7 @@ class RunningService:
 
     def worker_pids(self) -> list[int]:
         """The gunicorn workers: the master's (``process``) child processes, from /proc."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+        return child_pids(self.process.pid)
 
 
 @contextmanager

@@ -86,12 +86,28 @@ def codeable_concept(value: Any, element: str) -> tuple[tuple[Coding, ...], str 
         return (), None
     if not isinstance(value, dict):
         raise InvalidElementError(element)
+    # Real records repeat the same few concepts many times (one procedure code per session, one LOINC code per
+    # vital sign): the whole reading is remembered by the concept's canonical JSON, not only the model's verdict.
+    try:
+        key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):
+        raise InvalidElementError(element) from None
+    read = _read_concept(key)
+    if read is None:
+        raise InvalidElementError(element)
+    return read
+
+
+@lru_cache(maxsize=8192)
+def _read_concept(key: bytes) -> tuple[tuple[Coding, ...], str | None] | None:
+    """The codings and text of the CodeableConcept whose canonical JSON is ``key``; ``None`` if it is invalid."""
+    value = orjson.loads(key)
     raw_codings = value.get("coding") or ()
     # The models coerce a JSON *string* (or a lone object) into a Coding, so check the shape we iterate.
     if not isinstance(raw_codings, list | tuple) or not all(isinstance(raw, dict) for raw in raw_codings):
-        raise InvalidElementError(element)
-    if not _valid(CodeableConcept, value):
-        raise InvalidElementError(element)
+        return None
+    if not _valid_json(CodeableConcept, key):
+        return None
     codings = tuple(
         coding
         for raw in raw_codings
@@ -184,21 +200,8 @@ def annotation_texts(value: Any, element: str) -> tuple[str, ...]:
     return tuple(texts)
 
 
-def _valid(model: type[CodeableConcept], value: dict[str, Any]) -> bool:
-    """Whether ``value`` is a valid instance of the R4B datatype ``model``.
-
-    Real records repeat the same few concepts hundreds of times (Synthea: one LOINC code per vital sign), so
-    the verdict is cached on the canonical JSON of the value: a dict lookup instead of a model validation.
-    """
-    try:
-        key = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except (orjson.JSONEncodeError, TypeError):
-        return False
-    return _valid_json(model, key)
-
-
-@lru_cache(maxsize=8192)
 def _valid_json(model: type[CodeableConcept], key: bytes) -> bool:
+    """Whether the JSON ``key`` is a valid instance of the R4B datatype ``model`` (callers remember the verdict)."""
     try:
         model.model_validate_json(key)
     except ValidationError:

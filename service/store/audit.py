@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from service.errors import StoreUnavailableError
 from service.store.repository import InvocationRecord
@@ -58,7 +59,7 @@ class AuditCounters:
 
 @dataclass(frozen=True, slots=True)
 class _Queued:
-    record: InvocationRecord
+    row: dict[str, Any]  # the record as stored (``Store.audit_row``): built once, for the spool and the database
     spool_offset: int  # the spool's size just after this record's line (0: not spooled)
 
 
@@ -93,6 +94,8 @@ class AuditWriter:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queued)
         self._counters = counters or AuditCounters()
         self._lock = threading.Lock()
+        # Cuts the writer's batch window short (flush, close); records alone never wake it (see _run).
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._owner_pid: int | None = None
 
@@ -110,26 +113,27 @@ class AuditWriter:
             self._store.record_invocation(record)
             return
         self._ensure_thread()
+        row = self._store.audit_row(record)
         spool = self._spool
         if spool is None:
-            self._enqueue(_Queued(record, 0))
+            self._enqueue(_Queued(row, 0))
             return
-        line = encode_record(self._store.audit_row(record))
+        line = encode_record(row)
         with spool.lock:  # the queue's order is the spool's order, so a checkpoint never passes an unwritten line
             try:
                 offset = spool.append_locked(line)
             except OSError:
                 log.exception("audit spool write failed: writing this record to the database now")
-                self._store.record_invocation(record)
+                self._store.record_audit_rows([row])
                 return
-            self._enqueue(_Queued(record, offset))
+            self._enqueue(_Queued(row, offset))
 
     def _enqueue(self, item: _Queued) -> None:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
             # Back-pressure instead of loss: this request pays for its own write.
-            self._store.record_invocation(item.record)
+            self._store.record_audit_rows([item.row])
 
     def flush(self, timeout_s: float = 5.0) -> None:
         """Wait until everything queued so far is written (or ``timeout_s`` passes)."""
@@ -140,6 +144,7 @@ class AuditWriter:
             self._queue.put(done, timeout=timeout_s)
         except queue.Full:
             return
+        self._wake.set()
         done.wait(timeout_s)
 
     def close(self) -> None:
@@ -148,6 +153,7 @@ class AuditWriter:
         if thread is None or self._owner_pid != os.getpid() or not thread.is_alive():
             return
         self._queue.put(_STOP)
+        self._wake.set()
         thread.join(timeout=10)
         spool, self._spool = self._spool, None
         if spool is not None:
@@ -188,6 +194,7 @@ class AuditWriter:
                 first = self._queue.get(timeout=max(0.0, next_sweep - time.monotonic()))
             except queue.Empty:
                 continue
+            self._wake.clear()
             batch: list[_Queued] = []
             markers: list[threading.Event] = []
             stop = False
@@ -202,11 +209,20 @@ class AuditWriter:
                     batch.append(item)
                 if stop or markers or len(batch) >= self._max_batch:
                     break
+                try:
+                    item = self._queue.get_nowait()
+                    continue
+                except queue.Empty:
+                    pass
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
+                # One wait for the rest of the batch window, not one wake-up per record: each wake-up is a
+                # thread switch on the cores that answer the requests (issue 13). flush() and close() cut it short.
+                self._wake.wait(remaining)
+                self._wake.clear()
                 try:
-                    item = self._queue.get(timeout=remaining)
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
             if stop or markers:
@@ -233,7 +249,7 @@ class AuditWriter:
             return
         for attempt in (1, 2):
             try:
-                self._store.record_invocations([item.record for item in batch])
+                self._store.record_audit_rows([item.row for item in batch])
                 break
             except StoreUnavailableError:
                 if attempt == 2:

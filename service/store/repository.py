@@ -93,6 +93,12 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._prune_lock = threading.Lock()
         self._next_jti_prune = 0.0
+        # The audit batch's two statements, built once (they are immutable; building one per batch cost as much
+        # as a row's insert).
+        self._insert_invocations_returning_ids = insert(Invocation).returning(
+            Invocation.id, sort_by_parameter_order=True
+        )
+        self._insert_cards_once = self._insert_new_cards()
 
     def create_schema(self) -> None:
         """Bring the schema to the newest revision by running the migrations (tests and tools; the app only
@@ -137,6 +143,14 @@ class Store:
         """
         if records:
             self._insert_invocations([self.audit_row(record) for record in records])
+
+    def record_audit_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Store a batch of answered calls already in their stored form (:meth:`audit_row`), in one transaction.
+
+        The audit writer builds each row once, on the request's thread, for the spool line, and hands the same
+        row to the database: the patient hash and the card lists are not computed a second time.
+        """
+        self._insert_invocations(rows)
 
     def audit_row(self, record: InvocationRecord) -> dict[str, Any]:
         """``record`` as it is stored (the patient id hashed), with its cards as ``[uuid, recommendation,
@@ -188,10 +202,10 @@ class Store:
         if not rows:
             return
         invocation_rows = [{key: value for key, value in row.items() if key != "cards"} for row in rows]
-        with self._transaction() as session:
-            ids = session.execute(
-                insert(Invocation).returning(Invocation.id, sort_by_parameter_order=True), invocation_rows
-            ).scalars().all()
+        # A Core connection, not an ORM session: the session's bulk-insert bookkeeping cost as much as the
+        # inserts themselves (bench/README.md, issue 13); the statements and the one transaction are the same.
+        with _database_errors(), self.engine.begin() as connection:
+            ids = connection.execute(self._insert_invocations_returning_ids, invocation_rows).scalars().all()
             cards: dict[str, dict[str, Any]] = {}
             for invocation_id, row in zip(ids, rows, strict=True):
                 for uuid, recommendation, indicator, *governance in row["cards"]:
@@ -210,7 +224,7 @@ class Store:
                         "issued_at": row["received_at"],
                     })
             if cards:
-                session.execute(self._insert_new_cards(), list(cards.values()))
+                connection.execute(self._insert_cards_once, list(cards.values()))
 
     def _insert_new_cards(self) -> Any:
         if self.engine.dialect.name == "postgresql":

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.processes import free_port
 from service.content import PACKAGED_ITEMS
 from tests.conftest import REPO_ROOT
-from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
 

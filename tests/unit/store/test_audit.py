@@ -48,9 +48,9 @@ class _CountingStore(Store):
         super().__init__(url, audit_key="k")
         self.batches: list[int] = []
 
-    def record_invocations(self, records: object) -> None:
+    def record_audit_rows(self, records: object) -> None:
         self.batches.append(len(records))  # type: ignore[arg-type]
-        super().record_invocations(records)  # type: ignore[arg-type]
+        super().record_audit_rows(records)  # type: ignore[arg-type]
 
 
 def test_submitted_rows_are_written_in_batches_without_waiting(tmp_path: Path) -> None:
