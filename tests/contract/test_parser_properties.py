@@ -108,7 +108,10 @@ def _mutate(draw: st.DrawFn, body: dict[str, Any], fields: list[tuple[Any, ...]]
             last = path[-1]
             if isinstance(parent, dict) and draw(st.integers(0, 4)) == 0:
                 parent.pop(last, None)
-            elif isinstance(parent, dict) or (isinstance(parent, list) and 0 <= last < len(parent)):
+            # An earlier mutation may have made the parent a list where the path names a key: leave it then.
+            elif isinstance(parent, dict) or (
+                isinstance(parent, list) and isinstance(last, int) and 0 <= last < len(parent)
+            ):
                 parent[last] = draw(AWKWARD)
     return body
 
