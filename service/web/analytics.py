@@ -11,7 +11,6 @@ the terminology review report (the same as ``cgh-cds terminology``), under the s
 from __future__ import annotations
 
 import csv
-import hmac
 import io
 import re
 from datetime import UTC
@@ -30,11 +29,11 @@ from flask import request
 
 from service.config import AuthMode
 from service.errors import BadRequestError
-from service.errors import UnauthorizedError
 from service.governance.terminology_report import ReportFormat
 from service.governance.terminology_report import render as render_terminology_report
 from service.invocation import Runtime
 from service.store.repository import Trends
+from service.web.admin import require_admin
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -47,16 +46,6 @@ MAX_DAYS = 731
 EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def require_admin(runtime: Runtime) -> None:
-    """Refuse (401) unless auth is off or the request carries ``Bearer <CGH_ADMIN_TOKEN>``."""
-    if runtime.settings.auth is AuthMode.OFF:
-        return
-    expected = runtime.settings.admin_token
-    given = request.headers.get("Authorization", "")
-    if not expected or not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-        raise UnauthorizedError("analytics needs the admin token (CGH_ADMIN_TOKEN)")
 
 
 @bp.get("/")
@@ -73,7 +62,7 @@ _REPORT_TYPES = {
 
 def _terminology_report(report_format: ReportFormat) -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    require_admin(runtime)
+    require_admin(runtime, "analytics")
     body = render_terminology_report(report_format)
     response = Response(body, content_type=_REPORT_TYPES[report_format])
     response.headers["Content-Disposition"] = f'inline; filename="terminology-review.{report_format.value}"'
@@ -93,7 +82,7 @@ def terminology_csv() -> Response:
 @bp.get("/recommendations")
 def recommendations() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    require_admin(runtime)
+    require_admin(runtime, "analytics")
     runtime.audit.flush()  # this worker's batched audit rows, so the figures include its latest cards
     figures = {row["recommendation"]: row for row in runtime.store.recommendation_summary()}
     rows: list[dict[str, Any]] = []
@@ -116,14 +105,14 @@ def recommendations() -> Response:
 @bp.get("/trends")
 def trends() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    require_admin(runtime)
+    require_admin(runtime, "analytics")
     return jsonify(_trend_figures(runtime))
 
 
 @bp.get("/recommendations.csv")
 def recommendations_csv() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    require_admin(runtime)
+    require_admin(runtime, "analytics")
     figures = _trend_figures(runtime)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
@@ -151,7 +140,7 @@ def recommendations_csv() -> Response:
 @bp.get("/governance")
 def governance() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    require_admin(runtime)
+    require_admin(runtime, "analytics")
     history = runtime.store.governance_history()
     previous: dict[str, Any] = {"site": {}, "clients": {}}
     for entry in history:

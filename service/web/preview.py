@@ -20,7 +20,7 @@ from service.config import PROJECT_ROOT
 from service.config import AuthMode
 from service.gallery import gallery
 from service.invocation import Runtime
-from service.web.analytics import require_admin
+from service.web.admin import require_admin
 
 bp = Blueprint("preview", __name__, url_prefix="/preview", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -38,7 +38,7 @@ def page() -> str:
 @bp.get("/cards")
 def cards() -> Response:
     runtime: Runtime = current_app.extensions["cgh_runtime"]
-    require_admin(runtime)
+    require_admin(runtime, "the card gallery")
     today = date.today()
     # The scenarios and cards change only with a release (or the date they are rolled to): build once a day.
     cached: tuple[date, list[dict[str, Any]]] | None = current_app.extensions.get(_CACHE_KEY)

@@ -8,7 +8,6 @@ authentication is required, as for ``/analytics``.
 
 from __future__ import annotations
 
-import hmac
 from datetime import date
 
 from flask import Blueprint
@@ -23,13 +22,12 @@ from service.bundles import by_patient
 from service.bundles import draft_from_code
 from service.bundles import hook_request
 from service.bundles import parse_draft_code
-from service.config import AuthMode
 from service.errors import BadRequestError
-from service.errors import UnauthorizedError
 from service.errors import UnknownServiceError
 from service.invocation import Runtime
 from service.invocation import advise
 from service.services import get_service
+from service.web.admin import require_admin
 from service.web.body import read_json_body
 
 bp = Blueprint("sandbox", __name__, url_prefix="/sandbox")
@@ -40,12 +38,7 @@ def _require_sandbox(runtime: Runtime) -> None:
         # Answered as an unknown route would be: a production server does not advertise its switched-off tools.
         raise UnknownServiceError("The sandbox is off on this server (CGH_SANDBOX=on turns it on).",
                                   code="sandbox-off")
-    if runtime.settings.auth is AuthMode.OFF:
-        return
-    expected = runtime.settings.admin_token
-    given = request.headers.get("Authorization", "")
-    if not expected or not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-        raise UnauthorizedError("the sandbox needs the admin token (CGH_ADMIN_TOKEN)")
+    require_admin(runtime, "the sandbox")
 
 
 @bp.post("/evaluate/<service_id>")
