@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import jwt
 import schemathesis
+from cryptography.hazmat.primitives import serialization
 from hypothesis.internal import lambda_sources
 
 from service.protocol import response_problems
@@ -42,7 +43,11 @@ def _tolerate_ast_recursion_bug() -> None:
 
 _tolerate_ast_recursion_bug()
 
-_KEY = Path(os.environ["CGH_FUZZ_KEY_PEM"]).read_bytes()
+# Parsed once: PyJWT given PEM bytes parses them again for every token, and loading an RSA private key (OpenSSL
+# checks the key) cost 250 ms on the loaded 2-core machine against 3.4 ms for the signature itself. That made
+# every request of the long run wait a quarter of a second in the client, and the single-threaded stateful
+# phase (about 4.5 requests per scenario) took more than a second per scenario.
+_KEY = serialization.load_pem_private_key(Path(os.environ["CGH_FUZZ_KEY_PEM"]).read_bytes(), password=None)
 _ISS = os.environ["CGH_FUZZ_ISS"]
 _KID = os.environ["CGH_FUZZ_KID"]
 _AUD_BASE = os.environ["CGH_FUZZ_AUD_BASE"].rstrip("/")
