@@ -23,7 +23,7 @@ class PhaseFigures:
     #: "success", "failure", "error", "skip", "interrupted"; "unfinished" when the report has no end for it.
     status: str = "unfinished"
     skip_reason: str | None = None
-    started: bool = False
+    started_at: float | None = None
     seconds: float = 0.0
     #: Scenarios that sent a request: one per operation for the unit phases, one per call sequence for stateful.
     scenarios: int = 0
@@ -61,9 +61,30 @@ class RunFigures:
             phase.status in ("success", "failure") or phase.skip_reason == "disabled" for phase in self.phases.values()
         )
 
+    def add(self, event: dict[str, Any]) -> None:
+        """Count one event of the report."""
+        kind, body = next(iter(event.items()))  # one event per line: {"Kind": {...}}
+        if kind == "Initialize":
+            self.schemathesis_version, self.seed = body.get("schemathesis_version"), body.get("seed")
+        elif kind == "PhaseStarted" and body["phase"]["name"] in self.phases:
+            phase = self.phases[body["phase"]["name"]]
+            phase.started_at = body["timestamp"]
+        elif kind == "PhaseFinished" and body["phase"]["name"] in self.phases:
+            phase = self.phases[body["phase"]["name"]]
+            phase.status = body["status"]
+            phase.skip_reason = body["phase"].get("skip_reason")
+            phase.seconds = body["timestamp"] - (phase.started_at or body["timestamp"])
+        elif kind == "ScenarioFinished" and body["phase"] in self.phases:
+            _count_scenario(self.phases[body["phase"]], body["recorder"])
+        elif kind == "EngineFinished":
+            self.stop_reason, self.seconds = body.get("stop_reason"), body["running_time"]
+            self.reauth_count = (body.get("payload") or {}).get("reauth_count", 0)
+
     def current_phase(self) -> str | None:
         """The testing phase under way (None before the first and after the last)."""
-        under_way = [name for name, phase in self.phases.items() if phase.started and phase.status == "unfinished"]
+        under_way = [
+            name for name, phase in self.phases.items() if phase.started_at is not None and phase.status == "unfinished"
+        ]
         return under_way[0] if under_way else None
 
     def table(self) -> str:
@@ -80,45 +101,36 @@ class RunFigures:
 
 
 def read_report(events: Path) -> RunFigures:
-    """The figures of the NDJSON report ``events``, also while it is written: a report cut short gives
-    "unfinished" phases, and a last line still being written is left for the next reading."""
-    lines = events.read_text().splitlines()
-    parsed: list[dict[str, Any]] = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            parsed.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number < len(lines):
-                raise
-    return figures_of(parsed)
+    """The figures of the NDJSON report ``events``; a report cut short gives "unfinished" phases."""
+    return ReportFollower(events).figures()
+
+
+class ReportFollower:
+    """The figures of an NDJSON report while schemathesis writes it: each call reads only the lines added
+    since the last (a long run's report grows to gigabytes), leaving a line still being written for later."""
+
+    def __init__(self, events: Path) -> None:
+        self._events = events
+        self._offset = 0
+        self._figures = figures_of([])
+
+    def figures(self) -> RunFigures:
+        with self._events.open("rb") as report:
+            report.seek(self._offset)
+            for line in report:
+                if not line.endswith(b"\n"):
+                    break  # the writer is in the middle of it
+                self._offset += len(line)
+                if line.strip():
+                    self._figures.add(json.loads(line))
+        return self._figures
 
 
 def figures_of(events: Iterable[dict[str, Any]]) -> RunFigures:
-    phases = {name: PhaseFigures(name) for name in TESTING_PHASES}
-    started: dict[str, float] = {}
-    stop_reason: str | None = None
-    seconds = 0.0
-    version: str | None = None
-    seed: int | None = None
-    reauth_count = 0
+    figures = RunFigures({name: PhaseFigures(name) for name in TESTING_PHASES}, None, 0.0, None, None)
     for event in events:
-        kind, body = next(iter(event.items()))  # one event per line: {"Kind": {...}}
-        if kind == "Initialize":
-            version, seed = body.get("schemathesis_version"), body.get("seed")
-        elif kind == "PhaseStarted" and body["phase"]["name"] in phases:
-            started[body["phase"]["name"]] = body["timestamp"]
-            phases[body["phase"]["name"]].started = True
-        elif kind == "PhaseFinished" and body["phase"]["name"] in phases:
-            phase = phases[body["phase"]["name"]]
-            phase.status = body["status"]
-            phase.skip_reason = body["phase"].get("skip_reason")
-            phase.seconds = body["timestamp"] - started.get(phase.name, body["timestamp"])
-        elif kind == "ScenarioFinished" and body["phase"] in phases:
-            _count_scenario(phases[body["phase"]], body["recorder"])
-        elif kind == "EngineFinished":
-            stop_reason, seconds = body.get("stop_reason"), body["running_time"]
-            reauth_count = (body.get("payload") or {}).get("reauth_count", 0)
-    return RunFigures(phases, stop_reason, seconds, version, seed, reauth_count)
+        figures.add(event)
+    return figures
 
 
 def _count_scenario(phase: PhaseFigures, recorder: dict[str, Any]) -> None:

@@ -24,9 +24,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
+from tests.fuzzing.report import ReportFollower
 from tests.fuzzing.report import RunFigures
 from tests.fuzzing.report import figures_of
-from tests.fuzzing.report import read_report
 from tests.servers import REPO_ROOT
 from tests.servers import RunningService
 from tests.servers import running_service
@@ -143,6 +143,7 @@ def run_schemathesis(
         command += ["--max-time", str(max_time_s)]
     # Proxies must not see patient-shaped test data, and the loopback service is not behind one.
     env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()} | target.env
+    report = ReportFollower(events)
     started = time.monotonic()
     with output_path.open("w") as output_file:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output_file, stderr=subprocess.STDOUT)
@@ -155,7 +156,7 @@ def run_schemathesis(
                     if time.monotonic() - started > timeout_s:
                         raise
                     if progress is not None and events.exists():
-                        progress(time.monotonic() - started, read_report(events))
+                        progress(time.monotonic() - started, report.figures())
         finally:
             if process.poll() is None:
                 process.kill()
@@ -164,7 +165,7 @@ def run_schemathesis(
     output = output_path.read_text()
     summary = re.search(r"Test cases:\s+(\d+) generated, (\d+) passed", output)
     cases, passed = (int(summary.group(1)), int(summary.group(2))) if summary else (0, 0)
-    figures = read_report(events) if events.exists() else figures_of([])
+    figures = report.figures() if events.exists() else figures_of([])
     return FuzzRun(command, process.returncode, seconds, cases, passed, _failures(events), output, figures)
 
 
