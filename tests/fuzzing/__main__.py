@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service-workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--phases", default=ALL_PHASES)
     parser.add_argument("--checks", default=ALL_CHECKS)
+    parser.add_argument("--no-sandbox", action="store_true", help="leave CGH_SANDBOX off (its 404 only)")
+    parser.add_argument("--paths", default=None, help="only the operations whose path matches this regex")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run's files (report, service log) here")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else int(time.time())
@@ -43,12 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="cgh-fuzz-"))
     load_before = _load()
     try:
-        with fuzz_target(workdir, workers=args.service_workers) as target:
+        with fuzz_target(workdir, workers=args.service_workers, sandbox=not args.no_sandbox) as target:
             print(f"service {target.service.base_url} (CGH_AUTH=required), seed {seed}", flush=True)
             print(f"schemathesis output: {workdir / 'fuzz.txt'}; load average {load_before}", flush=True)
             run = run_schemathesis(
                 target, max_examples=args.max_examples, seed=seed, checks=args.checks, phases=args.phases,
-                workers=args.workers, name="fuzz", progress=_print_progress,
+                workers=args.workers, name="fuzz", progress=_print_progress, include_path_regex=args.paths,
             )  # fmt: skip
             log = target.service.log()
         print(run.output[-6000:])
@@ -56,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"schemathesis {run.figures.schemathesis_version}, seed {seed}, load average {load_before} -> {_load()}")
         print(run.figures.table())
         print(f"requests re-sent with a fresh token after a 401: {run.figures.reauth_count}")
-        print(f"seed {seed}: {run.cases} test cases in {run.seconds:.0f} s, {run.cases - run.passed} failed")
+        failures = len(run.figures.failures)
+        print(f"seed {seed}: {run.figures.cases} test cases in {run.seconds:.0f} s, {failures} failed checks")
         tracebacks = log.count("Traceback")
         if tracebacks:
             print(f"the service logged {tracebacks} traceback(s): see {workdir}")
