@@ -1,4 +1,4 @@
-"""The ``cgh-cds`` command line: serve, check, evaluate, replay, terminology."""
+"""The ``cgh-cds`` command line: serve, check, evaluate, replay, terminology, catalogue."""
 
 from __future__ import annotations
 
@@ -16,14 +16,13 @@ from typing import Any
 
 import orjson
 
+from service.commands.card_text import card_lines
 from service.config import ProcessSettings
 from service.content import cards_dir
 from service.content import fixtures_dir
 from service.content import openapi_path
 from service.errors import ConfigError
 from service.errors import StartupError
-
-_INDICATOR_MARK = {"critical": "!!", "warning": "! ", "info": "i "}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     terminology.add_argument("--format", choices=["md", "csv"], default="md", dest="report_format")
     terminology.add_argument("--output", type=Path, help="write the report to this file (default: standard output)")
 
+    catalogue = commands.add_parser(
+        "catalogue", help="the advice catalogue (what each rule hands to its card), from the rules' declarations"
+    )
+    catalogue.add_argument("--output", type=Path, help="write it to this file (default: standard output)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
@@ -121,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _evaluate(args)
         if args.command == "terminology":
             return _terminology(args)
+        if args.command == "catalogue":
+            return _catalogue(args)
         if args.command == "population":
             from service.commands import population as population_command
 
@@ -133,6 +139,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as exc:
         print(f"cgh-cds: {exc}", file=sys.stderr)
         return 2
+
+
+def _catalogue(args: argparse.Namespace) -> int:
+    from service.pathway.catalogue import catalogue_markdown
+
+    text = catalogue_markdown()
+    if args.output is not None:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -315,11 +333,7 @@ def _readable(path: Path, service_id: str, status: int, body: Any) -> str:
     if not body.get("cards"):
         lines.append("  (no cards: no guidance for this patient)")
     for card in body.get("cards", []):
-        topic = card.get("source", {}).get("topic", {})
-        lines.append(f"  [{_INDICATOR_MARK.get(card['indicator'], '')}{card['indicator']}] "
-                     f"{topic.get('code')}: {card['summary']}")
-        for detail_line in card.get("detail", "").splitlines():
-            lines.append(f"      {detail_line}")
+        lines.extend(card_lines(card))
         for suggestion in card.get("suggestions", []):
             actions = ", ".join(
                 f"{a['type']} {a.get('resourceId') or a.get('resource', {}).get('resourceType', '')}"

@@ -11,7 +11,9 @@ the look of the value, so ids, codes and identifiers that happen to be all digit
 in days are kept exactly; an age in calendar years can move by a day when the shift crosses a different number
 of leap days, so fixtures keep their age boundaries a few weeks away from a birthday.
 
-Stdlib and orjson only: no Flask, no FHIR models, nothing from the pathway.
+The format is checked by marshmallow schemas: every problem of a file is reported at once, naming the file and
+the field (``expect.cards[0].indicator``). Unknown keys are ignored, as they always were (``review``, notes).
+Stdlib, orjson and marshmallow only: no Flask, no FHIR models, nothing from the pathway.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import calendar
 import copy
 import re
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,8 +31,18 @@ from datetime import date
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from typing import Final
 
 import orjson
+from marshmallow import EXCLUDE
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import post_load
+from marshmallow import validate
+from marshmallow import validates_schema
+
+from service.validation import flatten_messages
 
 __all__ = [
     "ExpectedCard",
@@ -113,7 +126,7 @@ class Scenario:
 def load_scenario(path: Path | str) -> Scenario:
     """Read and validate one fixture file.
 
-    :raises ValueError: naming the file and what is wrong with it (bad JSON, a missing or mistyped field).
+    :raises ValueError: naming the file and what is wrong with it (bad JSON, every missing or mistyped field).
     """
     path = Path(path)
     try:
@@ -122,10 +135,13 @@ def load_scenario(path: Path | str) -> Scenario:
         raise ValueError(f"{path}: not valid JSON ({exc})") from None
     except OSError as exc:
         raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: the file must hold a JSON object")
     try:
-        return _parse(path, raw)
-    except _FixtureError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        loaded = _SCENARIO.load(raw)
+    except ValidationError as exc:
+        raise ValueError(f"{path}: {_problems(exc.messages)}") from None
+    return Scenario(path=path, **loaded)
 
 
 def iter_scenarios(root: Path | str = Path("fhir_fixtures")) -> Iterator[Scenario]:
@@ -134,91 +150,188 @@ def iter_scenarios(root: Path | str = Path("fhir_fixtures")) -> Iterator[Scenari
         yield load_scenario(path)
 
 
-class _FixtureError(Exception):
-    pass
+# ---------------------------------------------------------------------------------------------- the format
+
+_MISSING = "is required"
 
 
-def _require(raw: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
-    if key not in raw:
-        raise _FixtureError(f"missing required field '{where}{key}'")
-    value = raw[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-        raise _FixtureError(f"field '{where}{key}' must be {_article(expected)}, not {type(value).__name__}")
-    return value
+def _problems(messages: Any) -> str:
+    """One clause per field: ``missing required field 'title'; field 'expect.status' must be ...``."""
+    return "; ".join(
+        f"missing required field '{where}'" if message == _MISSING else f"field '{where}' {message}"
+        for where, message in flatten_messages(messages)
+    )
 
 
-def _article(name: str) -> str:
-    return {"dict": "an object", "list": "an array", "str": "a string", "int": "an integer",
-            "bool": "a boolean"}.get(name, name)
+def _json_name(value: Any) -> str:
+    """What a JSON value is, for messages: ``an array``, ``null``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    names = {str: "a string", int: "a number", float: "a number", list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
 
 
-def _str_list(raw: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-    values = raw.get(key, [])
-    if not isinstance(values, list) or not all(isinstance(v, str) and v for v in values):
-        raise _FixtureError(f"field '{where}{key}' must be an array of non-empty strings")
-    return tuple(values)
+class _Json(fields.Field[Any]):
+    """One JSON value of type ``kind``, returned as written: the request and resources are kept, not copied."""
+
+    def __init__(self, kind: type, expected: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._kind = kind
+        self._expected = expected
+        self.error_messages.update(required=_MISSING, null=f"must be {expected}, not null")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> Any:
+        if not isinstance(value, self._kind) or isinstance(value, bool) and self._kind is not bool:
+            raise ValidationError(f"must be {self._expected}, not {_json_name(value)}")
+        return value
 
 
-def _parse(path: Path, raw: Any) -> Scenario:
-    if not isinstance(raw, dict):
-        raise _FixtureError("the file must hold a JSON object")
-    title = _require(raw, "title", str)
-    scenario = _require(raw, "scenario", str)
-    ref = _require(raw, "referenceDate", str)
+class _Date(_Json):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(str, "a YYYY-MM-DD date", **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> date:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValidationError(f"must be a YYYY-MM-DD date, not {text!r}") from None
+
+
+def _string(**kwargs: Any) -> _Json:
+    return _Json(str, "a string", **kwargs)
+
+
+class _Strings(fields.Field[tuple[str, ...]]):
+    """An optional array of non-empty strings, each also checked by ``check`` (which returns the problem).
+
+    One field for the whole array, not one per item: every fixture loads at each start-up (``warm_up``).
+    """
+
+    def __init__(self, check: Callable[[str], str | None] | None = None, **kwargs: Any) -> None:
+        super().__init__(load_default=tuple, **kwargs)
+        self._check = check
+        self.error_messages.update(null="must be an array of non-empty strings, not null")
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise ValidationError(f"must be an array of non-empty strings, not {_json_name(value)}")
+        problems: dict[int, list[str]] = {}
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                problems[index] = [f"must be a non-empty string, not {_json_name(item)}"]
+            elif not item:
+                problems[index] = ["must not be empty"]
+            elif self._check is not None and (problem := self._check(item)) is not None:
+                problems[index] = [problem]
+        if problems:
+            raise ValidationError(problems)
+        return tuple(value)
+
+
+def _object(schema: type[Schema], **kwargs: Any) -> fields.Nested:
+    return fields.Nested(schema, error_messages={"required": _MISSING, "null": "must be an object, not null"},
+                         **kwargs)
+
+
+def _system_and_code(code: str) -> str | None:
+    if code.count("|") != 1 or not all(code.split("|")):
+        return f"must be written 'system|code', not {code!r}"
+    return None
+
+
+_CONTEXT = _Json(dict, "an object")
+
+
+def _has_context(request: Mapping[str, Any]) -> None:
+    if "context" not in request:
+        raise ValidationError({"context": [_MISSING]})
     try:
-        reference_date = date.fromisoformat(ref)
-    except ValueError:
-        raise _FixtureError(f"referenceDate '{ref}' is not a YYYY-MM-DD date") from None
-    service = _require(raw, "service", str)
-    request = _require(raw, "request", dict)
-    _require(request, "context", dict, "request.")
-    server_resources = raw.get("serverResources", [])
-    if not isinstance(server_resources, list) or not all(
-        isinstance(r, dict) and isinstance(r.get("resourceType"), str) for r in server_resources
-    ):
-        raise _FixtureError("field 'serverResources' must be an array of FHIR resources "
-                            "(objects with a resourceType)")
-    expect = _parse_expect(_require(raw, "expect", dict))
-    return Scenario(path=path, title=title, scenario=scenario, reference_date=reference_date, service=service,
-                    request=request, server_resources=server_resources, expect=expect)
+        _CONTEXT.deserialize(request["context"])
+    except ValidationError as exc:
+        raise ValidationError({"context": exc.messages}) from None
 
 
-def _parse_expect(raw: Mapping[str, Any]) -> Expectation:
-    status = raw.get("status", 200)
-    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-        raise _FixtureError("field 'expect.status' must be an HTTP status code")
-    error = raw.get("error")
-    if error is not None and not isinstance(error, str):
-        raise _FixtureError("field 'expect.error' must be a string (the error code slug)")
-    exact = raw.get("exact", False)
-    if not isinstance(exact, bool):
-        raise _FixtureError("field 'expect.exact' must be true or false")
-    cards_raw = raw.get("cards", [])
-    if not isinstance(cards_raw, list):
-        raise _FixtureError("field 'expect.cards' must be an array")
-    cards = []
-    for i, item in enumerate(cards_raw):
-        where = f"expect.cards[{i}]."
-        if not isinstance(item, dict):
-            raise _FixtureError(f"'expect.cards[{i}]' must be an object")
-        indicator = _require(item, "indicator", str, where)
-        if indicator not in INDICATORS:
-            raise _FixtureError(f"'{where}indicator' must be one of {sorted(INDICATORS)}, not '{indicator}'")
-        cards.append(ExpectedCard(
-            recommendation=_require(item, "recommendation", str, where),
-            indicator=indicator,
-            suggestion_codes=_str_list(item, "suggestionCodes", where),
-            deletes=_str_list(item, "deletes", where),
-        ))
-    for code in (c for card in cards for c in card.suggestion_codes):
-        if code.count("|") != 1 or not all(code.split("|")):
-            raise _FixtureError(f"suggestion code '{code}' must be written 'system|code'")
-    absent = _str_list(raw, "absent", "expect.")
-    clash = {c.recommendation for c in cards} & set(absent)
-    if clash:
-        raise _FixtureError(f"recommendation(s) {sorted(clash)} are both expected and absent")
-    return Expectation(status=status, error=error, cards=tuple(cards), absent=absent, exact=exact)
+def _is_resource(resource: Mapping[str, Any]) -> None:
+    if not isinstance(resource.get("resourceType"), str):
+        raise ValidationError("must be a FHIR resource (an object with a resourceType)")
+
+
+class _FixtureSchema(Schema):
+    """Unknown keys are ignored: fixtures carry ``review`` and other notes for people."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    error_messages = {"type": "must be an object"}  # noqa: RUF012 - marshmallow's class-level hook
+
+
+class _ExpectedCardSchema(_FixtureSchema):
+    recommendation = _string(required=True)
+    indicator = _string(
+        required=True,
+        validate=validate.OneOf(sorted(INDICATORS), error="must be one of {choices}, not {input!r}"),
+    )
+    suggestion_codes = _Strings(_system_and_code, data_key="suggestionCodes")
+    deletes = _Strings()
+
+    @post_load
+    def _card(self, data: Mapping[str, Any], **kwargs: Any) -> ExpectedCard:
+        return ExpectedCard(
+            recommendation=data["recommendation"],
+            indicator=data["indicator"],
+            suggestion_codes=data["suggestion_codes"],
+            deletes=data["deletes"],
+        )
+
+
+class _ExpectSchema(_FixtureSchema):
+    status = _Json(int, "an HTTP status code", load_default=200,
+                   validate=validate.Range(100, 599, error="must be an HTTP status code, not {input}"))
+    error = _Json(str, "a string (the error code slug)", load_default=None)
+    exact = _Json(bool, "true or false", load_default=False)
+    cards = fields.List(
+        _object(_ExpectedCardSchema),
+        load_default=list,
+        error_messages={"invalid": "must be an array", "null": "must be an array"},
+    )
+    absent = _Strings()
+
+    @validates_schema
+    def _expected_or_absent(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        clash = {card.recommendation for card in data["cards"]} & set(data["absent"])
+        if clash:
+            raise ValidationError(f"lists recommendation(s) {sorted(clash)} as both expected and absent")
+
+    @post_load
+    def _expectation(self, data: Mapping[str, Any], **kwargs: Any) -> Expectation:
+        return Expectation(status=data["status"], error=data["error"], cards=tuple(data["cards"]),
+                           absent=data["absent"], exact=data["exact"])
+
+
+class _ScenarioSchema(_FixtureSchema):
+    """A fixture file (``fhir_fixtures/README.md``); loads as the keyword arguments of :class:`Scenario`."""
+
+    title = _string(required=True)
+    scenario = _string(required=True)
+    reference_date = _Date(required=True, data_key="referenceDate")
+    service = _string(required=True)
+    request = _Json(dict, "an object", required=True, validate=_has_context)
+    server_resources = fields.List(
+        _Json(dict, "a FHIR resource (an object with a resourceType)", validate=_is_resource),
+        data_key="serverResources",
+        load_default=list,
+        error_messages={"invalid": "must be an array of FHIR resources (objects with a resourceType)",
+                        "null": "must be an array of FHIR resources (objects with a resourceType)"},
+    )
+    expect = _object(_ExpectSchema, required=True)
+
+
+_SCENARIO: Final = _ScenarioSchema()
 
 
 # ------------------------------------------------------------------------------------------- date rolling

@@ -3,39 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from datetime import date
 
 import orjson
 
-from service.bundles import read_patients
-from service.commands.common import card_library
-from service.commands.common import drafts_from_arguments
-from service.commands.common import dry_run_settings
+from service.commands.card_text import card_lines
+from service.commands.common import DryRun
+from service.commands.common import bundle_input
 from service.dry_run import PatientResult
-from service.dry_run import evaluate_patient
-from service.dry_run import service_for
-from service.errors import CdsServiceError
-
-_INDICATOR_MARK = {"critical": "!!", "warning": "! ", "info": "i "}
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one result per patient; exit 0 when every patient was evaluated, 1 when one was not, 2 on bad input."""
-    try:
-        service = service_for(args.hook)
-        drafts = drafts_from_arguments(args.draft, args.draft_code)
-        patients = read_patients(args.bundle)
-    except CdsServiceError as error:
-        print(f"cgh-cds evaluate: {error.message}", file=sys.stderr)
+    given = bundle_input(args, "cgh-cds evaluate")
+    if given is None:
         return 2
-    today = args.today or date.today()
-    settings = dry_run_settings().with_overrides(today=today)
-    cards = card_library()
+    dry_run = DryRun.on(given, args.today)
     failures = 0
     results = []
-    for data in patients:
-        result = evaluate_patient(data, service, cards=cards, settings=settings, today=today, drafts=drafts)
+    for data in given.patients:
+        result = dry_run.evaluate(data)
         failures += result.error is not None
         if args.json:
             results.append(_as_json(result))
@@ -63,11 +49,7 @@ def readable(result: PatientResult) -> str:
     if not cards:
         lines.append("  (no cards: no guidance for this patient" + (", who has no CGH)" if result.no_cgh else ")"))
     for card in cards:
-        topic = card.get("source", {}).get("topic", {})
-        lines.append(f"  [{_INDICATOR_MARK.get(card['indicator'], '')}{card['indicator']}] "
-                     f"{topic.get('code')}: {card['summary']}")
-        for detail_line in card.get("detail", "").splitlines():
-            lines.append(f"      {detail_line}")
+        lines.extend(card_lines(card))
         for suggestion in card.get("suggestions", []):
             lines.append(f"    > suggestion: {suggestion['label']}")
     return "\n".join(lines)

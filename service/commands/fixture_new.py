@@ -16,14 +16,9 @@ from typing import Any
 
 import orjson
 
-from service.bundles import read_patients
-from service.commands.common import card_library
-from service.commands.common import drafts_from_arguments
-from service.commands.common import dry_run_settings
+from service.commands.common import DryRun
+from service.commands.common import bundle_input
 from service.dry_run import PatientResult
-from service.dry_run import evaluate_patient
-from service.dry_run import service_for
-from service.errors import CdsServiceError
 from service.scenarios import load_scenario
 
 #: The scenario label of a snapshot (``fhir_fixtures/README.md``: ``S01``..., ``boundary``, a rule id, ``protocol``).
@@ -32,24 +27,20 @@ SNAPSHOT_SCENARIO = "snapshot"
 
 def run(args: argparse.Namespace) -> int:
     """Write one fixture per patient (``--out`` itself for one patient; ``<stem>-<n>`` beside it for more)."""
-    try:
-        service = service_for(args.hook)
-        drafts = drafts_from_arguments(args.draft, args.draft_code)
-        patients = read_patients(args.bundle)
-    except CdsServiceError as error:
-        print(f"cgh-cds fixture new: {error.message}", file=sys.stderr)
+    given = bundle_input(args, "cgh-cds fixture new")
+    if given is None:
         return 2
+    patients = given.patients
     if args.patient_id:
         patients = [p for p in patients if p.patient_id == args.patient_id]
         if not patients:
             print(f"cgh-cds fixture new: no Patient {args.patient_id} in {args.bundle}", file=sys.stderr)
             return 2
-    today = args.today or date.today()
-    settings = dry_run_settings().with_overrides(today=today)
-    cards = card_library()
+    dry_run = DryRun.on(given, args.today)
+    today = dry_run.today
     status = 0
     for index, data in enumerate(patients, start=1):
-        result = evaluate_patient(data, service, cards=cards, settings=settings, today=today, drafts=drafts)
+        result = dry_run.evaluate(data)
         if result.error is not None or result.request is None:
             code, message = result.error or ("bad-request", "no request")
             print(f"Patient/{data.patient_id}: not evaluated ({code}: {message}); no fixture written",

@@ -101,14 +101,6 @@ def codeable_concept(value: Any, element: str) -> tuple[tuple[Coding, ...], str 
     return codings, (text.strip() or None) if isinstance(text, str) else None
 
 
-def codeable_concepts(value: Any, element: str) -> tuple[Coding, ...]:
-    """All codings of a CodeableConcept array (e.g. ``bodySite``), in order."""
-    codings: list[Coding] = []
-    for item in as_list(value):
-        codings.extend(codeable_concept(item, element)[0])
-    return tuple(codings)
-
-
 def concept_code(value: Any, element: str) -> str | None:
     """The first code of a status-like CodeableConcept (``Condition.clinicalStatus``).
 

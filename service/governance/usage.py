@@ -2,11 +2,11 @@
 
 The pathway names its value sets only as ``ValueSetId.<MEMBER>`` (it holds no code literals; a unit test checks
 every string constant against the value sets), so the dependencies can be followed in the syntax tree of
-``facts.py``, ``rules.py`` and ``engine.py``:
+the ``facts`` and ``rules`` packages and ``engine.py``:
 
 - a fact function uses the value sets it names, those of the functions and constants it names (transitively),
   and those of the order kinds it names;
-- an order kind (``OrderKind.<KIND>``) uses the value sets paired with it in the order tables of ``facts.py``
+- an order kind (``OrderKind.<KIND>``) uses the value sets paired with it in the order tables of the facts
   (``(ValueSetId.X, OrderKind.Y)`` tuples) and those of every ``if``/``for`` enclosing a statement that adds or
   removes it (``kinds.add(OrderKind.K)``, ``kinds -= {OrderKind.K}``), following the function's locals.
   Functions that classify orders are therefore not charged with every order value set: an order's value sets
@@ -14,8 +14,9 @@ every string constant against the value sets), so the dependencies can be follow
 - a field of ``Facts`` uses what ``derive_facts`` computes it from (the call and the locals it is given);
   a ``Facts`` property or method uses the fields it reads;
 - a rule (``RULES``) uses what its judge function reads (``facts.<field>``, kinds, helpers), transitively;
-- ``engine.evaluate`` reads some facts for every rule (the R0 gate) or for rules with a flag set
-  (``if rule.red_flag_suppressed and facts.red_flags``): those rules are listed with "(engine)".
+- ``engine.evaluate`` reads some facts for every rule (the R0 gate), and a rule is not run when a recommendation
+  it names in ``suppressed_by`` suppresses it (that recommendation's ``suppresses_when`` reads facts): those
+  rules are listed with "(engine)".
 
 Only the syntax is read; nothing is evaluated. A value set reached only through code this does not follow
 (e.g. ``getattr``) would be missed: ``tests/unit/governance/test_usage.py`` pins the known uses.
@@ -24,8 +25,9 @@ Only the syntax is read; nothing is evaluated. A value set reached only through 
 from __future__ import annotations
 
 import ast
-import dataclasses
+import importlib
 import inspect
+import pkgutil
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from types import ModuleType
 from service.pathway import engine as engine_module
 from service.pathway import facts as facts_module
 from service.pathway import rules as rules_module
+from service.pathway.declaration import Recommendation
 from service.pathway.terminology import ValueSetId
 
 _VALUE_SET_ENUM = "ValueSetId"
@@ -44,6 +47,7 @@ _KIND_ENUM = "OrderKind"
 _FACTS_NAMES = frozenset({"facts", "self"})
 _FACTS_CLASS = "Facts"
 _DERIVE = "derive_facts"
+_DECLARATION = "DECLARATION"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,17 @@ def _top_level(tree: ast.Module) -> dict[str, ast.AST]:
 
 def _parse(module: ModuleType) -> ast.Module:
     return ast.parse(inspect.getsource(module))
+
+
+def _package_top_level(package: ModuleType) -> dict[str, ast.AST]:
+    """The top-level symbols of a package and of every module in it (the facts: one module per job; the rules:
+    one module per rule)."""
+    symbols = _top_level(_parse(package))
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda item: item.name):
+        symbols.update(_top_level(_parse(importlib.import_module(f"{package.__name__}.{info.name}"))))
+    # Every rule module has one; the rules are followed from their judge functions instead.
+    symbols.pop(_DECLARATION, None)
+    return symbols
 
 
 def _kind_pairs(node: ast.AST) -> list[tuple[str, str]]:
@@ -161,8 +176,8 @@ class _Analysis:
     """The closures of one reading of the pathway's source."""
 
     def __init__(self) -> None:
-        self.facts = _top_level(_parse(facts_module))
-        self.rules = _top_level(_parse(rules_module))
+        self.facts = _package_top_level(facts_module)
+        self.rules = _package_top_level(rules_module)
         self.engine = _top_level(_parse(engine_module))
         self.tables = {name for name, node in self.facts.items() if _kind_pairs(node) and name != _DERIVE}
         self.producers = {
@@ -284,29 +299,21 @@ class _Analysis:
             return frozenset()
         return self._closure("rules", function_name, frozenset())
 
-    def engine_uses(self) -> list[tuple[str | None, frozenset[str]]]:
-        """``(rule flag or None for every rule, value sets)`` of each test in ``engine.evaluate``."""
-        found: list[tuple[str | None, frozenset[str]]] = []
+    def engine_uses(self) -> list[frozenset[str]]:
+        """The value sets of each test in ``engine.evaluate`` that reads the facts (the R0 gate, for every rule)."""
+        found: list[frozenset[str]] = []
         for node in self.engine.values():
             for item in ast.walk(node):
                 if not isinstance(item, ast.If):
                     continue
-                refs = _refs(item.test)
-                flags = sorted(
-                    sub.attr
-                    for sub in ast.walk(item.test)
-                    if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id == "rule"
-                )
                 used = frozenset(
-                    value for attr in refs.facts_attrs for value in self._closure("facts-attr", attr, frozenset())
+                    value
+                    for attr in _refs(item.test).facts_attrs
+                    for value in self._closure("facts-attr", attr, frozenset())
                 )
                 if used:
-                    found.extend([(flag, used) for flag in flags] if flags else [(None, used)])
+                    found.append(used)
         return found
-
-
-def _rule_flags(rule: object) -> Mapping[str, object]:
-    return {item.name: getattr(rule, item.name) for item in dataclasses.fields(rule)}  # type: ignore[arg-type]
 
 
 @cache
@@ -315,16 +322,22 @@ def rules_by_value_set() -> Mapping[str, tuple[RuleRef, ...]]:
     analysis = _Analysis()
     found: dict[str, dict[RuleRef, None]] = {member.value: {} for member in ValueSetId}
     for rule in rules_module.RULES:
-        ref = RuleRef(rule.number, rule.recommendation.value)
+        ref = RuleRef(rule.number, rule.id.value)
         for vs_id in analysis.judge_uses(rule.judge.__name__):
             found.setdefault(vs_id, {})[ref] = None
-    for flag, used in analysis.engine_uses():
-        for rule in rules_module.RULES:
-            if flag is None or _rule_flags(rule).get(flag) is True:
-                ref = RuleRef(rule.number, rule.recommendation.value, "engine")
-                for vs_id in used:
-                    if RuleRef(rule.number, rule.recommendation.value) not in found.setdefault(vs_id, {}):
-                        found[vs_id][ref] = None
+
+    def gated(rules: Iterable[Recommendation], used: frozenset[str]) -> None:
+        for rule in rules:
+            for vs_id in used:
+                if RuleRef(rule.number, rule.id.value) not in found.setdefault(vs_id, {}):
+                    found[vs_id][RuleRef(rule.number, rule.id.value, "engine")] = None
+
+    for used in analysis.engine_uses():
+        gated(rules_module.RULES, used)
+    for suppressor in rules_module.RULES:
+        if suppressor.suppresses_when is not None:
+            suppressed = [rule for rule in rules_module.RULES if suppressor.id in rule.suppressed_by]
+            gated(suppressed, analysis.judge_uses(suppressor.suppresses_when.__name__))
     return MappingProxyType({vs_id: tuple(refs) for vs_id, refs in found.items()})
 
 

@@ -1,7 +1,8 @@
 """What the pathway answers: ``Advice`` values, one per recommendation id that fires.
 
 Pure data. The render layer turns each ``Advice`` into a CDS card using the content in ``cards/``; the
-pathway never knows card wording. Recommendation ids are those of ``docs/clinical/recommendations.md``.
+pathway never knows card wording. Recommendation ids are those of ``docs/clinical/recommendations.md``, one
+per rule module (``service.pathway.ids``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import field
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
+
+from service.pathway.ids import RecommendationId as RecommendationId
 
 
 class Moment(StrEnum):
@@ -35,29 +38,6 @@ class Indicator(StrEnum):
     @property
     def rank(self) -> int:
         return {"info": 0, "warning": 1, "critical": 2}[self.value]
-
-
-class RecommendationId(StrEnum):
-    """The recommendation catalogue (docs/clinical/recommendations.md): the contract with cards, tests."""
-
-    OUT_OF_SCOPE_PEDIATRIC = "out-of-scope-pediatric"
-    RED_FLAGS = "red-flags"
-    DIFFERENTIAL_DIAGNOSIS = "differential-diagnosis"
-    SUSPECTED_CONFIRM_DIAGNOSIS = "suspected-confirm-diagnosis"
-    PT_FIRST_LINE = "pt-first-line"
-    PT_TRIAL_IN_PROGRESS = "pt-trial-in-progress"
-    PT_DOCUMENT_RESPONSE = "pt-document-response"
-    ESCALATE_OCCIPITAL_NERVE_BLOCK = "escalate-occipital-nerve-block"
-    ESCALATE_PERCUTANEOUS = "escalate-percutaneous"
-    REFRACTORY_OPTIONS = "refractory-options"
-    IMAGING_NOT_INDICATED = "imaging-not-indicated"
-    IMAGING_RED_FLAG_APPROPRIATE = "imaging-red-flag-appropriate"
-    MANIPULATION_CONTRAINDICATED = "manipulation-contraindicated"
-    MANIPULATION_RISK = "manipulation-risk"
-    MEDICATION_OPIOID = "medication-opioid"
-    MEDICATION_SYMPTOMATIC_ONLY = "medication-symptomatic-only"
-    ESCALATION_PREMATURE = "escalation-premature"
-    BOTULINUM_PREGNANCY = "botulinum-pregnancy"
 
 
 class SuggestionKind(StrEnum):

@@ -8,6 +8,7 @@ every override reason, ``resourceId`` on delete actions, and no ``null`` or empt
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,12 +36,7 @@ def response_problems(body: Any) -> list[str]:
     for index, card in enumerate(body["cards"]):
         problems.extend(card_problems(card, f"cards[{index}]", seen_uuids))
     if "systemActions" in body:
-        actions = body["systemActions"]
-        if not isinstance(actions, list) or not actions:
-            problems.append("systemActions must be a non-empty array when present")
-        else:
-            for index, action in enumerate(actions):
-                problems.extend(_action_problems(action, f"systemActions[{index}]"))
+        problems.extend(_array_problems(body["systemActions"], "systemActions", _action_problems))
     return problems
 
 
@@ -75,13 +71,9 @@ def card_problems(card: Any, where: str, seen_uuids: set[str] | None = None) -> 
             problems.append(f"{where}.source.topic must carry system and code (the recommendation id)")
     suggestions = card.get("suggestions")
     if suggestions is not None:
-        if not isinstance(suggestions, list) or not suggestions:
-            problems.append(f"{where}.suggestions must be a non-empty array when present")
-        else:
-            if card.get("selectionBehavior") not in _BEHAVIOURS:
-                problems.append(f"{where}.selectionBehavior is required with suggestions")
-            for index, suggestion in enumerate(suggestions):
-                problems.extend(_suggestion_problems(suggestion, f"{where}.suggestions[{index}]"))
+        if isinstance(suggestions, list) and suggestions and card.get("selectionBehavior") not in _BEHAVIOURS:
+            problems.append(f"{where}.selectionBehavior is required with suggestions")
+        problems.extend(_array_problems(suggestions, f"{where}.suggestions", _suggestion_problems))
     for index, reason in enumerate(card.get("overrideReasons") or []):
         if not isinstance(reason, Mapping) or not all(
             isinstance(reason.get(k), str) and reason.get(k) for k in ("code", "system", "display")
@@ -100,11 +92,7 @@ def _suggestion_problems(suggestion: Any, where: str) -> list[str]:
         problems.append(f"{where}.label is required")
     actions = suggestion.get("actions")
     if actions is not None:
-        if not isinstance(actions, list) or not actions:
-            problems.append(f"{where}.actions must be a non-empty array when present")
-        else:
-            for index, action in enumerate(actions):
-                problems.extend(_action_problems(action, f"{where}.actions[{index}]"))
+        problems.extend(_array_problems(actions, f"{where}.actions", _action_problems))
     return problems
 
 
@@ -141,6 +129,13 @@ def _link_problems(link: Any, where: str) -> list[str]:
     if link.get("type") == "absolute" and "appContext" in link:
         problems.append(f"{where}.appContext is only valid on smart links")
     return problems
+
+
+def _array_problems(items: Any, where: str, item_problems: Callable[[Any, str], list[str]]) -> list[str]:
+    """An array that is present: it must not be empty, and each item is checked by ``item_problems``."""
+    if not isinstance(items, list) or not items:
+        return [f"{where} must be a non-empty array when present"]
+    return [problem for index, item in enumerate(items) for problem in item_problems(item, f"{where}[{index}]")]
 
 
 def _is_absolute_url(value: Any) -> bool:

@@ -2,7 +2,8 @@
 
 Load the content once at start-up with :func:`load_card_library` (it raises ``ContentError`` for any
 problem), then call :func:`render_cards` per request. The content format is described in ``cards/README.md``;
-what each recommendation's advice carries is ``service/pathway/CATALOGUE.md``.
+what each recommendation's advice carries is declared beside each rule (``service/pathway/rules/``;
+``cgh-cds catalogue`` prints them all).
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ from service.render._contract import DELETE_ORDERS_WITH_PT_REFERRAL
 from service.render._contract import REPLACE_WITH_PT_REFERRAL
 from service.render._contract import plan
 from service.render._decisions import one_card_per_decision
-from service.render._library import GON_BLOCK
-from service.render._library import PT_REFERRAL
 from service.render._library import CardContent
 from service.render._library import CardLibrary
+from service.render._orders import GON_BLOCK
+from service.render._orders import PT_REFERRAL
 from service.render._orders import validated_service_request
 from service.render._text import fit_summary
 from service.render._text import markdown_inline
@@ -45,7 +45,7 @@ UUID_NAMESPACE: Final = uuid.UUID("a567a334-c231-5629-82ff-8eabdfa7548a")
 
 _RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
 _PATIENT_REF = re.compile(r"^Patient/[A-Za-z0-9\-.]{1,64}$")
-_CATALOGUE_ORDER: Final = {rec: index for index, rec in enumerate(RecommendationId)}
+_CATALOGUE_ORDER: Final = {rec: index for index, rec in enumerate(CONTRACTS)}
 #: Lines of "Why this card"; the rest are counted by resource type ("and 4 more: 3 Procedure, 1 Observation").
 _WHY_LINES: Final = 5
 #: Roles whose triggers are one course of treatment, shown as one line (count, date range, what was done).
@@ -56,7 +56,7 @@ _DESCRIPTION_MAX: Final = 200
 
 
 class AdviceContractError(CdsServiceError):
-    """500: the pathway handed the renderer advice that breaks ``CATALOGUE.md`` (a programming error).
+    """500: the pathway handed the renderer advice that breaks its declaration's card contract (a programming error).
 
     Raised for a missing fact (a blank one is shown as the library's ``blank_fact``), an unknown note or
     trigger role, a suggestion the card cannot offer, or two pieces of advice with the same recommendation
@@ -166,15 +166,17 @@ def _check(advice: Advice, content: CardContent) -> None:
     contract = CONTRACTS[advice.recommendation]
     unknown_notes = [note for note in advice.notes if note not in content.notes]
     if unknown_notes:
-        raise AdviceContractError(f"{rec}: unknown note(s) {', '.join(unknown_notes)} (CATALOGUE.md)")
+        raise AdviceContractError(
+            f"{rec}: unknown note(s) {', '.join(unknown_notes)} (its declaration; cgh-cds catalogue)"
+        )
     needed = [*contract.facts, *(f for note in advice.notes for f in contract.note_facts.get(note, ()))]
     missing = [fact for fact in needed if not isinstance(advice.facts.get(fact), str)]
     if missing:
-        raise AdviceContractError(f"{rec}: missing fact(s) {', '.join(missing)} (CATALOGUE.md)")
+        raise AdviceContractError(f"{rec}: missing fact(s) {', '.join(missing)} (its declaration; cgh-cds catalogue)")
     roles = [trigger.role for trigger in advice.triggers if trigger.role not in content.roles]
     if roles:
         raise AdviceContractError(
-            f"{rec}: unknown trigger role(s) {', '.join(sorted(set(roles)))} (CATALOGUE.md)"
+            f"{rec}: unknown trigger role(s) {', '.join(sorted(set(roles)))} (its declaration; cgh-cds catalogue)"
         )
 
 
@@ -256,7 +258,7 @@ def _suggestions(
         spec = content.suggestions.get(key)
         if spec is None:
             raise AdviceContractError(
-                f"{advice.recommendation.value}: the card cannot offer {key} (CATALOGUE.md)"
+                f"{advice.recommendation.value}: the card cannot offer {key} (its declaration; cgh-cds catalogue)"
             )
         actions = _actions(key, advice, library, spec.delete_description)
         if actions:

@@ -20,17 +20,19 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from service.pathway.advice import Advice
-from service.pathway.advice import RecommendationId as R
+from service.pathway.advice import RecommendationId
 from service.pathway.advice import SuggestionKind
 
+_PT_FIRST_LINE = RecommendationId("pt-first-line")
+_IMAGING_NOT_INDICATED = RecommendationId("imaging-not-indicated")
 #: (card, note it drops, card whose presence makes the note a repeat)
-_REPEATED_NOTES: tuple[tuple[R, str, R], ...] = (
-    (R.PT_FIRST_LINE, "escalation-ordered", R.ESCALATION_PREMATURE),
-    (R.IMAGING_NOT_INDICATED, "no-pt-yet", R.PT_FIRST_LINE),
+_REPEATED_NOTES: tuple[tuple[RecommendationId, str, RecommendationId], ...] = (
+    (_PT_FIRST_LINE, "escalation-ordered", RecommendationId("escalation-premature")),
+    (_IMAGING_NOT_INDICATED, "no-pt-yet", _PT_FIRST_LINE),
 )
 #: (card, suggestion it drops, card that owns that action on the response)
-_REPEATED_SUGGESTIONS: tuple[tuple[R, SuggestionKind, R], ...] = (
-    (R.IMAGING_NOT_INDICATED, SuggestionKind.CREATE_PT_REFERRAL, R.PT_FIRST_LINE),
+_REPEATED_SUGGESTIONS: tuple[tuple[RecommendationId, SuggestionKind, RecommendationId], ...] = (
+    (_IMAGING_NOT_INDICATED, SuggestionKind.CREATE_PT_REFERRAL, _PT_FIRST_LINE),
 )
 
 

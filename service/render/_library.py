@@ -5,11 +5,13 @@ Everything that can be checked without a patient is checked here, so a broken ca
 limited to the catalogue facts of that id, text for every catalogue note, labels for every trigger role and
 suggestion, summaries that fit the 139-character budget, resolvable evidence and override-reason codes,
 absolute https URLs, no raw HTML. Errors are ``ContentError`` naming the file, the field and the fix.
+
+The shape of each file (keys, types, plain text, URLs) is the marshmallow schemas' of ``_schemas``; what is
+checked here depends on the recommendation's contract (``_contract``) or on another file.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -18,23 +20,21 @@ from types import MappingProxyType
 from typing import Any
 from typing import Final
 from urllib.parse import quote
-from urllib.parse import urlsplit
-
-import yaml
 
 from service import canonical
 from service.errors import ContentError
-from service.fhir.coding import CPT
-from service.fhir.coding import HCPCS
-from service.fhir.coding import LOINC
-from service.fhir.coding import SNOMED
-from service.pathway.advice import Indicator
 from service.pathway.advice import RecommendationId
-from service.pathway.gaps import AFFECTED as GAP_AFFECTED
 from service.render._contract import CONTRACTS
 from service.render._contract import CardContract
+from service.render._contract import contract_suggestion_keys
+from service.render._orders import ORDER_KEYS
 from service.render._orders import OrderTemplate
 from service.render._orders import validated_service_request
+from service.render._schemas import CARD
+from service.render._schemas import CODESYSTEMS
+from service.render._schemas import COMMON
+from service.render._schemas import EVIDENCE
+from service.render._schemas import load_content_file
 from service.render._text import SUMMARY_FIELD_ROOM
 from service.render._text import SUMMARY_MAX
 from service.render._text import Template
@@ -44,8 +44,6 @@ from service.render._text import markup_problems
 from service.render._text import plain_text_problems
 from service.render._text import unwrap
 
-_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 #: Base of every canonical URL the service mints (service.canonical holds them all).
 FHIR_BASE_URL: Final = canonical.BASE
 #: ``card.source.topic.system``: code = recommendation id, display = card title.
@@ -53,48 +51,9 @@ RECOMMENDATION_SYSTEM: Final = canonical.RECOMMENDATION_SYSTEM
 #: ``card.overrideReasons[].system``.
 OVERRIDE_REASON_SYSTEM: Final = canonical.OVERRIDE_REASON_SYSTEM
 
-#: The orders a suggestion can create, by the key ``cards/_common.yaml`` defines them under.
-PT_REFERRAL: Final = "pt-referral"
-GON_BLOCK: Final = "gon-block"
-_ORDER_KEYS: Final = (PT_REFERRAL, GON_BLOCK)
-_ORDER_SYSTEMS: Final = frozenset({SNOMED, CPT, HCPCS, LOINC})
-
 CODESYSTEMS_FILE: Final = "_codesystems.yaml"
 EVIDENCE_FILE: Final = "_evidence.yaml"
 COMMON_FILE: Final = "_common.yaml"
-
-_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
-_CODE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_CARD_KEYS: Final = frozenset(
-    {
-        "id",
-        "title",
-        "version",
-        "indicator",
-        "source",
-        "summary",
-        "detail",
-        "notes",
-        "roles",
-        "evidence",
-        "grading",
-        "override_reasons",
-        "suggestions",
-    }
-)
-_REQUIRED_CARD_KEYS: Final = (
-    "id",
-    "title",
-    "version",
-    "indicator",
-    "source",
-    "summary",
-    "detail",
-    "evidence",
-)
-_TITLE_MAX: Final = 90
-#: An evidence link label names its year, or "current" for a living document (issue 15: evidence once).
-_DATED_LABEL = re.compile(r"\b(?:19|20)\d\d\b|\bcurrent\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +92,6 @@ class CardContent:
     recommendation: RecommendationId
     title: str
     version: str
-    indicator: Indicator
     source_label: str
     source_url: str
     summary: Template
@@ -209,7 +167,7 @@ def load_card_library(path: Path) -> CardLibrary:
     common_roles, orders, blank_fact, data_gaps = _load_common(path / COMMON_FILE)
     cards = {
         rec: _load_card(path / f"{rec.value}.yaml", rec, evidence, reasons, common_roles)
-        for rec in RecommendationId
+        for rec in CONTRACTS
     }
     return CardLibrary(
         cards=MappingProxyType(cards),
@@ -220,102 +178,27 @@ def load_card_library(path: Path) -> CardLibrary:
     )
 
 
-# --- shared files ---------------------------------------------------------------------------------------
+# --- shared files (their shape is checked by service.render._schemas) -----------------------------------
 
 
 def _load_codesystems(file: Path) -> dict[str, str]:
-    data = _read_mapping(file)
-    _only_keys(file, "", data, {"recommendation", "override-reason"})
-    rec = _mapping(file, "recommendation", data.get("recommendation"))
-    if rec.get("url") != RECOMMENDATION_SYSTEM:
-        raise ContentError(
-            f"{file}: recommendation.url must be {RECOMMENDATION_SYSTEM} (feedback, analytics and "
-            "stored cards key on it; change service.render.RECOMMENDATION_SYSTEM and this file together)"
-        )
-    reason_system = _mapping(file, "override-reason", data.get("override-reason"))
-    if reason_system.get("url") != OVERRIDE_REASON_SYSTEM:
-        raise ContentError(f"{file}: override-reason.url must be {OVERRIDE_REASON_SYSTEM}")
-    concepts = reason_system.get("concepts")
-    if not isinstance(concepts, list) or not concepts:
-        raise ContentError(f"{file}: override-reason.concepts must be a non-empty list of {{code, display}}")
-    reasons: dict[str, str] = {}
-    for index, concept in enumerate(concepts):
-        where = f"override-reason.concepts[{index}]"
-        entry = _mapping(file, where, concept)
-        _only_keys(file, where, entry, {"code", "display", "definition"})
-        code = _text(file, f"{where}.code", entry.get("code"))
-        if not _CODE.match(code):
-            raise ContentError(f"{file}: {where}.code {code!r} must be lower-kebab-case")
-        display = entry.get("display")
-        if not isinstance(display, str) or not display.strip():
-            raise ContentError(
-                f"{file}: override reason {code!r} has no display; CDS Hooks 2.0 requires a display on every "
-                "override reason"
-            )
-        _plain(file, f"{where}.display", display)
-        if code in reasons:
-            raise ContentError(f"{file}: override reason {code!r} is defined twice")
-        reasons[code] = display.strip()
-    return reasons
+    data = load_content_file(file, CODESYSTEMS)
+    return {concept["code"]: concept["display"] for concept in data["override_reason"]["concepts"]}
 
 
 def _load_evidence(file: Path) -> dict[str, Evidence]:
-    data = _read_mapping(file)
-    evidence: dict[str, Evidence] = {}
-    for key, raw in data.items():
-        where = str(key)
-        entry = _mapping(file, where, raw)
-        _only_keys(file, where, entry, {"label", "url", "citation", "recalled"})
-        label = _text(file, f"{where}.label", entry.get("label"))
-        _plain(file, f"{where}.label", label)
-        if not _DATED_LABEL.search(label):
-            raise ContentError(
-                f"{file}: {where}.label must name the source and its year (e.g. 'Jull 2002, ... (Spine)'), or say "
-                "'current' for a living document such as a drug label: links are the card's only evidence list"
-            )
-        url = _url(file, f"{where}.url", entry.get("url"))
-        recalled = entry.get("recalled", False)
-        if not isinstance(recalled, bool):
-            raise ContentError(f"{file}: {where}.recalled must be true or false")
-        evidence[where] = Evidence(where, label, url, recalled)
-    if not evidence:
-        raise ContentError(f"{file}: no evidence defined")
-    return evidence
+    data = load_content_file(file, EVIDENCE)
+    return {key: Evidence(key, entry["label"], entry["url"], entry["recalled"]) for key, entry in data.items()}
 
 
 def _load_common(file: Path) -> tuple[dict[str, str], dict[str, OrderTemplate], str, dict[str, str]]:
-    data = _read_mapping(file)
-    _only_keys(file, "", data, {"roles", "orders", "blank_fact", "data_gaps"})
-    roles = _labels(file, "roles", data.get("roles"))
-    blank_fact = _text(file, "blank_fact", data.get("blank_fact"))
-    _plain(file, "blank_fact", blank_fact)
-    gaps_raw = _mapping(file, "data_gaps", data.get("data_gaps"))
-    _only_keys(file, "data_gaps", gaps_raw, set(GAP_AFFECTED))
-    data_gaps = {key: _text(file, f"data_gaps.{key}", gaps_raw.get(key)) for key in sorted(GAP_AFFECTED)}
-    orders_raw = _mapping(file, "orders", data.get("orders"))
-    _only_keys(file, "orders", orders_raw, set(_ORDER_KEYS))
+    data = load_content_file(file, COMMON)
     orders: dict[str, OrderTemplate] = {}
-    for key in _ORDER_KEYS:
-        where = f"orders.{key}"
-        entry = _mapping(file, where, orders_raw.get(key))
-        _only_keys(file, where, entry, {"system", "code", "display", "text", "description"})
-        system = _text(file, f"{where}.system", entry.get("system"))
-        if system not in _ORDER_SYSTEMS:
-            raise ContentError(f"{file}: {where}.system {system!r} must be one of {sorted(_ORDER_SYSTEMS)}")
-        display = entry.get("display")
-        if display is not None:
-            display = _text(file, f"{where}.display", display)
-        order = OrderTemplate(
-            key=key,
-            system=system,
-            code=_text(file, f"{where}.code", entry.get("code")),
-            display=display,
-            text=_text(file, f"{where}.text", entry.get("text")),
-            description=_text(file, f"{where}.description", entry.get("description")),
-        )
-        _check_order(file, where, order)
+    for key in ORDER_KEYS:
+        order = OrderTemplate(key=key, **data["orders"][key])
+        _check_order(file, f"orders.{key}", order)
         orders[key] = order
-    return roles, orders, blank_fact, data_gaps
+    return data["roles"], orders, data["blank_fact"], data["data_gaps"]
 
 
 def _check_order(file: Path, where: str, order: OrderTemplate) -> None:
@@ -326,7 +209,7 @@ def _check_order(file: Path, where: str, order: OrderTemplate) -> None:
         raise ContentError(f"{file}: {where} does not make a valid FHIR R4 ServiceRequest: {error}") from None
 
 
-# --- card files -----------------------------------------------------------------------------------------
+# --- card files: the shape is the schema's; what is checked here depends on the contract or another file ---
 
 
 def _load_card(
@@ -337,52 +220,24 @@ def _load_card(
     common_roles: Mapping[str, str],
 ) -> CardContent:
     contract = CONTRACTS[rec]
-    data = _read_mapping(file)
-    unknown = sorted(set(map(str, data)) - _CARD_KEYS)
-    if unknown:
-        raise ContentError(
-            f"{file}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_CARD_KEYS))}"
-        )
-    for key in _REQUIRED_CARD_KEYS:
-        if data.get(key) in (None, "", [], {}):
-            raise ContentError(f"{file}: '{key}' is required")
+    data = load_content_file(file, CARD)
     if data["id"] != rec.value:
         raise ContentError(f"{file}: id {data['id']!r} must equal the file name ({rec.value!r})")
-    title = _text(file, "title", data["title"])
-    _plain(file, "title", title)
-    if len(title) > _TITLE_MAX:
-        raise ContentError(f"{file}: title is {len(title)} characters; keep it under {_TITLE_MAX}")
-    version = str(data["version"])
-    if not _SEMVER.match(version):
-        raise ContentError(f"{file}: version {version!r} must be semantic (MAJOR.MINOR.PATCH), e.g. 1.0.0")
-    try:
-        indicator = Indicator(data["indicator"])
-    except ValueError:
-        raise ContentError(
-            f"{file}: indicator {data['indicator']!r} must be one of {[i.value for i in Indicator]}"
-        ) from None
-    source = _mapping(file, "source", data["source"])
-    _only_keys(file, "source", source, {"label", "url"})
-    source_label = _text(file, "source.label", source.get("label"))
-    _plain(file, "source.label", source_label)
-    source_url = _url(file, "source.url", source.get("url"))
-
     facts = frozenset(contract.facts)
     summary = _summary(file, "summary", data["summary"], facts, rec)
     detail = _detail(file, "detail", data["detail"], facts, rec)
-    notes = _notes(file, data.get("notes"), contract, rec)
-    roles = _roles(file, data.get("roles"), contract, common_roles)
+    notes = _notes(file, data["notes"] or {}, contract, rec)
+    roles = _roles(file, data["roles"] or {}, contract, common_roles)
     cited = _evidence(file, data["evidence"], evidence)
-    grading = _grading(file, data.get("grading"), evidence)
-    override = _override_reasons(file, data.get("override_reasons"), reasons)
-    suggestions = _suggestions(file, data.get("suggestions"), contract)
+    grading = _grading(file, data["grading"], evidence)
+    override = _override_reasons(file, data["override_reasons"] or (), reasons)
+    suggestions = _suggestions(file, data["suggestions"] or {}, contract)
     return CardContent(
         recommendation=rec,
-        title=title,
-        version=version,
-        indicator=indicator,
-        source_label=source_label,
-        source_url=source_url,
+        title=data["title"],
+        version=data["version"],
+        source_label=data["source"]["label"],
+        source_url=data["source"]["url"],
         summary=summary,
         detail=detail,
         notes=MappingProxyType(notes),
@@ -395,8 +250,7 @@ def _load_card(
     )
 
 
-def _summary(file: Path, where: str, raw: Any, facts: frozenset[str], rec: RecommendationId) -> Template:
-    text = _text(file, where, raw)
+def _summary(file: Path, where: str, text: str, facts: frozenset[str], rec: RecommendationId) -> Template:
     template = _template(file, where, text, facts, rec)
     for literal in template.literals:
         _plain(file, where, literal)
@@ -410,8 +264,8 @@ def _summary(file: Path, where: str, raw: Any, facts: frozenset[str], rec: Recom
     return template
 
 
-def _detail(file: Path, where: str, raw: Any, facts: frozenset[str], rec: RecommendationId) -> Template:
-    text = unwrap(_text(file, where, raw))
+def _detail(file: Path, where: str, text: str, facts: frozenset[str], rec: RecommendationId) -> Template:
+    text = unwrap(text)
     problems = markup_problems(text)
     if problems:
         raise ContentError(f"{file}: {where}: {'; '.join(problems)} (detail is GitHub-flavoured markdown)")
@@ -428,18 +282,19 @@ def _template(file: Path, where: str, text: str, facts: frozenset[str], rec: Rec
             allowed = ", ".join(sorted(facts)) or "none"
             raise ContentError(
                 f"{file}: {where} uses unknown placeholder {{{name}}}: {rec.value} facts are {allowed} "
-                "(service/pathway/CATALOGUE.md)"
+                "(the declaration in service/pathway/rules/; `cgh-cds catalogue` lists them all)"
             )
     return template
 
 
-def _notes(file: Path, raw: Any, contract: CardContract, rec: RecommendationId) -> dict[str, Note]:
-    entries = {} if raw is None else _mapping(file, "notes", raw)
+def _notes(
+    file: Path, entries: Mapping[str, tuple[str, str | None]], contract: CardContract, rec: RecommendationId
+) -> dict[str, Note]:
     missing = [name for name in contract.notes if name not in entries]
     if missing:
         raise ContentError(
             f"{file}: missing text for note(s) {', '.join(missing)}; the rule for {rec.value} may add them "
-            "(service/pathway/CATALOGUE.md), so each needs a paragraph under 'notes'"
+            "(its declaration; `cgh-cds catalogue`), so each needs a paragraph under 'notes'"
         )
     extra = sorted(str(name) for name in entries if name not in contract.notes)
     if extra:
@@ -449,23 +304,17 @@ def _notes(file: Path, raw: Any, contract: CardContract, rec: RecommendationId) 
     for name in contract.notes:
         where = f"notes.{name}"
         facts = frozenset((*contract.facts, *contract.note_facts.get(name, ())))
-        entry = entries[name]
-        if isinstance(entry, str):
-            notes[name] = Note(name, _detail(file, where, entry, facts, rec))
-            continue
-        body = _mapping(file, where, entry)
-        _only_keys(file, where, body, {"detail", "summary"})
-        summary = body.get("summary")
+        detail, summary = entries[name]
+        # A note written as a bare paragraph is reported as notes.<name>, one with a summary as .detail.
         notes[name] = Note(
             name,
-            _detail(file, f"{where}.detail", body.get("detail"), facts, rec),
+            _detail(file, where if summary is None else f"{where}.detail", detail, facts, rec),
             None if summary is None else _summary(file, f"{where}.summary", summary, facts, rec),
         )
     return notes
 
 
-def _roles(file: Path, raw: Any, contract: CardContract, common: Mapping[str, str]) -> dict[str, str]:
-    own = {} if raw is None else _labels(file, "roles", raw)
+def _roles(file: Path, own: Mapping[str, str], contract: CardContract, common: Mapping[str, str]) -> dict[str, str]:
     roles = {**common, **own}
     missing = [role for role in contract.all_roles if role not in roles]
     if missing:
@@ -482,55 +331,38 @@ def _roles(file: Path, raw: Any, contract: CardContract, common: Mapping[str, st
     return {role: roles[role] for role in contract.all_roles}
 
 
-def _evidence(file: Path, raw: Any, evidence: Mapping[str, Evidence]) -> tuple[Evidence, ...]:
-    if not isinstance(raw, list) or not all(isinstance(key, str) for key in raw):
-        raise ContentError(f"{file}: evidence must be a list of keys from {EVIDENCE_FILE}")
-    unknown = [key for key in raw if key not in evidence]
+def _evidence(file: Path, keys: tuple[str, ...], evidence: Mapping[str, Evidence]) -> tuple[Evidence, ...]:
+    unknown = [key for key in keys if key not in evidence]
     if unknown:
         raise ContentError(f"{file}: evidence {', '.join(unknown)} not defined in {EVIDENCE_FILE}")
-    if len(set(raw)) != len(raw):
-        raise ContentError(f"{file}: evidence lists a citation twice")
-    return tuple(evidence[key] for key in raw)
+    return tuple(evidence[key] for key in keys)
 
 
-def _grading(file: Path, raw: Any, evidence: Mapping[str, Evidence]) -> str | None:
-    if raw is None:
+def _grading(file: Path, entry: Mapping[str, str | None] | None, evidence: Mapping[str, Evidence]) -> str | None:
+    if entry is None:
         return None
-    entry = _mapping(file, "grading", raw)
-    _only_keys(file, "grading", entry, {"strength", "quality", "source"})
-    parts = []
-    for key, label in (("strength", "Strength of recommendation"), ("quality", "Quality of evidence")):
-        if key in entry:
-            value = _text(file, f"grading.{key}", entry[key])
-            _plain(file, f"grading.{key}", value)
-            parts.append(f"{label}: {value}")
-    if not parts:
-        raise ContentError(f"{file}: grading needs a strength and/or a quality (or omit it)")
-    source = _text(file, "grading.source", entry.get("source"))
+    labels = (("strength", "Strength of recommendation"), ("quality", "Quality of evidence"))
+    parts = [f"{label}: {entry[key]}" for key, label in labels if entry[key] is not None]
+    source = str(entry["source"])
     if source not in evidence:
         raise ContentError(f"{file}: grading.source {source!r} must be a key of {EVIDENCE_FILE}")
     return f"{'; '.join(parts)} ({evidence[source].label})."
 
 
-def _override_reasons(file: Path, raw: Any, reasons: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list) or not raw or not all(isinstance(code, str) for code in raw):
-        raise ContentError(
-            f"{file}: override_reasons must be a non-empty code list from {CODESYSTEMS_FILE}"
-        )
-    unknown = [code for code in raw if code not in reasons]
+def _override_reasons(file: Path, codes: tuple[str, ...], reasons: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    unknown = [code for code in codes if code not in reasons]
     if unknown:
         raise ContentError(
             f"{file}: override reason(s) {', '.join(unknown)} not defined "
             f"(with a display) in {CODESYSTEMS_FILE}"
         )
-    return tuple((code, reasons[code]) for code in dict.fromkeys(raw))
+    return tuple((code, reasons[code]) for code in dict.fromkeys(codes))
 
 
-def _suggestions(file: Path, raw: Any, contract: CardContract) -> dict[str, SuggestionContent]:
-    entries = {} if raw is None else _mapping(file, "suggestions", raw)
-    required = contract.suggestion_keys
+def _suggestions(
+    file: Path, entries: Mapping[str, Mapping[str, Any]], contract: CardContract
+) -> dict[str, SuggestionContent]:
+    required = contract_suggestion_keys(contract)
     missing = [key for key in required if key not in entries]
     if missing:
         raise ContentError(f"{file}: missing suggestion label(s) for {', '.join(missing)}")
@@ -543,25 +375,14 @@ def _suggestions(file: Path, raw: Any, contract: CardContract) -> dict[str, Sugg
     result: dict[str, SuggestionContent] = {}
     for key in required:
         where = f"suggestions.{key}"
-        entry = _mapping(file, where, entries[key])
-        _only_keys(file, where, entry, {"label", "recommended", "delete_description"})
-        label = _text(file, f"{where}.label", entry.get("label"))
-        _plain(file, f"{where}.label", label)
-        recommended = entry.get("recommended", False)
-        if not isinstance(recommended, bool):
-            raise ContentError(f"{file}: {where}.recommended must be true or false")
+        entry = entries[key]
         deletes = key.startswith(("delete", "replace"))
-        delete_description = entry.get("delete_description")
-        if deletes:
-            delete_description = _text(file, f"{where}.delete_description", delete_description)
-        elif delete_description is not None:
+        delete_description = entry["delete_description"]
+        if deletes and delete_description is None:
+            raise ContentError(f"{file}: {where}.delete_description is required: the suggestion deletes an order")
+        if not deletes and delete_description is not None:
             raise ContentError(f"{file}: {where}.delete_description only applies to suggestions that delete")
-        result[key] = SuggestionContent(key, label, recommended, delete_description)
-    if sum(s.recommended for s in result.values()) > 1:
-        raise ContentError(
-            f"{file}: at most one suggestion may be recommended "
-            "(selectionBehavior at-most-one, CDS Hooks cds-resp-1)"
-        )
+        result[key] = SuggestionContent(key, entry["label"], entry["recommended"], delete_description)
     return result
 
 
@@ -577,58 +398,7 @@ def _evidence_markdown(cited: tuple[Evidence, ...], grading: str | None) -> str:
 # --- small readers --------------------------------------------------------------------------------------
 
 
-def _read_mapping(file: Path) -> dict[str, Any]:
-    try:
-        # libyaml when available: the pure-Python parser costs ~0.5 s per app start for these files.
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
-    except yaml.YAMLError as error:
-        raise ContentError(f"{file}: not valid YAML: {error}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ContentError(f"{file}: cannot be read: {error}") from None
-    if not isinstance(data, dict):
-        raise ContentError(f"{file}: must hold a YAML mapping at the top level")
-    return data
-
-
-def _mapping(file: Path, where: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict) or not value:
-        raise ContentError(f"{file}: {where} must be a non-empty mapping")
-    return {str(key): item for key, item in value.items()}
-
-
-def _only_keys(file: Path, where: str, data: Mapping[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        place = f"{where}: " if where else ""
-        raise ContentError(
-            f"{file}: {place}unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
-
-
-def _text(file: Path, where: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ContentError(f"{file}: {where} must be a non-empty string")
-    return value.strip()
-
-
 def _plain(file: Path, where: str, text: str) -> None:
     problems = plain_text_problems(text)
     if problems:
         raise ContentError(f"{file}: {where} {'; '.join(problems)}")
-
-
-def _labels(file: Path, where: str, raw: Any) -> dict[str, str]:
-    entries = _mapping(file, where, raw)
-    labels = {}
-    for key, value in entries.items():
-        labels[key] = _text(file, f"{where}.{key}", value)
-        _plain(file, f"{where}.{key}", labels[key])
-    return labels
-
-
-def _url(file: Path, where: str, value: Any) -> str:
-    url = _text(file, where, value)
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.netloc or " " in url:
-        raise ContentError(f"{file}: {where} {url!r} must be an absolute https URL")
-    return url

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from typing import Final
 
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from pydantic import ValidationError
+
+#: The orders a suggestion can create, by the key ``cards/_common.yaml`` defines them under.
+PT_REFERRAL: Final = "pt-referral"
+GON_BLOCK: Final = "gon-block"
+ORDER_KEYS: Final = (PT_REFERRAL, GON_BLOCK)
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,16 @@ def require_browser() -> None:
         pytest.skip(reason)
 
 
+def submit_admin_token(browser: Any, token: str) -> None:
+    """Type ``token`` into an admin page's token form (``_admin_page.html``) and submit it."""
+    from selenium.webdriver.common.by import By
+
+    field = browser.find_element(By.ID, "token")
+    field.clear()
+    field.send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     require_browser()

@@ -7,7 +7,6 @@ Chromium: a wrong token is refused, the right one fills the table with the overr
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,15 +19,15 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.config import AuthMode
 from service.config import Settings
 from service.scenarios import iter_scenarios
 from tests.browser.conftest import WAIT_S
 from tests.browser.conftest import require_browser
+from tests.browser.conftest import submit_admin_token
 from tests.conftest import FIXTURES_DIR
+from tests.live_app import live_app
 
 pytestmark = pytest.mark.browser
 
@@ -49,22 +48,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, signing_key: ec.Ellipt
     public = json.loads(ECAlgorithm.to_jwk(signing_key.public_key()))
     clients = folder / "trusted-clients.json"
     clients.write_text(json.dumps([{"iss": ISSUER, "jwks": {"keys": [{**public, "kid": KID, "use": "sig"}]}}]))
-    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(Settings(
+    with live_app(lambda base_url: Settings(
         auth=AuthMode.REQUIRED, trusted_clients_path=clients, public_base_url=base_url, admin_token=ADMIN_TOKEN,
         database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder,
-    ))
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    ), name="analytics-server") as (base_url, _):
         yield base_url
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["cgh_runtime"].audit.close()
-        app.extensions["cgh_runtime"].store.dispose()
 
 
 def _post(base_url: str, path: str, body: Any, key: ec.EllipticCurvePrivateKey) -> requests.Response:
@@ -97,15 +85,12 @@ def test_admin_sees_override_rates_after_typing_the_token(
 
     browser.get(f"{live_server}/analytics/")
     wait = WebDriverWait(browser, WAIT_S)
-    token_field = wait.until(expected_conditions.visibility_of_element_located((By.ID, "token")))
-    token_field.send_keys("not-the-token")
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "token")))
+    submit_admin_token(browser, "not-the-token")
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "not accepted"))
     assert not browser.find_element(By.ID, "figures").is_displayed()
 
-    token_field.clear()
-    token_field.send_keys(ADMIN_TOKEN)
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    submit_admin_token(browser, ADMIN_TOKEN)
     row = wait.until(expected_conditions.visibility_of_element_located(
         (By.CSS_SELECTOR, 'tr[data-recommendation="pt-first-line"]')))
     cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
@@ -136,10 +121,7 @@ def test_admin_downloads_the_terminology_report_with_the_token(live_server: str,
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Enter the admin token"))
     assert browser.execute_script("return window.savedReports.length") == 0
 
-    token_field = browser.find_element(By.ID, "token")
-    token_field.clear()
-    token_field.send_keys(ADMIN_TOKEN)
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    submit_admin_token(browser, ADMIN_TOKEN)
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "Updated"))
     markdown_link.click()
     browser.find_element(By.LINK_TEXT, "CSV").click()

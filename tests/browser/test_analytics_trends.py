@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC
 from datetime import datetime
@@ -22,9 +21,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.config import AuthMode
 from service.config import Settings
 from service.invocation import Runtime
@@ -34,6 +31,7 @@ from service.store.repository import InvocationRecord
 from service.store.repository import IssuedCard
 from tests.browser.conftest import WAIT_S
 from tests.browser.conftest import require_browser
+from tests.live_app import live_app
 
 pytestmark = pytest.mark.browser
 
@@ -82,20 +80,10 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     folder = tmp_path_factory.mktemp("trends")
     governance = folder / "governance.yaml"
     governance.write_text(f"recommendations:\n  {REC}: silent\n")
-    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(Settings(auth=AuthMode.OFF, public_base_url=base_url, governance_path=governance,
-                              database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder))
-    expected = _seed(app.extensions["cgh_runtime"])
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield base_url, expected
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["cgh_runtime"].store.dispose()
+    with live_app(lambda base_url: Settings(auth=AuthMode.OFF, public_base_url=base_url, governance_path=governance,
+                                            database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder),
+                  name="trends-server") as (base_url, app):
+        yield base_url, _seed(app.extensions["cgh_runtime"])
 
 
 def _chart(browser: Any, canvas_id: str) -> dict[str, Any]:

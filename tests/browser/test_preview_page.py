@@ -14,7 +14,6 @@ import copy
 import json
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,15 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.config import AuthMode
 from service.config import Settings
 from service.web import preview
 from tests.browser.conftest import WAIT_S
 from tests.browser.conftest import require_browser
+from tests.browser.conftest import submit_admin_token
 from tests.conftest import FIXTURES_DIR
+from tests.live_app import live_app
 
 pytestmark = pytest.mark.browser
 
@@ -72,25 +71,16 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     public = json.loads(ECAlgorithm.to_jwk(key.public_key()))
     clients = folder / "trusted-clients.json"
     clients.write_text(json.dumps([{"iss": "https://ehr.example.org", "jwks": {"keys": [{**public, "kid": "k"}]}}]))
-    server = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(Settings(
-        auth=AuthMode.REQUIRED, trusted_clients_path=clients, public_base_url=base_url, admin_token=ADMIN_TOKEN,
-        database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder,
-    ))
-    server.app = app
     original = preview.FIXTURES_DIR
     preview.FIXTURES_DIR = fixtures
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield base_url
+        with live_app(lambda base_url: Settings(
+            auth=AuthMode.REQUIRED, trusted_clients_path=clients, public_base_url=base_url, admin_token=ADMIN_TOKEN,
+            database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder,
+        ), name="gallery-server") as (base_url, _):
+            yield base_url
     finally:
         preview.FIXTURES_DIR = original
-        server.shutdown()
-        thread.join(timeout=10)
-        app.extensions["cgh_runtime"].audit.close()
-        app.extensions["cgh_runtime"].store.dispose()
 
 
 def _open_with_token(browser: Any, base_url: str) -> Any:
@@ -100,14 +90,11 @@ def _open_with_token(browser: Any, base_url: str) -> Any:
 
     browser.get(f"{base_url}/preview/")
     wait = WebDriverWait(browser, WAIT_S)
-    token = wait.until(expected_conditions.visibility_of_element_located((By.ID, "token")))
-    token.send_keys("not-the-token")
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    wait.until(expected_conditions.visibility_of_element_located((By.ID, "token")))
+    submit_admin_token(browser, "not-the-token")
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "status"), "refused"))
     assert browser.find_elements(By.CSS_SELECTOR, ".card") == []
-    token.clear()
-    token.send_keys(ADMIN_TOKEN)
-    browser.find_element(By.CSS_SELECTOR, "#token-form button").click()
+    submit_admin_token(browser, ADMIN_TOKEN)
     wait.until(lambda driver: driver.execute_script("return document.body.dataset.ready") == "true")
     return wait
 

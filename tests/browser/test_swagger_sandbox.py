@@ -6,19 +6,16 @@ with ``CGH_AUTH=off`` and ``CGH_SANDBOX=on``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.config import AuthMode
 from service.config import Settings
 from tests.browser.conftest import require_browser
+from tests.live_app import live_app
 
 pytestmark = pytest.mark.browser
 
@@ -32,20 +29,10 @@ def sandbox_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app with the sandbox on behind a real HTTP server on a free loopback port; yields its base URL."""
     require_browser()
     folder = tmp_path_factory.mktemp("browser-sandbox")
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(Settings(auth=AuthMode.OFF, sandbox=True, public_base_url=base_url,
-                              database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder))
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, name="swagger-sandbox-server", daemon=True)
-    thread.start()
-    try:
+    with live_app(lambda base_url: Settings(auth=AuthMode.OFF, sandbox=True, public_base_url=base_url,
+                                            database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder),
+                  name="swagger-sandbox-server") as (base_url, _):
         yield base_url
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions["cgh_runtime"].store.dispose()
 
 
 def test_swagger_ui_evaluates_the_shipped_bundle(sandbox_server: str, browser: Any, tmp_path: Path) -> None:

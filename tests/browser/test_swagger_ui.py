@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,15 +20,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
-from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.config import AuthMode
 from service.config import Settings
 from service.scenarios import load_scenario
 from tests.browser.conftest import require_browser
+from tests.live_app import live_app
 
 pytestmark = pytest.mark.browser
 
@@ -44,31 +40,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app behind a real HTTP server on a free loopback port; yields its base URL."""
     require_browser()
     folder = tmp_path_factory.mktemp("browser")
-    holder: dict[str, Flask] = {}
-
-    def build(base_url: str) -> Flask:
-        settings = Settings(
-            auth=AuthMode.OFF,
-            public_base_url=base_url,
-            database_url=f"sqlite:///{folder}/t.sqlite3",
-            instance_path=folder,
-        )
-        holder["app"] = create_app(settings)
-        return holder["app"]
-
-    # Bind first (port 0: any free port), then build the app for that URL (its CSP names the origin).
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    server.app = build(base_url)
-    thread = threading.Thread(target=server.serve_forever, name="swagger-ui-server", daemon=True)
-    thread.start()
-    try:
+    with live_app(lambda base_url: Settings(auth=AuthMode.OFF, public_base_url=base_url,
+                                            database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder),
+                  name="swagger-ui-server") as (base_url, _):
         yield base_url
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        holder["app"].extensions["cgh_runtime"].store.dispose()
 
 
 @pytest.fixture

@@ -316,7 +316,9 @@ def test_sigterm_drains_then_stops_gracefully(
     for path in ("Condition", "Procedure", "ServiceRequest", "MedicationRequest", "Observation"):
         fhir_stub.route(f"/fhir/{path}", searchset())
     fhir_stub.route("/fhir/Patient/p1", patient("p1"), delay_s=2.5)  # a call still running when the stop comes
-    env = {"CGH_DATABASE_URL": database_url, "CGH_DRAIN_S": "2", "CGH_FHIR_TIMEOUT_S": "8"}
+    # A drain long enough that, on a loaded machine, the master has raised the flag and the slow call has reached
+    # a worker well before it ends (CI saw one run where 2 s was not).
+    env = {"CGH_DATABASE_URL": database_url, "CGH_DRAIN_S": "4", "CGH_FHIR_TIMEOUT_S": "8"}
     with running_service(tmp_path, env) as service:
         slow_instance = str(uuid.uuid4())
         slow: dict[str, Any] = {}
@@ -333,10 +335,12 @@ def test_sigterm_drains_then_stops_gracefully(
             load.wait_answered(CALLS // 3)
             os.kill(service.process.pid, signal.SIGTERM)
             stopped_at = time.monotonic()
-            readiness = [requests.get(f"{service.base_url}/readyz", timeout=5).status_code for _ in range(3)]
+            # The master handles the signal in its own loop: readiness fails once it has, not at the kill itself.
+            flag_seen_after_s = _seconds_until_not_ready(service.base_url, within_s=3.0)
             slow_thread = threading.Thread(target=slow_call)
             slow_thread.start()
             answered_when_ready_failed = load.tally.answered
+            readiness = [requests.get(f"{service.base_url}/readyz", timeout=5).status_code for _ in range(3)]
             # The load balancer has seen /readyz fail: traffic stops before the drain ends.
             time.sleep(max(0.0, 1.5 - (time.monotonic() - stopped_at)))
             load.stop()
@@ -347,9 +351,10 @@ def test_sigterm_drains_then_stops_gracefully(
     tally = load.tally
     stored = _stored(database_url, tally)
     spool_left = list((tmp_path / "instance" / "audit-spool").glob("*.spool"))
-    _report("SIGTERM master (drain 2 s)", database_url, tally, stored,
+    _report("SIGTERM master (drain 4 s)", database_url, tally, stored, not_ready_after_s=flag_seen_after_s,
             readiness_after_sigterm=readiness, answered_while_draining=answered_while_draining,
             slow_call_status=slow["response"].status_code, spool_files_left=len(spool_left))
+    assert flag_seen_after_s is not None, "/readyz still answered 200 3 s after SIGTERM"
     assert readiness == [503, 503, 503]
     assert answered_while_draining > 0 and tally.failures == [], tally.failures[:5]
     assert slow["response"].status_code == 200 and exit_code == 0
@@ -360,6 +365,16 @@ def test_sigterm_drains_then_stops_gracefully(
         assert connection.execute(text("SELECT count(*) FROM invocations WHERE hook_instance = :h"),
                                   {"h": slow_instance}).scalar_one() == 1
     engine.dispose()
+
+
+def _seconds_until_not_ready(base_url: str, *, within_s: float) -> float | None:
+    """Seconds from now until ``/readyz`` answers 503, or None if it still answered 200 after ``within_s``."""
+    started = time.monotonic()
+    while time.monotonic() - started < within_s:
+        if requests.get(f"{base_url}/readyz", timeout=5).status_code == 503:
+            return round(time.monotonic() - started, 3)
+        time.sleep(0.02)
+    return None
 
 
 @pytest.mark.parametrize("whole_server", [False, True], ids=["master", "master-and-workers"])

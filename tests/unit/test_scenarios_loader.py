@@ -272,6 +272,27 @@ def test_good_minimal_fixture_loads(tmp_path: Path) -> None:
         (lambda d: d["expect"].update(status="200"), "expect.status"),
         (lambda d: d["expect"]["cards"][0].update(suggestionCodes=["91251008"]), "system|code"),
         (lambda d: d.update(serverResources=[{"id": "x"}]), "serverResources"),
+        (lambda d: d.update(title=7), "field 'title' must be a string, not a number"),
+        (lambda d: d["request"].update(context=None), "field 'request.context' must be an object, not null"),
+        (lambda d: d.update(expect=None), "field 'expect' must be an object, not null"),
+        (lambda d: d["expect"].update(cards={}), "field 'expect.cards' must be an array"),
+        (lambda d: d["expect"].update(cards=["pt-first-line"]), "field 'expect.cards[0]' must be an object"),
+        (lambda d: d["expect"].update(exact="yes"), "field 'expect.exact' must be true or false, not a string"),
+        (lambda d: d["expect"].update(status=700), "field 'expect.status' must be an HTTP status code, not 700"),
+        (lambda d: d["expect"].update(error=404), "field 'expect.error' must be a string (the error code slug)"),
+        (lambda d: d["expect"].update(absent=["red-flags", ""]), "field 'expect.absent[1]' must not be empty"),
+        (
+            lambda d: d["expect"]["cards"][0].update(deletes="ServiceRequest/x"),
+            "field 'expect.cards[0].deletes' must be an array of non-empty strings",
+        ),
+        (
+            lambda d: d["expect"]["cards"][0].update(suggestionCodes=["http://snomed.info/sct|1", "1"]),
+            "field 'expect.cards[0].suggestionCodes[1]' must be written 'system|code', not '1'",
+        ),
+        (
+            lambda d: d.update(serverResources=[{"resourceType": "Procedure"}, {"id": "x"}]),
+            "field 'serverResources[1]' must be a FHIR resource (an object with a resourceType)",
+        ),
     ],
 )
 def test_malformed_fixture_raises_a_clear_value_error(tmp_path: Path, change: Any, message: str) -> None:
@@ -279,6 +300,32 @@ def test_malformed_fixture_raises_a_clear_value_error(tmp_path: Path, change: An
     with pytest.raises(ValueError, match=re.escape(message)) as info:
         load_scenario(path)
     assert str(path) in str(info.value)
+
+
+def test_every_problem_of_a_fixture_is_named_at_once(tmp_path: Path) -> None:
+    def break_three(doc: dict[str, Any]) -> None:
+        del doc["title"]
+        doc["service"] = ["cgh-patient-view"]
+        doc["expect"]["cards"][0]["indicator"] = "urgent"
+
+    path = _write(tmp_path, _broken(break_three))
+    with pytest.raises(ValueError) as info:
+        load_scenario(path)
+    assert str(info.value) == (
+        f"{path}: missing required field 'title'; field 'service' must be a string, not an array; "
+        "field 'expect.cards[0].indicator' must be one of critical, info, warning, not 'urgent'"
+    )
+
+
+def test_unknown_keys_are_ignored_as_before(tmp_path: Path) -> None:
+    """``review`` (``cgh-cds fixture new``) and other notes for people do not change the scenario."""
+
+    def annotate(doc: dict[str, Any]) -> None:
+        doc["review"] = "snapshot: check every card"
+        doc["expect"]["note"] = "x"
+        doc["expect"]["cards"][0]["why"] = "y"
+
+    assert load_scenario(_write(tmp_path, _broken(annotate))).expect == load_scenario(_write(tmp_path, GOOD)).expect
 
 
 def test_invalid_json_and_non_object_raise_value_error(tmp_path: Path) -> None:

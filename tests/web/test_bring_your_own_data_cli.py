@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,14 @@ import pytest
 from junitparser import Failure
 from junitparser import JUnitXml
 from junitparser import Skipped
-from werkzeug.serving import BaseWSGIServer
-from werkzeug.serving import make_server
 
-from service import create_app
 from service.cli import main
 from service.config import AuthMode
 from service.config import Settings
 from service.scenarios import load_scenario
 from tests.conftest import FIXTURES_DIR
 from tests.conftest import REPO_ROOT
+from tests.live_app import live_app
 
 BUNDLE = REPO_ROOT / "fhir_bundles" / "s01-new-cgh-no-pt-transaction.json"
 S01 = load_scenario(FIXTURES_DIR / "pt-first-line" / "s01-new-cgh-no-pt-patient-view.json")
@@ -39,20 +36,10 @@ SMALL_SYNTHEA = sorted(SYNTHEA.glob("*.json"), key=lambda p: p.stat().st_size)[:
 @pytest.fixture(scope="module")
 def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("replay")
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, lambda environ, start: [], threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    app = create_app(Settings(auth=AuthMode.OFF, public_base_url=base_url,
-                              database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder))
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, name="replay-server", daemon=True)
-    thread.start()
-    try:
+    with live_app(lambda base_url: Settings(auth=AuthMode.OFF, public_base_url=base_url,
+                                            database_url=f"sqlite:///{folder}/t.sqlite3", instance_path=folder),
+                  name="replay-server") as (base_url, _):
         yield base_url
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        app.extensions["cgh_runtime"].store.dispose()
 
 
 def _snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:

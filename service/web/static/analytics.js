@@ -1,10 +1,9 @@
 // Reads the analytics JSON (with the admin token when auth is required) and fills the table, the charts and
-// the governance section. The token stays in this tab's memory: never in a URL, a cookie or storage.
+// the governance section. The token is admin-page.js's (CghAdminPage): in this tab's memory only.
 // Charts: Chart.js, vendored under static/vendor/chartjs (no CDN; the page's CSP allows only 'self').
 (function () {
   "use strict";
-  const script = document.currentScript;
-  const authRequired = script.dataset.authRequired === "true";
+  const authRequired = CghAdminPage.authRequired(document.currentScript);
   const status = document.getElementById("status");
   const table = document.getElementById("figures");
   const body = table.querySelector("tbody");
@@ -12,7 +11,6 @@
   const fromInput = document.getElementById("range-from");
   const toInput = document.getElementById("range-to");
   const charts = {};
-  let token = null;
   let trends = null;
 
   function cell(row, text, className) {
@@ -163,9 +161,7 @@
   }
 
   async function get(path) {
-    const headers = {};
-    if (token) headers.Authorization = "Bearer " + token;
-    const response = await fetch(path, { headers: headers });
+    const response = await fetch(path, { headers: CghAdminPage.headers() });
     if (response.status === 401) throw new Error("The admin token was not accepted.");
     if (!response.ok) {
       let detail = "";
@@ -198,11 +194,6 @@
     }
   }
 
-  document.getElementById("token-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    token = document.getElementById("token").value;
-    loadAll();
-  });
   document.getElementById("range-form").addEventListener("submit", async function (event) {
     event.preventDefault();
     try {
@@ -233,7 +224,7 @@
     link.addEventListener("click", async function (event) {
       if (!authRequired) return;
       event.preventDefault();
-      if (!token) {
+      if (!CghAdminPage.hasToken()) {
         status.textContent = "Enter the admin token to download the terminology report.";
         return;
       }
@@ -250,5 +241,5 @@
       }
     });
   }
-  if (!authRequired) loadAll();
+  CghAdminPage.start(authRequired, loadAll);
 })();

@@ -4,8 +4,7 @@
 "use strict";
 
 (function () {
-  const script = document.currentScript;
-  const authRequired = script.dataset.authRequired === "true";
+  const authRequired = CghAdminPage.authRequired(document.currentScript);
   const status = document.getElementById("status");
   const gallery = document.getElementById("gallery");
   const filters = document.getElementById("filters");
@@ -134,10 +133,9 @@
     document.body.dataset.ready = "true";
   }
 
-  async function load(token) {
+  async function load() {
     status.textContent = "Loading…";
-    const headers = token ? { Authorization: "Bearer " + token } : {};
-    const response = await fetch("cards", { headers: headers, credentials: "same-origin" });
+    const response = await fetch("cards", { headers: CghAdminPage.headers(), credentials: "same-origin" });
     if (response.status === 401) { status.textContent = "The admin token was refused."; return; }
     if (!response.ok) { status.textContent = "The gallery could not be loaded (HTTP " + response.status + ")."; return; }
     render(await response.json());
@@ -145,12 +143,5 @@
 
   byRecommendation.addEventListener("change", applyFilters);
   byHook.addEventListener("change", applyFilters);
-  if (authRequired) {
-    document.getElementById("token-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      load(document.getElementById("token").value);
-    });
-  } else {
-    load("");
-  }
+  CghAdminPage.start(authRequired, load);
 })();

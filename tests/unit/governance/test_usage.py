@@ -32,7 +32,7 @@ def test_every_value_set_of_the_pathway_is_reported() -> None:
         (ValueSetId.MANIPULATION, RecommendationId.MANIPULATION_CONTRAINDICATED),
         # Through a guard that removes a kind (treatment of opioid use disorder is not an opioid order, C12).
         (ValueSetId.OPIOID_USE_DISORDER, RecommendationId.MEDICATION_OPIOID),
-        # Through a kind set of facts.py (IMAGING_KINDS) and a kind added under an if (GON block).
+        # Through a kind set of the facts (IMAGING_KINDS) and a kind added under an if (GON block).
         (ValueSetId.NEUROVASCULAR_IMAGING, RecommendationId.IMAGING_RED_FLAG_APPROPRIATE),
         (ValueSetId.GON_BLOCK, RecommendationId.ESCALATION_PREMATURE),
         # Through a Facts field derived from another fact (pregnancy feeds botulinum-pregnancy).
@@ -61,7 +61,7 @@ def test_unrelated_rules_are_not_listed(vs_id: ValueSetId, recommendation: Recom
 
 
 def test_the_engine_red_flag_suppression_is_listed_as_such() -> None:
-    suppressed = {rule.recommendation.value for rule in RULES if rule.red_flag_suppressed}
+    suppressed = {rule.id.value for rule in RULES if "red-flags" in rule.suppressed_by}
     via_engine = {ref.recommendation for ref in rules_by_value_set()[ValueSetId.RED_FLAGS.value] if ref.via}
     assert suppressed and suppressed <= via_engine | _direct(ValueSetId.RED_FLAGS)
     assert RuleRef("R5", "pt-first-line", "engine").label == "R5 pt-first-line (engine)"
@@ -69,4 +69,4 @@ def test_the_engine_red_flag_suppression_is_listed_as_such() -> None:
 
 def test_every_rule_uses_some_value_set() -> None:
     used = {ref.recommendation for refs in rules_by_value_set().values() for ref in refs}
-    assert used == {rule.recommendation.value for rule in RULES}
+    assert used == {rule.id.value for rule in RULES}

@@ -1,15 +1,13 @@
 """Every recommendation id fires, is suppressed where docs/clinical/reference.md §2.3 says so, and hands over the
 catalogue.
 
-Test ids are the recommendation ids. ``CATALOGUE.md`` is parsed so that each fired advice
-is checked against exactly the facts, notes, trigger roles and suggestions its card may use.
+Test ids are the recommendation ids. Each fired advice is checked against exactly the facts, notes, trigger
+roles and suggestions its declaration (``service/pathway/rules/``) lets its card use.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -69,45 +67,22 @@ from tests.unit.pathway.builders import weekly_sessions
 from tests.unit.pathway.builders import weeks_ago
 
 R = RecommendationId
-CATALOGUE = Path(__file__).resolve().parents[3] / "service" / "pathway" / "CATALOGUE.md"
 
 
-def _catalogue() -> dict[str, dict[str, set[str]]]:
-    """CATALOGUE.md's table: id -> facts / notes / roles / suggestions (backticked names per column)."""
-    rows: dict[str, dict[str, set[str]]] = {}
-    for line in CATALOGUE.read_text(encoding="utf-8").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) != 5 or not cells[0].startswith("`"):
-            continue
-        rec = cells[0].strip("`")
-        rows[rec] = {
-            "facts": set(re.findall(r"`([a-z_]+)`", cells[1])),
-            "notes": set(re.findall(r"`([a-z0-9-]+)`", cells[2])),
-            "roles": {r.strip() for r in cells[3].split(",") if r.strip() and r.strip() != "—"}
-            | {"diagnosis", "drafted-order"},
-            "suggestions": set(re.findall(r"[a-z]+(?:-[a-z]+)+", cells[4])),
-        }
-    return rows
-
-
-CONTRACT = _catalogue()
-#: Facts present only with a note (CATALOGUE.md: "fact gest_weeks then present").
-OPTIONAL_FACTS = {
-    "medication-symptomatic-only": {"gest_weeks"},
-    "escalation-premature": {"latest_response"},
-    "imaging-red-flag-appropriate": {"preferred_study"},
-}
+#: What each recommendation's rule may hand to its card, from the declarations beside the rules.
+CONTRACT = {rule.id.value: rule.contract for rule in RULES}
 
 
 def check_contract(advice: Advice) -> None:
-    row = CONTRACT[advice.recommendation.value]
-    optional = OPTIONAL_FACTS.get(advice.recommendation.value, set())
-    assert row["facts"] - optional <= set(advice.facts) <= row["facts"] | optional, advice.recommendation
+    contract = CONTRACT[advice.recommendation.value]
+    # Facts present only with a note (e.g. gest_weeks with nsaid-pregnancy) may appear only with that note.
+    optional = {fact for note in advice.notes for fact in contract.note_facts.get(note, ())}
+    assert set(contract.facts) <= set(advice.facts) <= set(contract.facts) | optional, advice.recommendation
     assert all(isinstance(value, str) for value in advice.facts.values())
-    assert set(advice.notes) <= row["notes"], advice.notes
+    assert set(advice.notes) <= set(contract.notes), advice.notes
     assert {t.ref for t in advice.triggers}, "every advice names what triggered it"
-    assert {t.role for t in advice.triggers} <= row["roles"], advice.triggers
-    assert {s.value for s in advice.suggestions} <= row["suggestions"]
+    assert {t.role for t in advice.triggers} <= set(contract.all_roles), advice.triggers
+    assert set(advice.suggestions) <= set(contract.suggestions)
     assert advice.patient_ref == "Patient/p1"
     if {
         SuggestionKind.CREATE_PT_REFERRAL,
@@ -132,7 +107,11 @@ def sign(*orders: object, conditions: tuple[object, ...] = (), **kw: object) -> 
 
 def test_catalogue_covers_every_recommendation_and_every_rule() -> None:
     assert set(CONTRACT) == {r.value for r in RecommendationId}
-    assert {rule.recommendation for rule in RULES} == set(RecommendationId)
+    assert [rule.id for rule in RULES] == sorted(RecommendationId, key=lambda rec: ORDER[rec])
+    assert len({rule.order for rule in RULES}) == len(RULES)
+
+
+ORDER = {rule.id: rule.order for rule in RULES}
 
 
 # ------------------------------------------------------------------------------------------------ R0

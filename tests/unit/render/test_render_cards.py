@@ -246,10 +246,10 @@ def test_cards_come_most_urgent_first_then_in_catalogue_order(library: CardLibra
     ]
 
 
-def test_indicator_comes_from_the_advice_not_the_card_default(library: CardLibrary) -> None:
-    card = render_one(library, full_advice(RecommendationId.DIFFERENTIAL_DIAGNOSIS, indicator=Indicator.WARNING))
-    assert library.card(RecommendationId.DIFFERENTIAL_DIAGNOSIS).indicator is Indicator.INFO
-    assert card["indicator"] == "warning"
+@pytest.mark.parametrize("indicator", list(Indicator))
+def test_indicator_comes_from_the_advice(library: CardLibrary, indicator: Indicator) -> None:
+    card = render_one(library, full_advice(RecommendationId.DIFFERENTIAL_DIAGNOSIS, indicator=indicator))
+    assert card["indicator"] == indicator.value
 
 
 def test_a_note_with_its_own_summary_replaces_the_card_summary(library: CardLibrary) -> None:
