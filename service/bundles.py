@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from service.errors import BadRequestError
+from service.errors import UnprocessableDataError
 from service.fhir.prefetch import substitute_tokens
 from service.protocol.enums import Hook
 from service.services import CdsService
@@ -244,7 +245,7 @@ def hook_request(
     ``draftOrders``, all of them selected for ``order-select``; without ``drafts`` the patient's own orders
     with status ``draft`` are the drafted orders. ``encounter-start`` names the latest Encounter.
 
-    :raises BadRequestError: ``encounter-start`` for a patient with no Encounter.
+    :raises UnprocessableDataError: ``encounter-start`` for a patient with no Encounter.
     """
     context: dict[str, Any] = {"userId": BUNDLE_USER_ID, "patientId": data.patient_id}
     orders: list[dict[str, Any]] = []
@@ -257,7 +258,7 @@ def hook_request(
     if service.hook is Hook.ENCOUNTER_START:
         encounter = latest_encounter(data)
         if encounter is None:
-            raise BadRequestError(
+            raise UnprocessableDataError(
                 f"patient {data.patient_id} has no Encounter with an id: encounter-start needs the encounter "
                 "that starts"
             )

@@ -28,6 +28,15 @@ class BadRequestError(CdsServiceError, ValueError):
     code = "bad-request"
 
 
+class UnprocessableDataError(BadRequestError):
+    """422: the request is well formed and as the contract describes it, but its data cannot be evaluated (a
+    sandbox Bundle with no Patient, or none with the ``patientId`` asked for). A kind of bad request, so code
+    that refuses bad input catches it too; the status tells a client that no schema check would have caught it."""
+
+    status = 422
+    code = "unprocessable-data"
+
+
 class UnauthorizedError(CdsServiceError):
     """401: the caller's credentials are missing or not accepted. The response carries no detail."""
 

@@ -24,6 +24,7 @@ from service.bundles import hook_request
 from service.bundles import parse_draft_code
 from service.errors import BadRequestError
 from service.errors import UnknownServiceError
+from service.errors import UnprocessableDataError
 from service.invocation import Runtime
 from service.invocation import advise
 from service.services import get_service
@@ -53,19 +54,28 @@ def evaluate(service_id: str) -> Response:
     data = _chosen_patient(patients, request.args.get("patientId"))
     drafts = [draft_from_code(*parse_draft_code(text)) for text in request.args.getlist("draftCode")]
     today = runtime.settings.today or date.today()
-    answer = advise(service, hook_request(data, service, drafts=drafts), cards=runtime.cards,
-                    settings=runtime.settings, session=runtime.http, today=today)
+    try:
+        answer = advise(service, hook_request(data, service, drafts=drafts), cards=runtime.cards,
+                        settings=runtime.settings, session=runtime.http, today=today)
+    except UnprocessableDataError:
+        raise
+    except BadRequestError as error:
+        # The Bundle kept the contract; what is refused is the hook request built from its data, which the
+        # caller did not write: say so, as a 422 (the contract cannot describe every FHIR rule the service reads).
+        raise UnprocessableDataError(f"The Bundle's data cannot be evaluated: {error.message}") from None
     return jsonify(answer.response)
 
 
 def _chosen_patient(patients: list[PatientData], patient_id: str | None) -> PatientData:
+    """The Patient to evaluate. The contract cannot tie ``patientId`` to the Bundle's content, so a Bundle
+    that does not hold the Patient asked for (or any, or says not which of several) is a 422, not a 400."""
     if not patients:
-        raise BadRequestError("The Bundle holds no Patient; include the Patient its resources belong to.")
+        raise UnprocessableDataError("The Bundle holds no Patient; include the Patient its resources belong to.")
     if patient_id is not None:
         for data in patients:
             if data.patient_id == patient_id:
                 return data
-        raise BadRequestError("No Patient of the Bundle has the patientId given.")
+        raise UnprocessableDataError("No Patient of the Bundle has the patientId given.")
     if len(patients) > 1:
-        raise BadRequestError(f"The Bundle holds {len(patients)} Patients; choose one with ?patientId=<id>.")
+        raise UnprocessableDataError(f"The Bundle holds {len(patients)} Patients; choose one with ?patientId=<id>.")
     return patients[0]

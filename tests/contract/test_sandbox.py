@@ -41,6 +41,15 @@ def _bundle_today() -> dict[str, Any]:
     return dict(roll_dates(bundle, (date.today() - date.fromisoformat(bundle["timestamp"][:10])).days))
 
 
+def _bundle_with_two_patients() -> dict[str, Any]:
+    bundle = _bundle_today()
+    entry = next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+    twin = {**entry, "resource": {**entry["resource"], "id": "another-patient"}}
+    if "fullUrl" in entry:
+        twin["fullUrl"] = "urn:uuid:00000000-0000-4000-8000-000000000001"
+    return {**bundle, "entry": [*bundle["entry"], twin]}
+
+
 @pytest.fixture(scope="module")
 def openapi(contract: dict[str, Any]) -> OpenAPI:
     return OpenAPI.from_dict(contract)
@@ -132,17 +141,24 @@ def test_the_sandbox_needs_the_admin_token_when_auth_is_required(
         ("/sandbox/evaluate/cgh-patient-view", {"resourceType": "Bundle", "type": "document", "entry": []}, "",
          (400, "bad-request")),
         ("/sandbox/evaluate/cgh-patient-view", {"resourceType": "Bundle", "type": "collection", "entry": []}, "",
-         (400, "bad-request")),
-        ("/sandbox/evaluate/cgh-patient-view", "BUNDLE", "patientId=nobody", (400, "bad-request")),
+         (422, "unprocessable-data")),
+        # Found by scripts/fuzz (schemathesis' positive-data check): schema-valid Bundles, refused with 400.
+        ("/sandbox/evaluate/cgh-patient-view", {"resourceType": "Bundle", "type": "batch"}, "",
+         (422, "unprocessable-data")),
+        ("/sandbox/evaluate/cgh-patient-view", "BUNDLE", "patientId=0", (422, "unprocessable-data")),
+        ("/sandbox/evaluate/cgh-patient-view", "TWO PATIENTS", "", (422, "unprocessable-data")),
         ("/sandbox/evaluate/cgh-unknown", "BUNDLE", "", (404, "unknown-service")),
-        ("/sandbox/evaluate/cgh-encounter-start", "BUNDLE", "", (400, "bad-request")),  # no Encounter in it
+        ("/sandbox/evaluate/cgh-encounter-start", "BUNDLE", "", (422, "unprocessable-data")),  # no Encounter in it
+        ("/sandbox/evaluate/cgh-patient-view", "BUNDLE", "draftCode=no-bar", (400, "bad-request")),
     ],
-    ids=["document-bundle", "no-patient", "unknown-patient", "unknown-service", "no-encounter"],
+    ids=["document-bundle", "no-patient", "no-entry", "unknown-patient", "two-patients", "unknown-service",
+         "no-encounter", "malformed-draft-code"],
 )
 def test_bad_sandbox_calls_get_documented_errors(
     sandbox_on: FlaskClient, openapi: OpenAPI, path: str, body: Any, query: str, expected: tuple[int, str]
 ) -> None:
-    status, answer, errors = call(sandbox_on, openapi, path, _bundle_today() if body == "BUNDLE" else body,
+    bodies = {"BUNDLE": _bundle_today(), "TWO PATIENTS": _bundle_with_two_patients()}
+    status, answer, errors = call(sandbox_on, openapi, path, bodies.get(body, body) if isinstance(body, str) else body,
                                   query=query)
     assert (status, answer["error"]) == expected
     assert answer["message"]

@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
+from tests.fuzzing.report import ReportFollower
+from tests.fuzzing.report import RunFigures
+from tests.fuzzing.report import figures_of
 from tests.servers import REPO_ROOT
 from tests.servers import RunningService
 from tests.servers import running_service
@@ -49,8 +53,13 @@ class FuzzTarget:
 
 
 @contextmanager
-def fuzz_target(workdir: Path, *, workers: int = 2, fhir_timeout_s: float = 0.2) -> Iterator[FuzzTarget]:
-    """The running service (auth required) and the signing material of its one trusted client."""
+def fuzz_target(
+    workdir: Path, *, workers: int = 2, fhir_timeout_s: float = 0.2, sandbox: bool = True
+) -> Iterator[FuzzTarget]:
+    """The running service (auth required) and the signing material of its one trusted client.
+
+    ``sandbox``: ``CGH_SANDBOX=on``. The sandbox is off by default in production (404 ``sandbox-off``), but
+    operators may turn it on, so it is fuzzed on unless asked otherwise."""
     key = new_rsa_key("fuzz-key")  # RS384: the cheapest signature to check, so the budget goes to bodies
     clients = workdir / "trusted-clients.json"
     clients.write_text(json.dumps([{"iss": ISSUER, "jwks": key.jwks()}]))
@@ -65,6 +74,7 @@ def fuzz_target(workdir: Path, *, workers: int = 2, fhir_timeout_s: float = 0.2)
         "CGH_TRUSTED_CLIENTS": str(clients),
         "CGH_CORS_ORIGINS": "https://sandbox.cds-hooks.org",
         "CGH_ADMIN_TOKEN": ADMIN_TOKEN,
+        "CGH_SANDBOX": "on" if sandbox else "off",
         # A fhirServer the fuzzer makes up is unreachable: fail fast (412) instead of holding a worker.
         "CGH_FHIR_TIMEOUT_S": str(fhir_timeout_s),
     }
@@ -91,6 +101,8 @@ class FuzzRun:
     passed: int
     failures: list[dict[str, Any]]
     output: str
+    #: Per phase: status, scenarios, cases, failures, time (from the NDJSON report).
+    figures: RunFigures
 
     @property
     def ok(self) -> bool:
@@ -108,10 +120,18 @@ def run_schemathesis(
     max_time_s: float | None = None,
     name: str = "run",
     timeout_s: float = 3 * 3600,
+    progress: Callable[[float, RunFigures], None] | None = None,
+    progress_every_s: float = 60.0,
+    include_path_regex: str | None = None,
 ) -> FuzzRun:
-    """``st run <service>/openapi.yaml -c <checks> -n <max_examples>`` with a JWT per request."""
+    """``st run <service>/openapi.yaml -c <checks> -n <max_examples>`` with a JWT per request.
+
+    Schemathesis' output goes to ``<workdir>/<name>.txt`` as it runs; ``progress`` is called every
+    ``progress_every_s`` with the seconds so far and the figures of the report written so far.
+    """
     base_url = target.service.base_url
     events = target.workdir / f"{name}.ndjson"
+    output_path = target.workdir / f"{name}.txt"
     command = [
         str(SCHEMATHESIS), "run", f"{base_url}/openapi.yaml",
         "--url", base_url,
@@ -128,15 +148,36 @@ def run_schemathesis(
     ]  # fmt: skip
     if max_time_s is not None:
         command += ["--max-time", str(max_time_s)]
+    if include_path_regex is not None:
+        command += ["--include-path-regex", include_path_regex]
     # Proxies must not see patient-shaped test data, and the loopback service is not behind one.
     env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()} | target.env
+    report = ReportFollower(events)
     started = time.monotonic()
-    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
+    with output_path.open("w") as output_file:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output_file, stderr=subprocess.STDOUT)
+        try:
+            while True:
+                try:
+                    process.wait(timeout=progress_every_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() - started > timeout_s:
+                        raise
+                    if progress is not None and events.exists():
+                        progress(time.monotonic() - started, report.figures())
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     seconds = time.monotonic() - started
-    output = result.stdout + result.stderr
-    summary = re.search(r"Test cases:\s+(\d+) generated, (\d+) passed", output)
-    cases, passed = (int(summary.group(1)), int(summary.group(2))) if summary else (0, 0)
-    return FuzzRun(command, result.returncode, seconds, cases, passed, _failures(events), output)
+    output = output_path.read_text()
+    # "N generated, N passed" on a clean run; "N generated, N found N unique failures, ..." otherwise.
+    summary = re.search(r"Test cases:\s+(\d+) generated(?:, (\d+) passed)?", output)
+    cases = int(summary.group(1)) if summary else 0
+    passed = int(summary.group(2)) if summary and summary.group(2) else 0
+    figures = report.figures() if events.exists() else figures_of([])
+    return FuzzRun(command, process.returncode, seconds, cases, passed, _failures(events), output, figures)
 
 
 def _failures(events: Path) -> list[dict[str, Any]]:

@@ -34,6 +34,7 @@ from service.config import AuthMode
 from service.config import Settings
 from service.scenarios import iter_scenarios
 from tests.conftest import FIXTURES_DIR
+from tests.fuzzing.report import figures_of
 from tests.fuzzing.target import FuzzTarget
 from tests.fuzzing.target import fuzz_target
 from tests.fuzzing.target import run_schemathesis
@@ -70,6 +71,16 @@ def test_schemathesis_with_every_check_and_phase_finds_nothing(target: FuzzTarge
     assert run.ok, run.output[-8000:]
     assert "Runtime Error" not in run.output and "🚫" not in run.output, run.output[-8000:]
     assert run.cases >= 200, run.output[-3000:]
+    # Every phase ran to its end and sent requests; the per-phase figures add up to schemathesis' own total.
+    figures = run.figures
+    assert figures.complete, figures.table()
+    assert all(phase.cases > 0 and phase.status == "success" for phase in figures.phases.values()), figures.table()
+    assert figures.cases == run.cases and figures.failures == [], figures.table()
+    assert figures.reauth_count == 0, "a token went stale before its request was sent"
+    # A report cut before the stateful phase ended does not pass for a complete run.
+    events = (target.workdir / "ci.ndjson").read_text().splitlines()
+    stateful_end = next(i for i, line in enumerate(events) if '"PhaseFinished"' in line and '"stateful"' in line)
+    assert not figures_of(json.loads(line) for line in events[:stateful_end]).complete
     # The hook's tokens are all good: the only refusals are schemathesis' own missing/garbled-auth probes.
     probes = {"no Authorization header", "Authorization scheme is not Bearer", "bearer value is not a compact JWS",
               "malformed token", "bad signature", "issuer not trusted", "alg 'none' not accepted"}  # fmt: skip
