@@ -19,18 +19,8 @@ from service.protocol import Hook
 from service.protocol import parse_feedback
 from service.protocol import parse_hook_request
 from service.protocol.requests import parse_timestamp
-
-BASE: dict[str, Any] = {
-    "hook": "patient-view",
-    "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-    "context": {"userId": "Practitioner/example", "patientId": "1288992"},
-}
-
-
-def _request(**changes: Any) -> dict[str, Any]:
-    body = copy.deepcopy(BASE)
-    body.update(changes)
-    return body
+from tests.unit.protocol.hook_bodies import BASE
+from tests.unit.protocol.hook_bodies import hook_body
 
 
 def _context(**changes: Any) -> dict[str, Any]:
@@ -77,7 +67,7 @@ def _refused(body: Any, hook: Hook = Hook.PATIENT_VIEW) -> str:
     ],
 )
 def test_malformed_fhir_server_is_a_400_naming_the_field(url: str) -> None:
-    message = _refused(_request(fhirServer=url))
+    message = _refused(hook_body(fhirServer=url))
     assert "fhirServer:" in message and ("https://" in message or "maximum length 2048" in message)
 
 
@@ -97,7 +87,7 @@ def test_malformed_fhir_server_is_a_400_naming_the_field(url: str) -> None:
     ],
 )
 def test_fhir_server_the_contract_allows_is_accepted(url: str) -> None:
-    assert parse_hook_request(_request(fhirServer=url), Hook.PATIENT_VIEW).fhir_server == url
+    assert parse_hook_request(hook_body(fhirServer=url), Hook.PATIENT_VIEW).fhir_server == url
 
 
 # --- ids, references and text -------------------------------------------------------------------------------
@@ -114,21 +104,21 @@ def test_fhir_server_the_contract_allows_is_accepted(url: str) -> None:
         (_context(userId="123"), "context.userId"),
         (_context(userId="Practitioner/"), "context.userId"),
         (_context(userId="Practitioner/a\x00"), "context.userId"),
-        (_request(hookInstance="a\x00b"), "hookInstance"),
-        (_request(hookInstance="h" * 257), "hookInstance"),
-        (_request(extension="not an object"), "extension"),
-        (_request(prefetch={"patient": "Patient/1"}), "prefetch.patient.value"),
-        (_request(prefetch={"patient": [{"resourceType": "Patient"}]}), "prefetch.patient.value"),
-        (_request(extension=None), "extension"),
-        (_request(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "a b"}),
+        (hook_body(hookInstance="a\x00b"), "hookInstance"),
+        (hook_body(hookInstance="h" * 257), "hookInstance"),
+        (hook_body(extension="not an object"), "extension"),
+        (hook_body(prefetch={"patient": "Patient/1"}), "prefetch.patient.value"),
+        (hook_body(prefetch={"patient": [{"resourceType": "Patient"}]}), "prefetch.patient.value"),
+        (hook_body(extension=None), "extension"),
+        (hook_body(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "a b"}),
          "fhirAuthorization.access_token"),
-        (_request(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t\r\nX-Evil: 1"}),
+        (hook_body(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t\r\nX-Evil: 1"}),
          "fhirAuthorization.access_token"),
-        (_request(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t", "expires_in": "300"}),
+        (hook_body(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t", "expires_in": "300"}),
          "fhirAuthorization.expires_in"),
-        (_request(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t", "expires_in": True}),
+        (hook_body(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t", "expires_in": True}),
          "fhirAuthorization.expires_in"),
-        (_request(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t", "expires_in": 1.5}),
+        (hook_body(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t", "expires_in": 1.5}),
          "fhirAuthorization.expires_in"),
     ],
 )
@@ -137,7 +127,7 @@ def test_malformed_identifiers_are_a_400_naming_the_field(body: dict[str, Any], 
 
 
 def test_integral_number_is_an_integer_as_json_schema_says() -> None:
-    body = _request(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t", "expires_in": 300.0})
+    body = hook_body(fhirServer="https://ehr.example.org", fhirAuthorization={"access_token": "t", "expires_in": 300.0})
     assert parse_hook_request(body, Hook.PATIENT_VIEW).access_token == "t"
 
 

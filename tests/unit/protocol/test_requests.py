@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import orjson
@@ -14,37 +13,28 @@ from service.protocol import Hook
 from service.protocol import parse_feedback
 from service.protocol import parse_hook_request
 from tests.conftest import REALWORLD_DIR
+from tests.unit.protocol.hook_bodies import BASE
+from tests.unit.protocol.hook_bodies import hook_body
 
 CAPTURED = REALWORLD_DIR / "cds-hooks-examples" / "sandbox-captured"
 
-BASE: dict[str, Any] = {
-    "hook": "patient-view",
-    "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
-    "context": {"userId": "Practitioner/example", "patientId": "1288992"},
-}
-
-
-def _request(**changes: Any) -> dict[str, Any]:
-    body = copy.deepcopy(BASE)
-    body.update(changes)
-    return body
 
 
 def test_minimal_patient_view_request_parses() -> None:
-    request = parse_hook_request(_request(), Hook.PATIENT_VIEW)
+    request = parse_hook_request(hook_body(), Hook.PATIENT_VIEW)
     assert request.patient_id == "1288992"
     assert request.prefetch is None and request.fhir_server is None and request.access_token is None
 
 
 def test_unknown_fields_and_extensions_are_ignored() -> None:
-    body = _request(extension={"com.example.x": {"a": 1}}, somethingNew=True)
+    body = hook_body(extension={"com.example.x": {"a": 1}}, somethingNew=True)
     body["context"]["futureField"] = "kept"
     request = parse_hook_request(body, Hook.PATIENT_VIEW)
     assert request.context["futureField"] == "kept"
 
 
 def test_access_token_never_appears_in_repr() -> None:
-    body = _request(
+    body = hook_body(
         fhirServer="https://fhir.example.org/r4",
         fhirAuthorization={"access_token": "secret-token-123", "token_type": "Bearer", "expires_in": 300,
                            "scope": "user/*.read", "subject": "cgh"},
@@ -59,11 +49,11 @@ def test_access_token_never_appears_in_repr() -> None:
     [
         ({k: v for k, v in BASE.items() if k != "hookInstance"}, ["hookInstance", "required"]),
         ({k: v for k, v in BASE.items() if k != "context"}, ["context", "required"]),
-        (_request(context={"userId": "Practitioner/1"}), ["context.patientId", "required"]),
-        (_request(context="nope"), ["context", "JSON object"]),
-        (_request(fhirAuthorization={"access_token": "t"}), ["fhirServer", "fhirAuthorization"]),
-        (_request(fhirServer="ftp://x"), ["fhirServer", "https://"]),
-        (_request(hookInstance=""), ["hookInstance"]),
+        (hook_body(context={"userId": "Practitioner/1"}), ["context.patientId", "required"]),
+        (hook_body(context="nope"), ["context", "JSON object"]),
+        (hook_body(fhirAuthorization={"access_token": "t"}), ["fhirServer", "fhirAuthorization"]),
+        (hook_body(fhirServer="ftp://x"), ["fhirServer", "https://"]),
+        (hook_body(hookInstance=""), ["hookInstance"]),
     ],
 )
 def test_malformed_requests_name_the_field(body: dict[str, Any], fragments: list[str]) -> None:
@@ -75,18 +65,18 @@ def test_malformed_requests_name_the_field(body: dict[str, Any], fragments: list
 
 def test_wrong_hook_for_the_service_is_a_distinct_error() -> None:
     with pytest.raises(BadRequestError) as excinfo:
-        parse_hook_request(_request(), Hook.ORDER_SIGN)
+        parse_hook_request(hook_body(), Hook.ORDER_SIGN)
     assert excinfo.value.code == "wrong-hook"
     assert "order-sign" in excinfo.value.message
 
 
 def test_encounter_start_requires_encounter_id() -> None:
     with pytest.raises(BadRequestError, match="encounterId"):
-        parse_hook_request(_request(hook="encounter-start"), Hook.ENCOUNTER_START)
+        parse_hook_request(hook_body(hook="encounter-start"), Hook.ENCOUNTER_START)
 
 
 def test_order_select_selection_outside_draft_orders_selects_nothing_and_is_noted() -> None:
-    body = _request(hook="order-select")
+    body = hook_body(hook="order-select")
     body["context"].update(
         selections=["ServiceRequest/missing", "ServiceRequest/a"],
         draftOrders={"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "ServiceRequest", "id": "a"}}]},
@@ -98,7 +88,7 @@ def test_order_select_selection_outside_draft_orders_selects_nothing_and_is_note
 
 
 def test_draft_orders_must_be_a_bundle() -> None:
-    body = _request(hook="order-sign")
+    body = hook_body(hook="order-sign")
     body["context"]["draftOrders"] = {"resourceType": "List"}
     with pytest.raises(BadRequestError, match="draftOrders"):
         parse_hook_request(body, Hook.ORDER_SIGN)
