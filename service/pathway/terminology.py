@@ -648,17 +648,14 @@ class AnyOf:
         return False
 
 
+@cache
 def any_of(*vs_ids: ValueSetId) -> AnyOf:
-    """The :class:`AnyOf` of the packaged value sets ``vs_ids`` (built once per combination)."""
-    value_sets = tuple(value_set(vs_id) for vs_id in vs_ids)
-    found = _ANY_OF.get(value_sets)
-    if found is None:
-        found = _ANY_OF[value_sets] = AnyOf(value_sets)
-    return found
+    """The :class:`AnyOf` of the packaged value sets ``vs_ids``, built once per combination.
 
-
-#: Keyed by the ValueSet objects, not their ids, so that a reloaded set never meets a stale verdict.
-_ANY_OF: dict[tuple[ValueSet, ...], AnyOf] = {}
+    Cached by the ids: the packaged value sets are loaded once per process (:func:`_packaged`) and never
+    replaced, and resolving them on every call cost as much as the look-ups it saves.
+    """
+    return AnyOf(tuple(value_set(vs_id) for vs_id in vs_ids))
 
 
 def all_value_sets() -> Mapping[str, ValueSet]:
