@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from service.errors import BadRequestError
@@ -126,6 +127,12 @@ def normalise_reference(reference: str, full_urls: Mapping[str, str]) -> str | N
     ref = reference.strip()
     if ref in full_urls:
         return full_urls[ref]
+    return _literal_reference(ref)
+
+
+@lru_cache(maxsize=16384)
+def _literal_reference(ref: str) -> str | None:
+    # Every resource of a record names the same patient (and its visits and orders): parse each string once.
     if not ref or ref.startswith(("urn:", "#")) or "?" in ref:
         return None
     path = ref.split("://", 1)[1].partition("/")[2] if "://" in ref else ref

@@ -214,6 +214,20 @@ def _calendar_date(adapter: TypeAdapter[Any], value: Any, element: str) -> date 
         return None
     if not isinstance(value, str):
         raise InvalidElementError(element)
+    parsed = _parsed_date(adapter is _DATETIME, value)
+    if parsed is None:
+        raise InvalidElementError(element)
+    return parsed
+
+
+@lru_cache(maxsize=8192)
+def _parsed_date(is_datetime: bool, value: str) -> date | None:
+    """The calendar date of the FHIR ``dateTime`` (else ``date``) string ``value``; ``None`` when it is invalid.
+
+    A record repeats the same dates (a course's sessions and their visits, the Synthea vital signs of one
+    encounter): each string is parsed once. ``date`` is immutable, so sharing the result is safe.
+    """
+    adapter = _DATETIME if is_datetime else _DATE
     text = value.strip()
     fast = (_FAST_DATETIME if adapter is _DATETIME else _FAST_DATE).fullmatch(text)
     if fast is not None and fast.group(1) != "0000":
@@ -224,7 +238,7 @@ def _calendar_date(adapter: TypeAdapter[Any], value: Any, element: str) -> date 
     try:
         parsed = adapter.validate_python(text)
     except ValidationError:
-        raise InvalidElementError(element) from None
+        return None
     if isinstance(parsed, datetime):
         return parsed.date()
     if isinstance(parsed, date):
@@ -236,4 +250,4 @@ def _calendar_date(adapter: TypeAdapter[Any], value: Any, element: str) -> date 
         day = int(text[8:10]) if len(text) >= 10 else 1
         return date(int(text[0:4]), month, day)
     except ValueError:
-        raise InvalidElementError(element) from None
+        return None

@@ -38,6 +38,8 @@ class ResourceReader:
     def __init__(self, patient_id: str, medications: Mapping[str, dict[str, Any]]) -> None:
         self.patient_id = patient_id
         self.patient_ref = f"Patient/{patient_id}"
+        # Built once: owner() compares every resource's subject with it.
+        self._patient_urn = f"urn:uuid:{patient_id}"
         self.medications = medications
 
     def owner(self, entry: Entry) -> bool | None:
@@ -53,7 +55,7 @@ class ResourceReader:
         reference = string(subject.get("reference"), "subject.reference")
         if reference is None:
             return None
-        if reference == f"urn:uuid:{self.patient_id}":
+        if reference == self._patient_urn:
             return True
         return normalise_reference(reference, entry.full_urls) == self.patient_ref
 

@@ -616,6 +616,48 @@ def _by_member() -> Mapping[ValueSetId, ValueSet]:
     return MappingProxyType({member: packaged[member.value] for member in ValueSetId})
 
 
+class AnyOf:
+    """Membership in any of several value sets, one remembered verdict per (system, code).
+
+    Some questions are always asked of the same sets together (is this Observation read by any rule? is this
+    reason a head/neck condition?): asking each set in turn costs one memo look-up per set and coding for every
+    resource of every request. The verdict is exactly ``any(vs.contains(coding) for vs in value_sets)``.
+    """
+
+    __slots__ = ("value_sets", "_memo")
+
+    def __init__(self, value_sets: tuple[ValueSet, ...]) -> None:
+        self.value_sets = value_sets
+        self._memo: dict[tuple[str, str], bool] = {}
+
+    def contains(self, coding: Coding) -> bool:
+        key = (coding.system, coding.code)
+        found = self._memo.get(key)
+        if found is None:
+            found = any(vs.contains(coding) for vs in self.value_sets)
+            # Bounded like ValueSet's own memo, so odd input cannot grow it without limit.
+            if len(self._memo) >= ValueSet._MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = found
+        return found
+
+    def contains_any(self, codings: Iterable[Coding]) -> bool:
+        for coding in codings:
+            if self.contains(coding):
+                return True
+        return False
+
+
+@cache
+def any_of(*vs_ids: ValueSetId) -> AnyOf:
+    """The :class:`AnyOf` of the packaged value sets ``vs_ids``, built once per combination.
+
+    Cached by the ids: the packaged value sets are loaded once per process (:func:`_packaged`) and never
+    replaced, and resolving them on every call cost as much as the look-ups it saves.
+    """
+    return AnyOf(tuple(value_set(vs_id) for vs_id in vs_ids))
+
+
 def all_value_sets() -> Mapping[str, ValueSet]:
     """Every packaged value set, by id (loads and validates them on first call: call it at start-up)."""
     return _packaged()

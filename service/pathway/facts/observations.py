@@ -11,7 +11,7 @@ from service.fhir.record import ObservationFacts
 from service.pathway.facts.status import IGNORED_OBSERVATION
 from service.pathway.facts.status import _status
 from service.pathway.terminology import ValueSetId
-from service.pathway.terminology import value_set
+from service.pathway.terminology import any_of
 
 #: The only Observations any rule reads (outcomes, block relief, pregnancy status).
 _OBSERVATION_SETS = (
@@ -28,11 +28,8 @@ def observation_is_used(codings: Iterable[Coding]) -> bool:
     The data layer uses it to leave out the rest (vital signs, labs) before reading their values: a real
     record holds hundreds of them and the pathway asks about none.
     """
-    listed = tuple(codings)
-    for vs_id in _OBSERVATION_SETS:
-        if value_set(vs_id).contains_any(listed):
-            return True
-    return False
+    # One remembered verdict per code for the four sets together: this runs for every Observation of a record.
+    return any_of(*_OBSERVATION_SETS).contains_any(codings)
 
 
 def _usable(observation: ObservationFacts, today: date) -> bool:

@@ -17,6 +17,7 @@ from service.pathway.facts.status import _status
 from service.pathway.facts.status import is_counted
 from service.pathway.facts.wording import _CLINICAL_SYSTEMS
 from service.pathway.terminology import ValueSetId
+from service.pathway.terminology import any_of
 from service.pathway.terminology import has_coding_in
 from service.pathway.terminology import value_set
 
@@ -89,7 +90,7 @@ def _coded_region(codings: tuple[Coding, ...], texts: Iterable[str | None]) -> P
     a Condition coded for the lower back must not turn its PT course into a neck course that unlocks
     escalation (issue 9: escalation needs coded evidence, never free text).
     """
-    if any(value_set(vs_id).contains_any(codings) for vs_id in _HEAD_NECK_CONDITIONS):
+    if any_of(*_HEAD_NECK_CONDITIONS).contains_any(codings):
         return PtRegion.HEAD_NECK
     displays = [coding.display for coding in codings]
     if has_coding_in(codings, _CLINICAL_SYSTEMS):
