@@ -43,6 +43,8 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from typing import Final
+from typing import TypeVar
 
 from service import canonical
 from service.errors import ContentError
@@ -104,6 +106,21 @@ _NOT_THE_PATIENTS_OWN = re.compile(
     re.IGNORECASE,
 )
 _SPACES = re.compile(r"\s+")
+
+
+_V = TypeVar("_V")
+
+#: Membership verdicts remembered per (system, code), per value set or combination; bounded so odd input cannot
+#: grow a memo without limit.
+_MEMO_LIMIT: Final = 50_000
+
+
+def _remember(memo: dict[tuple[str, str], _V], key: tuple[str, str], verdict: _V) -> _V:
+    """Store ``verdict`` under ``key`` (emptying ``memo`` first when it is full) and return it."""
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = verdict
+    return verdict
 
 
 class ValueSetId(StrEnum):
@@ -237,9 +254,6 @@ class ValueSet:
         "_term_groups",
         "_blocks",
     )
-    #: Membership verdicts remembered per (system, code); bounded so odd input cannot grow it without limit.
-    _MEMO_LIMIT = 50_000
-
     def __init__(
         self,
         *,
@@ -295,9 +309,7 @@ class ValueSet:
             if blocks:
                 category = coding.code[:3]
                 found = found + tuple(index for first, last, index in blocks if first <= category <= last)
-            if len(self._memo) >= self._MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[key] = found
+            found = _remember(self._memo, key, found)
         return found
 
     def contains(self, coding: Coding) -> bool:
@@ -634,11 +646,7 @@ class AnyOf:
         key = (coding.system, coding.code)
         found = self._memo.get(key)
         if found is None:
-            found = any(vs.contains(coding) for vs in self.value_sets)
-            # Bounded like ValueSet's own memo, so odd input cannot grow it without limit.
-            if len(self._memo) >= ValueSet._MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[key] = found
+            found = _remember(self._memo, key, any(vs.contains(coding) for vs in self.value_sets))
         return found
 
     def contains_any(self, codings: Iterable[Coding]) -> bool:
