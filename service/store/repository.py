@@ -141,16 +141,7 @@ class Store:
         Core bulk inserts, not ORM units of work: the audit runs for every call and the ORM's per-object
         flush cost as much as answering the hook.
         """
-        if records:
-            self._insert_invocations([self.audit_row(record) for record in records])
-
-    def record_audit_rows(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Store a batch of answered calls already in their stored form (:meth:`audit_row`), in one transaction.
-
-        The audit writer builds each row once, on the request's thread, for the spool line, and hands the same
-        row to the database: the patient hash and the card lists are not computed a second time.
-        """
-        self._insert_invocations(rows)
+        self.record_audit_rows([self.audit_row(record) for record in records])
 
     def audit_row(self, record: InvocationRecord) -> dict[str, Any]:
         """``record`` as it is stored (the patient id hashed), with its cards as ``[uuid, recommendation,
@@ -195,10 +186,15 @@ class Store:
         missing = [
             row for row in parsed if (row["hook_instance"], row["service_id"], row["received_at"]) not in held
         ]
-        self._insert_invocations(missing)
+        self.record_audit_rows(missing)
         return len(missing)
 
-    def _insert_invocations(self, rows: Sequence[dict[str, Any]]) -> None:
+    def record_audit_rows(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Store a batch of answered calls already in their stored form (:meth:`audit_row`), in one transaction.
+
+        The audit writer builds each row once, on the request's thread, for the spool line, and hands the same
+        row to the database: the patient hash and the card lists are not computed a second time.
+        """
         if not rows:
             return
         invocation_rows = [{key: value for key, value in row.items() if key != "cards"} for row in rows]
